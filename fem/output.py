@@ -1,0 +1,232 @@
+"""The output contract shared by every problem.
+
+In the output directory:
+
+* ``summary.json``  problem, resolved SI parameters, mesh size, MPI size,
+  versions, wall time, steps, Newton/Krylov totals, ``status`` (running / ok /
+  failed) and ``reason``.  Written atomically (temporary file + rename), first
+  with status ``running`` so an interrupted run never looks complete.
+* ``timeseries.csv``  first column ``t_s``; units in every column name.
+  Rewritten atomically at each flush; non-finite values are refused.
+* ``fields/*.bp``  VTX (ADIOS2) files for ParaView, in SI coordinates.
+* ``plots/*.png``  matplotlib figures (rank 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def versions(comm=None) -> dict[str, Any]:
+    import dolfinx
+    import fem
+    from petsc4py import PETSc
+    from mpi4py import MPI
+    v = {"solidion": fem.__version__, "dolfinx": dolfinx.__version__,
+         "petsc": ".".join(map(str, PETSc.Sys.getVersion())),
+         "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+         "python": platform.python_version()}
+    try:
+        import gmsh
+        v["gmsh"] = gmsh.__version__
+    except Exception:  # pragma: no cover
+        pass
+    v["mpi_size"] = (comm or MPI.COMM_WORLD).size
+    return v
+
+
+def default_outdir(problem: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{problem}-{stamp}"
+
+
+def _clean(obj):
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+class TimeSeries:
+    """Columns of observables; ``t_s`` first, units in every name."""
+
+    def __init__(self, path: Path, comm):
+        self.path, self.comm = Path(path), comm
+        self.columns: list[str] | None = None
+        self.rows: list[list[float]] = []
+
+    def add(self, row: dict[str, float]) -> None:
+        if self.columns is None:
+            if next(iter(row)) != "t_s":
+                raise ValueError("the first time-series column must be 't_s'")
+            self.columns = list(row)
+        elif list(row) != self.columns:
+            raise ValueError(f"time-series columns changed: {list(row)} != {self.columns}")
+        values = [float(row[c]) for c in self.columns]
+        if not all(math.isfinite(v) for v in values):
+            bad = [c for c, v in zip(self.columns, values) if not math.isfinite(v)]
+            raise FloatingPointError(f"non-finite observable(s) {bad} at t = {values[0]} s")
+        self.rows.append(values)
+
+    def column(self, name: str) -> np.ndarray:
+        i = self.columns.index(name)
+        return np.array([r[i] for r in self.rows])
+
+    def flush(self) -> None:
+        if self.comm.rank != 0 or self.columns is None:
+            return
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        for r in self.rows:
+            w.writerow([repr(v) for v in r])
+        atomic_write_text(self.path, buf.getvalue())
+
+
+class RunOutput:
+    """Output directory of one run; all ranks construct it, rank 0 writes files."""
+
+    def __init__(self, outdir: str | Path, problem: str, parameters: dict, comm, quiet=False):
+        self.dir = Path(outdir)
+        self.comm = comm
+        self.quiet = quiet
+        self.problem = problem
+        self.start = time.perf_counter()
+        self.summary: dict[str, Any] = {
+            "problem": problem, "status": "running", "reason": "",
+            "parameters": parameters, "versions": versions(comm),
+            "mpi_size": comm.size,
+            "started": _dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        if comm.rank == 0:
+            (self.dir / "plots").mkdir(parents=True, exist_ok=True)
+            (self.dir / "fields").mkdir(parents=True, exist_ok=True)
+        comm.barrier()
+        self.timeseries = TimeSeries(self.dir / "timeseries.csv", comm)
+        self.write_summary()
+
+    # --- summary ---------------------------------------------------------
+    def update(self, **entries) -> None:
+        self.summary.update(_clean(entries))
+
+    def write_summary(self) -> None:
+        if self.comm.rank == 0:
+            self.summary["wall_time_s"] = time.perf_counter() - self.start
+            atomic_write_text(self.dir / "summary.json",
+                              json.dumps(_clean(self.summary), indent=2) + "\n")
+
+    def finish(self, status: str = "ok", reason: str = "", **entries) -> dict:
+        """Flush the time series and write the final summary (collective)."""
+        self.update(**entries)
+        self.summary["status"] = status
+        self.summary["reason"] = reason
+        self.summary["finished"] = _dt.datetime.now().isoformat(timespec="seconds")
+        self.timeseries.flush()
+        self.write_summary()
+        return self.summary
+
+    # --- fields ----------------------------------------------------------
+    def vtx(self, name: str, functions, length_scale: float = 1.0):
+        """VTX writer for ``functions`` (all on one mesh) with SI coordinates."""
+        return ScaledVTX(self.comm, self.dir / "fields" / f"{name}.bp", functions, length_scale)
+
+    # --- plots -----------------------------------------------------------
+    def figure(self, name: str):
+        """Context manager giving a matplotlib (fig, ax) saved as plots/NAME.png on rank 0."""
+        return _figure(self.dir / "plots" / f"{name}.png", self.comm)
+
+    def log(self, *args) -> None:
+        if not self.quiet and self.comm.rank == 0:
+            print(*args, flush=True)
+
+
+@contextlib.contextmanager
+def _figure(path: Path, comm):
+    if comm.rank != 0:
+        yield None, None
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    try:
+        yield fig, ax
+        fig.tight_layout()
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+
+
+class ScaledVTX:
+    """VTX output whose mesh coordinates are written in metres.
+
+    The solver's mesh lives in nondimensional coordinates x^ = x / L; around
+    each write the geometry is scaled by L and restored, so ParaView shows SI.
+    """
+
+    def __init__(self, comm, path: Path, functions, length_scale: float):
+        import dolfinx.io
+        if not isinstance(functions, (list, tuple)):
+            functions = [functions]
+        self.mesh = functions[0].function_space.mesh
+        self.L = float(length_scale)
+        self.writer = dolfinx.io.VTXWriter(comm, str(path), list(functions), engine="BP4")
+
+    def write(self, t_s: float) -> None:
+        x = self.mesh.geometry.x
+        x *= self.L
+        try:
+            self.writer.write(float(t_s))
+        finally:
+            x /= self.L
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def mesh_summary(mesh, spaces: Iterable = ()) -> dict[str, int]:
+    """Global cell, vertex and dof counts."""
+    tdim = mesh.topology.dim
+    out = {"cells": int(mesh.topology.index_map(tdim).size_global),
+           "vertices": int(mesh.topology.index_map(0).size_global)}
+    dofs = 0
+    for V in spaces:
+        dofs += int(V.dofmap.index_map.size_global * V.dofmap.index_map_bs)
+    out["dofs"] = dofs
+    return out

@@ -1,0 +1,91 @@
+"""PETSc options: solver defaults per problem, overridden by the user's options.
+
+The CLI passes everything after ``--`` here (``-snes_monitor``,
+``-ksp_type gmres`` ...).  Each solver has its own options prefix; an option the
+user gives without a prefix reaches every solver, one given with a solver's
+prefix (``-diffusion_ksp_type``) reaches only that one.
+"""
+
+from __future__ import annotations
+
+_user_options: dict[str, str | None] = {}
+
+
+def parse_options(argv: list[str]) -> dict[str, str | None]:
+    """Parse ``['-ksp_type', 'cg', '-snes_monitor']`` into a dict."""
+    opts: dict[str, str | None] = {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("-") or len(a) < 2:
+            raise ValueError(f"PETSc option expected (starting with '-'), got {a!r}")
+        key = a.lstrip("-")
+        if i + 1 < len(argv) and not _is_option(argv[i + 1]):
+            opts[key] = argv[i + 1]
+            i += 2
+        else:
+            opts[key] = None
+            i += 1
+    return opts
+
+
+def _is_option(s: str) -> bool:
+    if not s.startswith("-"):
+        return False
+    try:  # negative numbers are values
+        float(s)
+        return False
+    except ValueError:
+        return True
+
+
+def set_user_options(argv_or_dict) -> None:
+    """Record the user's PETSc options (from the CLI or a script)."""
+    global _user_options
+    if isinstance(argv_or_dict, dict):
+        _user_options = dict(argv_or_dict)
+    else:
+        _user_options = parse_options(list(argv_or_dict))
+
+
+def user_options() -> dict[str, str | None]:
+    return dict(_user_options)
+
+
+def apply(prefix: str, defaults: dict[str, object]) -> None:
+    """Write defaults, then the user's options, under ``prefix`` into PETSc's database."""
+    from petsc4py import PETSc
+
+    opts = PETSc.Options()
+    merged: dict[str, object] = {k.lstrip("-"): v for k, v in defaults.items()}
+    for k, v in _user_options.items():
+        if k.startswith(prefix):
+            merged[k[len(prefix):]] = v
+        elif not any(k.startswith(p) for p in _known_prefixes if p != prefix):
+            merged[k] = v
+    for k, v in merged.items():
+        opts[f"{prefix}{k}"] = "" if v is None else v
+
+
+_known_prefixes: set[str] = set()
+
+
+def register_prefix(prefix: str) -> None:
+    _known_prefixes.add(prefix)
+
+
+def direct_lu() -> dict[str, object]:
+    """Sparse direct solve (MUMPS): robust, for small or 2D runs."""
+    return {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+
+
+def cg_amg() -> dict[str, object]:
+    """CG with hypre BoomerAMG: scalable for symmetric positive-definite systems."""
+    return {"ksp_type": "cg", "pc_type": "hypre", "pc_hypre_type": "boomeramg",
+            "ksp_rtol": 1e-10, "ksp_atol": 1e-14}
+
+
+def gmres_amg() -> dict[str, object]:
+    """GMRES with hypre BoomerAMG: scalable for nonsymmetric scalar systems."""
+    return {"ksp_type": "gmres", "pc_type": "hypre", "pc_hypre_type": "boomeramg",
+            "ksp_rtol": 1e-10, "ksp_atol": 1e-14, "ksp_gmres_restart": 100}

@@ -1,0 +1,132 @@
+"""Newton solves through PETSc SNES (the DOLFINx 0.9 pattern).
+
+DOLFINx 0.9 has no SNES-based ``NonlinearProblem``; following
+``python/test/unit/nls/test_newton.py`` of DOLFINx 0.9, :class:`SNESSolver`
+holds compiled residual and Jacobian forms and assembles them in SNES's F and
+J callbacks.  Forms are compiled once; each Newton step only assembles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from petsc4py import PETSc
+
+import dolfinx.fem
+import dolfinx.fem.petsc as fem_petsc
+
+from fem import petsc_options
+
+
+@dataclass
+class SolveStats:
+    """Outcome of one nonlinear solve."""
+
+    converged: bool
+    newton_iterations: int
+    krylov_iterations: int
+    reason: str
+
+
+_SNES_REASONS = {v: k for k, v in vars(PETSc.SNES.ConvergedReason).items() if isinstance(v, int)}
+
+
+class SNESSolver:
+    """Solve F(u; v) = 0 for ``u`` with PETSc SNES.
+
+    Parameters
+    ----------
+    F : UFL residual form, linear in the test function.
+    u : the unknown (any function space, mixed spaces included).
+    bcs : Dirichlet conditions.
+    J : Jacobian form; default is the Gateaux derivative of F.
+    prefix : PETSc options prefix for this solver.
+    options : default PETSc options (user options from the CLI override).
+    """
+
+    def __init__(self, F, u: dolfinx.fem.Function, bcs=(), J=None, *, prefix="solidion_",
+                 options=None, form_compiler_options=None, jit_options=None):
+        self.u = u
+        self.bcs = list(bcs)
+        V = u.function_space
+        if J is None:
+            J = ufl.derivative(F, u, ufl.TrialFunction(V))
+        kw = dict(form_compiler_options=form_compiler_options, jit_options=jit_options)
+        self.L = dolfinx.fem.form(F, **kw)
+        self.a = dolfinx.fem.form(J, **kw)
+        self.b = fem_petsc.create_vector(self.L)
+        self.A = fem_petsc.create_matrix(self.a)
+        self.x = fem_petsc.create_vector(self.L)
+
+        comm = V.mesh.comm
+        self.snes = PETSc.SNES().create(comm)
+        self.snes.setOptionsPrefix(prefix)
+        petsc_options.register_prefix(prefix)
+        defaults = {"snes_type": "newtonls", "snes_linesearch_type": "basic",
+                    "snes_rtol": 1e-10, "snes_atol": 1e-12, "snes_stol": 0.0,
+                    "snes_max_it": 25, "snes_error_if_not_converged": False}
+        options = dict(options or {})
+        if "pc_type" not in options and "ksp_type" not in options:
+            defaults.update(petsc_options.direct_lu())
+        defaults.update(options)
+        petsc_options.apply(prefix, defaults)
+        self.snes.setFunction(self._F, self.b)
+        self.snes.setJacobian(self._J, self.A)
+        self.snes.setFromOptions()
+        self.snes.getKSP().setFromOptions()
+        self.total_newton = 0
+        self.total_krylov = 0
+
+    # SNES callbacks ------------------------------------------------------
+    def _F(self, snes, x, F):
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        with F.localForm() as f_local:
+            f_local.set(0.0)
+        fem_petsc.assemble_vector(F, self.L)
+        fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
+        F.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(F, self.bcs, x, -1.0)
+
+    def _J(self, snes, x, J, P):
+        J.zeroEntries()
+        fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
+        J.assemble()
+
+    # ---------------------------------------------------------------------
+    def solve(self) -> SolveStats:
+        """Newton solve from the current value of ``u``; ``u`` holds the result.
+
+        On divergence (or a non-finite iterate) ``u`` is left as SNES left it;
+        the caller restores the previous state and cuts the step.
+        """
+        self.u.x.scatter_forward()
+        self.u.x.petsc_vec.copy(self.x)
+        try:
+            self.snes.solve(None, self.x)
+        except PETSc.Error as e:  # e.g. a factorization failure
+            return SolveStats(False, self.snes.getIterationNumber(), 0, f"PETSc error {e.ierr}")
+        reason = self.snes.getConvergedReason()
+        its = self.snes.getIterationNumber()
+        kits = self.snes.getLinearSolveIterations()
+        self.x.copy(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        finite = bool(self.u.function_space.mesh.comm.allreduce(
+            bool(np.isfinite(self.u.x.array).all()), op=_mpi_land()))
+        self.total_newton += its
+        self.total_krylov += kits
+        ok = reason > 0 and finite
+        text = _SNES_REASONS.get(reason, str(reason)) if finite else "non-finite iterate"
+        return SolveStats(ok, its, kits, text)
+
+    def destroy(self):
+        for obj in (self.snes, self.A, self.b, self.x):
+            obj.destroy()
+
+
+def _mpi_land():
+    from mpi4py import MPI
+    return MPI.LAND

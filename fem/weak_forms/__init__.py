@@ -1,0 +1,4 @@
+"""Weak forms: plain functions (unknowns, test functions, coefficients, measures) -> UFL form.
+
+They hold no solver state; all quantities are nondimensional.
+"""

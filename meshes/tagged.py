@@ -1,0 +1,158 @@
+"""Gmsh model -> distributed DOLFINx mesh with named tags.
+
+``dolfinx.io.gmshio.model_to_mesh`` returns integer tags only; the
+name -> integer maps are kept here, next to the mesh, and travel with it.
+Geometry is built in units of ``length_scale`` metres (nondimensional, which
+also keeps OpenCASCADE's absolute tolerances meaningful for micrometre
+particles); ``TaggedMesh.length_scale`` converts back to SI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from mpi4py import MPI
+
+from meshes import tags as T
+
+
+@dataclass
+class TaggedMesh:
+    """A distributed mesh with named cell and facet groups.
+
+    Attributes
+    ----------
+    mesh : dolfinx.mesh.Mesh, coordinates in units of ``length_scale``.
+    cell_tags, facet_tags : dolfinx.mesh.MeshTags.
+    cell_names, facet_names : name -> integer id of every physical group present.
+    length_scale : metres per mesh unit.
+    metadata : generator inputs, grain orientations, nominal volumes, ...
+    """
+
+    mesh: Any
+    cell_tags: Any
+    facet_tags: Any
+    cell_names: dict[str, int]
+    facet_names: dict[str, int]
+    length_scale: float = 1.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def comm(self):
+        return self.mesh.comm
+
+    @property
+    def dim(self) -> int:
+        return self.mesh.topology.dim
+
+    def cell_id(self, name: str) -> int:
+        try:
+            return self.cell_names[name]
+        except KeyError:
+            raise KeyError(f"mesh has no cell group {name!r}; it has {sorted(self.cell_names)}") from None
+
+    def facet_id(self, name: str) -> int:
+        try:
+            return self.facet_names[name]
+        except KeyError:
+            raise KeyError(f"mesh has no facet group {name!r}; it has {sorted(self.facet_names)}") from None
+
+    def dx(self, name: str | None = None, **kw):
+        """Cell measure, optionally restricted to a named cell group."""
+        import ufl
+        dx = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags, **kw)
+        return dx if name is None else dx(self.cell_id(name))
+
+    def ds(self, name: str | None = None, **kw):
+        """Exterior facet measure, optionally restricted to a named facet group."""
+        import ufl
+        ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags, **kw)
+        return ds if name is None else ds(self.facet_id(name))
+
+    def dS(self, name: str | None = None, **kw):
+        """Interior facet measure, optionally restricted to a named facet group."""
+        import ufl
+        dS = ufl.Measure("dS", domain=self.mesh, subdomain_data=self.facet_tags, **kw)
+        return dS if name is None else dS(self.facet_id(name))
+
+    def facets(self, name: str) -> np.ndarray:
+        """Local indices of the facets of a named group."""
+        return self.facet_tags.find(self.facet_id(name))
+
+    def cells(self, name: str) -> np.ndarray:
+        return self.cell_tags.find(self.cell_id(name))
+
+
+def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim: int = 3,
+              length_scale: float = 1.0, name: str = "solidion",
+              gmsh_options: dict[str, float] | None = None, verbose: bool = False) -> TaggedMesh:
+    """Run ``build`` on rank 0 inside an initialized Gmsh session and distribute the mesh.
+
+    ``build()`` creates the geometry, physical groups and mesh in ``gmsh.model``
+    and returns metadata; it must add physical groups with names from
+    :mod:`meshes.tags` (via :func:`add_physical`).  Exceptions on rank 0 are
+    re-raised on every rank (no hang).
+    """
+    import gmsh
+    import dolfinx.io.gmshio
+
+    metadata: dict[str, Any] = {}
+    error = None
+    initialized_here = False
+    if comm.rank == 0:
+        initialized_here = not gmsh.isInitialized()
+        if initialized_here:
+            gmsh.initialize(readConfigFiles=False)
+        gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+        gmsh.option.setNumber("General.NumThreads", 1)
+        for k, v in (gmsh_options or {}).items():
+            gmsh.option.setNumber(k, v)
+        gmsh.model.add(name)
+        try:
+            metadata = build() or {}
+            cell_names, facet_names = _physical_names(gmsh.model, gdim_of_model=gmsh.model.getDimension())
+            metadata["_names"] = (cell_names, facet_names)
+        except Exception as e:  # noqa: BLE001 - re-raised on every rank below
+            error = e
+    error = comm.bcast(None if error is None else (type(error), str(error)), root=0)
+    if error is not None:
+        if comm.rank == 0:
+            gmsh.model.remove()
+            if initialized_here:
+                gmsh.finalize()
+        etype, msg = error
+        raise etype(msg) if issubclass(etype, Exception) else RuntimeError(msg)
+    tdim = comm.bcast(gmsh.model.getDimension() if comm.rank == 0 else None, root=0)
+    mesh, cell_tags, facet_tags = dolfinx.io.gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+    if comm.rank == 0:
+        gmsh.model.remove()
+        if initialized_here:
+            gmsh.finalize()
+    metadata = comm.bcast(metadata, root=0)
+    cell_names, facet_names = metadata.pop("_names")
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    mesh.name = name
+    cell_tags.name = f"{name}_cells"
+    facet_tags.name = f"{name}_facets"
+    return TaggedMesh(mesh, cell_tags, facet_tags, cell_names, facet_names, length_scale, metadata)
+
+
+def add_physical(dim: int, entities, name: str, *, cell: bool) -> int:
+    """Add a Gmsh physical group with the solidion id of ``name``."""
+    import gmsh
+    tag = T.cell_id(name) if cell else T.facet_id(name)
+    gmsh.model.addPhysicalGroup(dim, list(entities), tag=tag, name=name)
+    return tag
+
+
+def _physical_names(model, gdim_of_model: int):
+    cells, facets = {}, {}
+    for dim, tag in model.getPhysicalGroups():
+        nm = model.getPhysicalName(dim, tag)
+        if dim == gdim_of_model:
+            cells[nm] = tag
+        elif dim == gdim_of_model - 1:
+            facets[nm] = tag
+    return cells, facets

@@ -1,0 +1,44 @@
+"""Problems: compositions of meshes, constitutive laws, weak forms and solvers.
+
+Each problem is a module with ``NAME``, ``DESCRIPTION``, a ``Parameters``
+dataclass (SI units) and ``solve(params, out)``.  Run one from Python with::
+
+    from problems import run
+    summary = run("sphere_diffusion", radius_m=5e-6, out="results/my-run")
+
+or from the shell with ``solidion run sphere_diffusion --set radius_m=5e-6``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> (module, one-line description).  Kept import-free so `solidion list`
+# is instant; the module is imported only when the problem runs.
+REGISTRY: dict[str, tuple[str, str]] = {
+    "sphere_diffusion": ("problems.sphere_diffusion",
+                         "Fickian diffusion in a spherical particle, fixed surface concentration "
+                         "or galvanostatic flux (Crank's series solutions)"),
+}
+
+DEFAULT = "sphere_diffusion"
+
+
+def register(name: str, module: str, description: str) -> None:
+    REGISTRY[name] = (module, description)
+
+
+def get(name: str):
+    """The module of problem ``name``."""
+    from fem.errors import InputError
+    if name not in REGISTRY:
+        raise InputError(f"unknown problem {name!r}; available: {', '.join(sorted(REGISTRY))}")
+    return importlib.import_module(REGISTRY[name][0])
+
+
+def run(name: str, out=None, *, config=None, overrides=None, comm=None, quiet=False,
+        petsc_options=None, **parameters):
+    """Run problem ``name`` and return its summary dict (see :mod:`fem.run`)."""
+    from fem.run import run_problem
+    return run_problem(name, out=out, config=config, overrides=overrides, comm=comm,
+                       quiet=quiet, petsc_options=petsc_options, **parameters)
