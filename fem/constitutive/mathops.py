@@ -1,0 +1,31 @@
+"""Elementary functions that work on numpy values and on UFL expressions."""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from ufl.core.expr import Expr
+
+
+def is_ufl(*xs) -> bool:
+    return any(isinstance(x, Expr) for x in xs)
+
+
+def ln(x):
+    return ufl.ln(x) if is_ufl(x) else np.log(x)
+
+
+def exp(x):
+    return ufl.exp(x) if is_ufl(x) else np.exp(x)
+
+
+def sinh(x):
+    return ufl.sinh(x) if is_ufl(x) else np.sinh(x)
+
+
+def sqrt(x):
+    return ufl.sqrt(x) if is_ufl(x) else np.sqrt(x)
+
+
+def tanh(x):
+    return ufl.tanh(x) if is_ufl(x) else np.tanh(x)
