@@ -29,6 +29,9 @@ class TaggedMesh:
     cell_names, facet_names : name -> integer id of every physical group present.
     length_scale : metres per mesh unit.
     metadata : generator inputs, grain orientations, nominal volumes, ...
+    cell_aliases, facet_aliases : name -> names of several groups (e.g. ``interface``
+        = all ``interface_i`` of a multilayer, ``shell`` = all shells); ``dx``/``ds``/
+        ``dS``/``cells``/``facets`` and ``*_id`` (then a tuple of ids) accept them.
     """
 
     mesh: Any
@@ -38,6 +41,8 @@ class TaggedMesh:
     facet_names: dict[str, int]
     length_scale: float = 1.0
     metadata: dict[str, Any] = field(default_factory=dict)
+    cell_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    facet_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def comm(self):
@@ -47,17 +52,29 @@ class TaggedMesh:
     def dim(self) -> int:
         return self.mesh.topology.dim
 
-    def cell_id(self, name: str) -> int:
-        try:
+    def cell_id(self, name: str):
+        """Integer id of a cell group (a tuple of ids for an alias)."""
+        if name in self.cell_names:
             return self.cell_names[name]
-        except KeyError:
-            raise KeyError(f"mesh has no cell group {name!r}; it has {sorted(self.cell_names)}") from None
+        if name in self.cell_aliases:
+            return tuple(self.cell_names[n] for n in self.cell_aliases[name])
+        raise KeyError(f"mesh has no cell group {name!r}; it has "
+                       f"{sorted(self.cell_names) + sorted(self.cell_aliases)}")
 
-    def facet_id(self, name: str) -> int:
-        try:
+    def facet_id(self, name: str):
+        """Integer id of a facet group (a tuple of ids for an alias)."""
+        if name in self.facet_names:
             return self.facet_names[name]
-        except KeyError:
-            raise KeyError(f"mesh has no facet group {name!r}; it has {sorted(self.facet_names)}") from None
+        if name in self.facet_aliases:
+            return tuple(self.facet_names[n] for n in self.facet_aliases[name])
+        raise KeyError(f"mesh has no facet group {name!r}; it has "
+                       f"{sorted(self.facet_names) + sorted(self.facet_aliases)}")
+
+    def all_cell_names(self) -> list[str]:
+        return list(self.cell_names) + list(self.cell_aliases)
+
+    def all_facet_names(self) -> list[str]:
+        return list(self.facet_names) + list(self.facet_aliases)
 
     def dx(self, name: str | None = None, **kw):
         """Cell measure, optionally restricted to a named cell group."""
@@ -78,11 +95,14 @@ class TaggedMesh:
         return dS if name is None else dS(self.facet_id(name))
 
     def facets(self, name: str) -> np.ndarray:
-        """Local indices of the facets of a named group."""
-        return self.facet_tags.find(self.facet_id(name))
+        """Local indices of the facets of a named group (or alias)."""
+        ids = np.atleast_1d(self.facet_id(name))
+        return np.unique(np.concatenate([self.facet_tags.find(int(i)) for i in ids])).astype(np.int32)
 
     def cells(self, name: str) -> np.ndarray:
-        return self.cell_tags.find(self.cell_id(name))
+        """Local indices of the cells of a named group (or alias)."""
+        ids = np.atleast_1d(self.cell_id(name))
+        return np.unique(np.concatenate([self.cell_tags.find(int(i)) for i in ids])).astype(np.int32)
 
 
 def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim: int = 3,
@@ -132,11 +152,14 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
             gmsh.finalize()
     metadata = comm.bcast(metadata, root=0)
     cell_names, facet_names = metadata.pop("_names")
+    aliases = metadata.pop("_aliases", {})
     mesh.topology.create_connectivity(tdim - 1, tdim)
     mesh.name = name
     cell_tags.name = f"{name}_cells"
     facet_tags.name = f"{name}_facets"
-    return TaggedMesh(mesh, cell_tags, facet_tags, cell_names, facet_names, length_scale, metadata)
+    return TaggedMesh(mesh, cell_tags, facet_tags, cell_names, facet_names, length_scale, metadata,
+                      cell_aliases=dict(aliases.get("cells", {})),
+                      facet_aliases=dict(aliases.get("facets", {})))
 
 
 def add_physical(dim: int, entities, name: str, *, cell: bool) -> int:
