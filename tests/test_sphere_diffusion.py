@@ -1,0 +1,164 @@
+"""Foundation vertical slice: Fickian diffusion in a sphere.
+
+(a) manufactured solution: observed L2 rates of P1 and P2;
+(b) Crank's series solutions (fixed surface concentration, constant flux);
+(c) mass balance;
+(d) mpirun -n 2 equals serial (test marked mpi).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import ufl
+from mpi4py import MPI
+
+import dolfinx.fem
+import dolfinx.mesh
+
+from fem import analytic, petsc_options
+from fem.observables import Integral
+from fem.solver import SNESSolver
+from fem.time_schemes import BDF
+from fem.weak_forms.diffusion import diffusion_residual
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+# --------------------------------------------------------------------------
+# (a) Method of manufactured solutions
+# --------------------------------------------------------------------------
+def mms_error(n: int, degree: int, comm=MPI.COMM_WORLD) -> float:
+    """L2 error at t = 0.1 of u = (1 + t) (1 + cos(pi x) cos(pi y) cos(pi z)) / 2.
+
+    Linear in time, so BDF2 is exact in time and the error is purely spatial.
+    Inward flux D grad u . n on the whole boundary of the unit cube.
+    """
+    mesh = dolfinx.mesh.create_unit_cube(comm, n, n, n)
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+    x = ufl.SpatialCoordinate(mesh)
+    t = dolfinx.fem.Constant(mesh, 0.0)
+    pi = np.pi
+
+    def exact(time):
+        return (1 + time) * (1 + ufl.cos(pi * x[0]) * ufl.cos(pi * x[1]) * ufl.cos(pi * x[2])) / 2
+
+    D = 1.0 + 0.0 * x[0]
+    u_ex = exact(t)
+    source = (1 + ufl.cos(pi * x[0]) * ufl.cos(pi * x[1]) * ufl.cos(pi * x[2])) / 2 \
+        - ufl.div(D * ufl.grad(u_ex))
+    n_vec = ufl.FacetNormal(mesh)
+    j_in = ufl.dot(D * ufl.grad(u_ex), n_vec)
+
+    def interp(f, time):
+        t.value = time
+        expr = dolfinx.fem.Expression(exact(t), V.element.interpolation_points())
+        f.interpolate(expr)
+
+    u, u_n, u_nm1 = (dolfinx.fem.Function(V) for _ in range(3))
+    for f in (u, u_n, u_nm1):
+        interp(f, 0.0)
+    bdf = BDF(mesh, 2)
+    md = {"quadrature_degree": 2 * degree + 2}
+    dx = ufl.dx(metadata=md)
+    ds = ufl.ds(metadata=md)
+    F = diffusion_residual(bdf.ddt(u, u_n, u_nm1), u, ufl.TestFunction(V), D, dx,
+                           inflow=[(j_in, ds)], source=source)
+    solver = SNESSolver(F, u, [], prefix=f"mms{degree}_", options=petsc_options.cg_amg())
+    dt, time = 0.025, 0.0
+    for _ in range(4):
+        time += dt
+        t.value = time
+        bdf.set_step(dt)
+        st = solver.solve()
+        assert st.converged, st.reason
+        bdf.accepted(dt)
+        u_nm1.x.array[:] = u_n.x.array
+        u_n.x.array[:] = u.x.array
+    err = np.sqrt(Integral((u - exact(t)) ** 2 * dx)())
+    solver.destroy()
+    return err
+
+
+@pytest.mark.parametrize("degree, ns", [(1, (4, 8, 16)), (2, (2, 4, 8))])
+def test_mms_convergence_rate(degree, ns):
+    errors = [mms_error(n, degree) for n in ns]
+    rates = [np.log2(errors[i] / errors[i + 1]) for i in range(len(errors) - 1)]
+    # theoretical L2 rate k + 1, asserted on the finest pair
+    assert abs(rates[-1] - (degree + 1)) < 0.1, (errors, rates)
+
+
+# --------------------------------------------------------------------------
+# (b), (c) Crank's sphere solutions and mass balance at the default resolution
+# --------------------------------------------------------------------------
+def test_crank_fixed_surface_concentration(tmp_path):
+    from problems import run
+    s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="concentration")
+    assert s["status"] == "ok"
+    d = read_csv(tmp_path / "timeseries.csv")
+    p = s["parameters"]
+    R, D, c0, cs = p["radius_m"], p["diffusivity_m2_s"], p["c0_mol_m3"], p["c_surface_mol_m3"]
+    t = d["t_s"]
+    sel = t >= 0.02 * R**2 / D  # after the initial layer is resolved by a few elements
+    mean_ref = np.array([analytic.crank_sphere_fixed_surface_mean(x, R, D, c0, cs) for x in t[sel]])
+    centre_ref = np.array([analytic.crank_sphere_fixed_surface(0.0, x, R, D, c0, cs)[0] for x in t[sel]])
+    assert np.max(np.abs(d["c_mean_mol_m3"][sel] / mean_ref - 1)) < 0.01
+    assert np.max(np.abs(d["c_center_mol_m3"][sel] / centre_ref - 1)) < 0.01
+    np.testing.assert_allclose(d["c_surface_mean_mol_m3"][1:], cs, rtol=1e-10)
+    # the run went far enough to be a meaningful comparison (half filled)
+    assert (d["c_mean_mol_m3"][-1] - c0) / (cs - c0) > 0.5
+    # mass balance with the variationally consistent surface flux
+    assert np.max(d["mass_balance_rel_error"][1:]) < 1e-8
+
+
+def test_crank_constant_flux_and_mass_balance(tmp_path):
+    from problems import run
+    s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="flux")
+    assert s["status"] == "ok"
+    d = read_csv(tmp_path / "timeseries.csv")
+    p = s["parameters"]
+    R, D, c0, F = p["radius_m"], p["diffusivity_m2_s"], p["c0_mol_m3"], p["flux_mol_m2_s"]
+    t = d["t_s"][1:]
+    surf_ref = np.array([analytic.crank_sphere_constant_flux(R, x, R, D, c0, F)[0] for x in t])
+    mean_ref = analytic.crank_sphere_constant_flux_mean(t, R, c0, F)
+    assert np.max(np.abs(d["c_surface_mean_mol_m3"][1:] / surf_ref - 1)) < 0.01
+    assert np.max(np.abs(d["c_mean_mol_m3"][1:] / mean_ref - 1)) < 0.01
+    # moles stored vs integrated prescribed flux
+    assert np.max(d["mass_balance_rel_error"][1:]) < 1e-8
+    # and the stored moles grow at the applied rate F * 4 pi R^2
+    moles = d["moles_mol"]
+    rate = (moles[-1] - moles[0]) / (d["t_s"][-1] - d["t_s"][0])
+    assert rate == pytest.approx(F * 4 * np.pi * R**2, rel=2e-3)  # discrete sphere area
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["mesh"]["dofs"] > 0
+    assert (tmp_path / "plots" / "concentration.png").stat().st_size > 0
+    assert (tmp_path / "fields" / "concentration.bp").is_dir()
+
+
+# --------------------------------------------------------------------------
+# (d) mpirun -n 2 equals serial
+# --------------------------------------------------------------------------
+@pytest.mark.mpi
+@pytest.mark.parametrize("condition", ["concentration", "flux"])
+def test_parallel_matches_serial(shared_tmp_path, condition):
+    from problems import run
+    world = MPI.COMM_WORLD
+    kw = dict(quiet=True, surface_condition=condition, mesh_size=0.2, t_end_s=200.0, fields_every=0)
+    run("sphere_diffusion", out=shared_tmp_path / "par", comm=world, **kw)
+    serial_dir = shared_tmp_path / f"ser{world.rank}"
+    run("sphere_diffusion", out=serial_dir, comm=MPI.COMM_SELF, **kw)
+    world.barrier()
+    par = read_csv(shared_tmp_path / "par" / "timeseries.csv")
+    ser = read_csv(serial_dir / "timeseries.csv")
+    assert len(par["t_s"]) == len(ser["t_s"])
+    for key in ("t_s", "c_mean_mol_m3", "c_surface_mean_mol_m3", "c_center_mol_m3", "moles_mol"):
+        np.testing.assert_allclose(par[key], ser[key], rtol=1e-8, err_msg=key)
+    summary = json.loads((shared_tmp_path / "par" / "summary.json").read_text())
+    assert summary["mpi_size"] == world.size
