@@ -102,7 +102,7 @@ def generate(dim: int, order: int = 1, optimize: bool = True) -> None:
     import gmsh
     gmsh.model.mesh.generate(dim)
     if optimize and dim == 3:
-        gmsh.model.mesh.optimize("Netgen")
+        gmsh.model.mesh.optimize("")
     if order == 2:
         gmsh.model.mesh.setOrder(2)
 

@@ -1,0 +1,149 @@
+"""Core-shell (coated) particle with one or more concentric shells.
+
+Geometry: core ball of radius R_c, shell i occupies R_i <= |x| <= R_{i+1}
+(R_0 = R_c, R_{i+1} = R_i + t_i).  ``dim=3``: the ball; ``dim=2``: the
+axisymmetric section, half-disc {(r, z): r >= 0, r^2 + z^2 <= R^2} with
+x = r, y = z (integrate with the weight 2*pi*r for 3D quantities).
+
+Tag convention (one convention for any number of shells)
+--------------------------------------------------------
+cells  : ``core``; ``shell_i`` (tags.shell(i), 0 = innermost) for every shell, also
+         for a single shell; ``shell`` is an alias of all shells (``tm.dx("shell")``).
+facets : ``interface_i`` (tags.interface(i)) at radius R_i: interface_0 = core|shell_0,
+         interface_1 = shell_0|shell_1, ...; ``interface`` is an alias of all of them;
+         ``surface`` = outer surface R_n; ``symmetry`` = the axis r = 0 (2D only).
+
+Sizes ``h``/``h_interface`` are relative to the outer radius; near every interface
+the size grades from ``h_interface`` to ``h`` (Gmsh distance field).
+Coordinates are in units of ``length_scale`` (default: the outer radius).
+"""
+
+from __future__ import annotations
+
+import math
+
+from mpi4py import MPI
+
+from fem.errors import InputError
+from meshes import tags as T
+from meshes._common import (aliases, bbox, generate, require_choice, require_order, require_positive,
+                            require_relative_size, size_field)
+from meshes.tagged import TaggedMesh, add_physical, from_gmsh
+
+
+def core_shell(core_radius_m: float | None, shell_thicknesses_m: list[float], h: float = 0.1,
+               h_interface: float | None = None, order: int = 1, dim: int = 3, comm=MPI.COMM_WORLD,
+               length_scale: float | None = None, *, particle_radius_m: float | None = None,
+               verbose: bool = False) -> TaggedMesh:
+    """Coated particle; see the module docstring.
+
+    ``core_radius_m`` [m] may be None when ``particle_radius_m`` (outer radius) is
+    given: the core radius is then particle_radius_m - sum(shell_thicknesses_m),
+    which must be positive (shells thinner than the particle).
+    """
+    if not isinstance(shell_thicknesses_m, (list, tuple)) or len(shell_thicknesses_m) < 1:
+        raise InputError(f"parameter 'shell_thicknesses_m' = {shell_thicknesses_m!r} must be a list of "
+                         ">= 1 positive thicknesses [m]")
+    ts = [require_positive(f"shell_thicknesses_m[{i}]", t, "m") for i, t in enumerate(shell_thicknesses_m)]
+    if core_radius_m is None:
+        if particle_radius_m is None:
+            raise InputError("parameter 'core_radius_m' is required (or give 'particle_radius_m')")
+        R = require_positive("particle_radius_m", particle_radius_m, "m")
+        if sum(ts) >= R:
+            raise InputError(f"parameter 'shell_thicknesses_m': total {sum(ts):g} m is not less than "
+                             f"particle_radius_m = {R:g} m (shells thicker than the particle)")
+        core_radius_m = R - sum(ts)
+    rc = require_positive("core_radius_m", core_radius_m, "m")
+    require_choice("dim", dim, (2, 3))
+    order = require_order(order)
+    h = require_relative_size("h", h)
+    if h_interface is not None:
+        h_interface = require_relative_size("h_interface", h_interface)
+    radii_m = [rc]
+    for t in ts:
+        radii_m.append(radii_m[-1] + t)
+    outer_m = radii_m[-1]
+    L = require_positive("length_scale", length_scale, "m") if length_scale is not None else outer_m
+    radii = [r / L for r in radii_m]
+    scale = outer_m / L
+    n = len(ts)
+    cell_names = [T.CORE] + [T.shell(i) for i in range(n)]
+    iface_names = [T.interface(i) for i in range(n)]
+    al = aliases(cells={T.SHELL: [T.shell(i) for i in range(n)]}, facets={T.INTERFACE: iface_names})
+    if dim == 3:
+        vol = [4 / 3 * math.pi * r ** 3 for r in radii]
+        area = [4 * math.pi * r ** 2 for r in radii]
+    else:  # section measures (area of half-discs, length of half-circles)
+        vol = [math.pi * r ** 2 / 2 for r in radii]
+        area = [math.pi * r for r in radii]
+    nominal_volumes = {T.CORE: vol[0], **{T.shell(i): vol[i + 1] - vol[i] for i in range(n)}}
+    nominal_areas = {**{iface_names[i]: area[i] for i in range(n)}, T.SURFACE: area[-1]}
+    if dim == 2:
+        nominal_areas[T.SYMMETRY] = 2 * radii[-1]
+    meta = {"kind": "core_shell", "dim": dim, "radii_m": radii_m, "shell_thicknesses_m": ts, "h": h,
+            "h_interface": h_interface, "order": order, "axisymmetric": dim == 2,
+            "nominal_volumes": nominal_volumes, "nominal_areas": nominal_areas}
+
+    def build():
+        import gmsh
+        occ = gmsh.model.occ
+        ents = []
+        for r in radii:
+            if dim == 3:
+                ents.append((3, occ.addSphere(0, 0, 0, r)))
+            else:
+                disk = occ.addDisk(0, 0, 0, r, r)
+                box = occ.addRectangle(-2 * r, -2 * r, 0, 2 * r, 4 * r)
+                cut, _ = occ.cut([(2, disk)], [(2, box)])
+                ents.append(cut[0])
+        if len(ents) > 1:
+            occ.fragment(ents[:1], ents[1:])
+        occ.synchronize()
+        _tag_radial(dim, radii, cell_names, iface_names)
+        near = []
+        for nm in iface_names:
+            tag = T.facet_id(nm)
+            near += [(dim - 1, e) for e in gmsh.model.getEntitiesForPhysicalGroup(dim - 1, tag)]
+        hh = h * scale
+        hi = None if h_interface is None else h_interface * scale
+        size_field(hh, hi, near)
+        generate(dim, order)
+        return {**meta, "_aliases": al}
+
+    return from_gmsh(build, comm, gdim=dim, length_scale=L, name="core_shell", verbose=verbose)
+
+
+def _tag_radial(dim: int, radii: list[float], cell_names: list[str], iface_names: list[str]) -> None:
+    """Tag concentric regions by their outer radius and facets by their radius (rank 0, Gmsh)."""
+    import gmsh
+    tol = 1e-6 * radii[-1]
+
+    def outer_radius(d, t):
+        b = bbox(d, t)
+        return max(abs(b).max(axis=0)[:dim])
+
+    cells: dict[str, list[int]] = {nm: [] for nm in cell_names}
+    for _, v in gmsh.model.getEntities(dim):
+        ro = outer_radius(dim, v)
+        k = min(range(len(radii)), key=lambda i: abs(radii[i] - ro))
+        cells[cell_names[k]].append(v)
+    facets: dict[str, list[int]] = {nm: [] for nm in iface_names + [T.SURFACE]}
+    symmetry = []
+    for _, f in gmsh.model.getEntities(dim - 1):
+        b = bbox(dim - 1, f)
+        if dim == 2 and abs(b[1, 0]) <= tol and abs(b[0, 0]) <= tol:
+            symmetry.append(f)
+            continue
+        ro = outer_radius(dim - 1, f)
+        k = min(range(len(radii)), key=lambda i: abs(radii[i] - ro))
+        facets[(iface_names + [T.SURFACE])[k]].append(f)
+    for nm, ents in cells.items():
+        if not ents:
+            raise InputError(f"cell group {nm!r} would be empty")
+        add_physical(dim, ents, nm, cell=True)
+    for nm, ents in facets.items():
+        if not ents:
+            raise InputError(f"facet group {nm!r} would be empty")
+        add_physical(dim - 1, ents, nm, cell=False)
+    if dim == 2:
+        add_physical(1, symmetry, T.SYMMETRY, cell=False)
