@@ -29,3 +29,22 @@ def sqrt(x):
 
 def tanh(x):
     return ufl.tanh(x) if is_ufl(x) else np.tanh(x)
+
+
+def cosh(x):
+    return ufl.cosh(x) if is_ufl(x) else np.cosh(x)
+
+
+def asinh(x):
+    """Inverse hyperbolic sine, ln(x + sqrt(x^2 + 1)) in UFL."""
+    if is_ufl(x):
+        return ufl.ln(x + ufl.sqrt(x * x + 1))
+    return np.arcsinh(x)
+
+
+def max_value(x, y):
+    return ufl.max_value(x, y) if is_ufl(x, y) else np.maximum(x, y)
+
+
+def min_value(x, y):
+    return ufl.min_value(x, y) if is_ufl(x, y) else np.minimum(x, y)

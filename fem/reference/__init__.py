@@ -1,0 +1,1 @@
+"""Independent reference solvers (1D) used to verify the finite-element physics."""
