@@ -1,0 +1,192 @@
+"""Mesh motion for arbitrary Lagrangian-Eulerian (ALE) moving-interface problems.
+
+The displacement of the mesh over one time step, d = x^{n+1} - x^n, is
+prescribed on the moving facets (the interface) and extended into the domain
+by a Jacobian-stiffened harmonic extension (Stein, Tezduyar & Benney, J. Appl.
+Mech. 70 (2003) 58):
+
+    -div( k grad d ) = 0       in Omega^n,   k = (|K_ref| / |K|)^chi  (per cell)
+    d = d_Gamma                on the moving facets
+    d = 0                      on the fixed facets
+    d_i = 0  everywhere        for every component i not in ``components``
+
+(natural, i.e. sliding, conditions elsewhere).  Small cells are stiffer, so
+they move rigidly and keep their shape.  The extension is solved on the
+configuration x^n (one matrix per step, one solve per interface iterate).
+
+Quality monitoring (per cell, relative to the initial mesh):
+
+    size ratio   det J / det J_0                       (<= 0: inverted)
+    shape ratio  q / q_0,  q = d (det J)^(2/d) / |J|_F^2  (mean-ratio quality, d = tdim >= 2)
+
+Only P1 (affine) geometry is supported: the displacement is a P1 vector
+field whose dofs coincide with the geometry nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import dolfinx.fem
+import dolfinx.fem.petsc as fem_petsc
+
+
+@dataclass
+class MeshQuality:
+    min_size_ratio: float   # min over cells of det J / det J_0 (<= 0: inverted)
+    min_shape_ratio: float  # min over cells of q / q_0 (1 in 1D)
+
+    @property
+    def inverted(self) -> bool:
+        return self.min_size_ratio <= 0.0
+
+
+def _node_to_dof(mesh, W) -> np.ndarray:
+    """Geometry node index -> block dof of the P1 vector space W."""
+    if mesh.geometry.cmap.degree != 1:
+        raise ValueError("ALE mesh motion needs affine (order 1) geometry")
+    gmap = mesh.geometry.dofmap
+    vmap = W.dofmap.list
+    node2dof = np.full(mesh.geometry.x.shape[0], -1, dtype=np.int64)
+    node2dof[gmap.ravel()] = vmap.ravel()
+    return node2dof
+
+
+class MeshMotion:
+    """Move a mesh so that the moving facets follow a prescribed displacement.
+
+    Parameters
+    ----------
+    mesh : dolfinx mesh with P1 geometry (it is moved in place).
+    moving_facets, fixed_facets : local facet indices.
+    components : displacement components that may be nonzero (default: all).
+    stiffening : exponent chi of the Jacobian stiffening (0: plain Laplace).
+    solver : "lu" or "cg_amg" for the extension.
+    """
+
+    def __init__(self, mesh, moving_facets, fixed_facets=(), *, components=None, stiffening=1.0,
+                 solver="lu", prefix="ale_"):
+        self.mesh = mesh
+        gdim, tdim = mesh.geometry.dim, mesh.topology.dim
+        self.gdim, self.tdim = gdim, tdim
+        W = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (gdim,)))
+        self.W = W
+        self.disp = dolfinx.fem.Function(W, name="mesh_displacement")  # d = x^{n+1} - x^n
+        self.boundary_disp = dolfinx.fem.Function(W)                   # values on moving facets
+        fdim = tdim - 1
+        mesh.topology.create_connectivity(fdim, tdim)
+        self.moving_dofs = dolfinx.fem.locate_dofs_topological(W, fdim, np.asarray(moving_facets, np.int32))
+        fixed_dofs = dolfinx.fem.locate_dofs_topological(W, fdim, np.asarray(fixed_facets, np.int32))
+        zero = dolfinx.fem.Function(W)
+        self.bcs = [dolfinx.fem.dirichletbc(zero, fixed_dofs),
+                    dolfinx.fem.dirichletbc(self.boundary_disp, self.moving_dofs)]
+        comps = range(gdim) if components is None else components
+        ncells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+        all_cells = np.arange(ncells, dtype=np.int32)
+        for i in range(gdim):
+            if i not in comps:
+                Wi = W.sub(i)
+                dofs = dolfinx.fem.locate_dofs_topological(Wi, tdim, all_cells)
+                self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
+        self.components = tuple(comps)
+
+        # cell size and shape measures
+        Q = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        Jac = ufl.Jacobian(mesh)
+        detJ = ufl.JacobianDeterminant(mesh)
+        pts = Q.element.interpolation_points()
+        self._det_expr = dolfinx.fem.Expression(detJ, pts)
+        self._shape_expr = None
+        if tdim >= 2 and gdim == tdim:
+            q = tdim * abs(detJ) ** (2.0 / tdim) / ufl.inner(Jac, Jac)
+            self._shape_expr = dolfinx.fem.Expression(q, pts)
+        self._work = dolfinx.fem.Function(Q)
+        self.det0 = self._cellwise(self._det_expr)
+        self.shape0 = self._cellwise(self._shape_expr) if self._shape_expr is not None else None
+
+        # stiffened Laplace operator, assembled on x^n at each begin_step()
+        self.stiffness = dolfinx.fem.Function(Q)
+        self.chi = float(stiffening)
+        u, v = ufl.TrialFunction(W), ufl.TestFunction(W)
+        self.a = dolfinx.fem.form(self.stiffness * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
+        self.L = dolfinx.fem.form(ufl.inner(dolfinx.fem.Constant(mesh, np.zeros(gdim)), v) * ufl.dx)
+        self.A = fem_petsc.create_matrix(self.a)
+        self.b = fem_petsc.create_vector(self.L)
+        self.ksp = PETSc.KSP().create(mesh.comm)
+        self.ksp.setOptionsPrefix(prefix)
+        opts = PETSc.Options()
+        if solver == "lu":
+            defaults = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+        else:
+            defaults = {"ksp_type": "cg", "pc_type": "hypre", "pc_hypre_type": "boomeramg",
+                        "ksp_rtol": 1e-12, "ksp_atol": 1e-14}
+        for k, val in defaults.items():
+            if not opts.hasName(prefix + k):
+                opts[prefix + k] = val
+        self.ksp.setFromOptions()
+
+        self.node2dof = _node_to_dof(mesh, W)
+        self.x_ref = mesh.geometry.x.copy()  # x^n
+        self.krylov_iterations = 0
+        self.solves = 0
+
+    # ------------------------------------------------------------------
+    def _cellwise(self, expr) -> np.ndarray:
+        self._work.interpolate(expr)
+        return self._work.x.array.copy()
+
+    def begin_step(self) -> None:
+        """Record x^n and assemble the extension operator on it."""
+        self.x_ref[:] = self.mesh.geometry.x
+        det = np.abs(self._cellwise(self._det_expr))
+        self.stiffness.x.array[:] = (np.abs(self.det0) / np.maximum(det, 1e-300)) ** self.chi
+        self.A.zeroEntries()
+        fem_petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
+        self.A.assemble()
+        self.ksp.setOperators(self.A)
+
+    def reset(self) -> None:
+        """Back to x^n (zero step displacement)."""
+        self.mesh.geometry.x[:] = self.x_ref
+        self.disp.x.array[:] = 0.0
+
+    def extend(self) -> None:
+        """d := extension of ``boundary_disp`` (computed on x^n)."""
+        self.mesh.geometry.x[:] = self.x_ref
+        with self.b.localForm() as bl:
+            bl.set(0.0)
+        fem_petsc.assemble_vector(self.b, self.L)
+        fem_petsc.apply_lifting(self.b, [self.a], bcs=[self.bcs])
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(self.b, self.bcs)
+        self.ksp.solve(self.b, self.disp.x.petsc_vec)
+        self.disp.x.scatter_forward()
+        self.krylov_iterations += self.ksp.getIterationNumber()
+        self.solves += 1
+
+    def move(self) -> None:
+        """x := x^n + d at every geometry node."""
+        d = self.disp.x.array.reshape(-1, self.gdim)
+        self.mesh.geometry.x[:, : self.gdim] = self.x_ref[:, : self.gdim] + d[self.node2dof]
+
+    def quality(self) -> MeshQuality:
+        """Size and shape ratios of the current mesh relative to the initial one (global minima)."""
+        det = self._cellwise(self._det_expr)
+        size = det / self.det0
+        local_size = float(size.min()) if size.size else np.inf
+        local_shape = 1.0
+        if self._shape_expr is not None and size.size:
+            shape = self._cellwise(self._shape_expr) / self.shape0
+            shape = np.where(size > 0, shape, 0.0)
+            local_shape = float(shape.min())
+        comm = self.mesh.comm
+        return MeshQuality(comm.allreduce(local_size, op=MPI.MIN), comm.allreduce(local_shape, op=MPI.MIN))
+
+    def destroy(self):
+        for obj in (self.ksp, self.A, self.b):
+            obj.destroy()
