@@ -36,17 +36,15 @@ def param(default, doc: str, unit: str = "-", *, gt=None, ge=None, lt=None, le=N
 
 
 def _range_text(meta) -> str:
-    parts = []
+    """'(0, inf)', '[0, 1]', 'one of 1, 2' ..."""
     if meta.get("choices") is not None:
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
-    lo = "(" if meta.get("gt") is not None else "["
-    hi = ")" if meta.get("lt") is not None else "]"
-    lov = meta.get("gt", None) if meta.get("gt") is not None else meta.get("ge")
-    hiv = meta.get("lt", None) if meta.get("lt") is not None else meta.get("le")
-    if lov is None and hiv is None:
+    gt, ge, lt, le = (meta.get(k) for k in ("gt", "ge", "lt", "le"))
+    if all(v is None for v in (gt, ge, lt, le)):
         return "any value"
-    parts.append(f"{lo}{'-inf' if lov is None else lov}, {'inf' if hiv is None else hiv}{hi}")
-    return "".join(parts)
+    lo = f"({gt}" if gt is not None else (f"[{ge}" if ge is not None else "(-inf")
+    hi = f"{lt})" if lt is not None else (f"{le}]" if le is not None else "inf)")
+    return f"{lo}, {hi}"
 
 
 def _coerce(name: str, value: Any, tp) -> Any:
