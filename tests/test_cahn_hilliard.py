@@ -1,0 +1,197 @@
+"""Cahn-Hilliard verification: linear stability, equilibrium, conservation,
+energy decay, coherency, manufactured solutions, MPI agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import ufl
+from mpi4py import MPI
+
+import dolfinx.fem
+import dolfinx.mesh
+
+from fem.constitutive.free_energy import RegularSolution
+from fem.constitutive.mobility import mobility
+from fem.constitutive.polynomial import DoubleWell
+from fem.observables import Integral
+from fem.scaling import BOLTZMANN
+from fem.timestepping import StepControl, integrate
+from fem.weak_forms.cahn_hilliard import growth_rate
+from fem.weak_forms.elasticity import lame
+from problems.cahn_hilliard_common import CahnHilliardModel
+
+T = 298.15
+kT = BOLTZMANN * T
+
+
+def regular(a, k=0.0):
+    """Regular solution with Omega_eff/kT = a and K/kT = k."""
+    return RegularSolution(a * kT, T, coherency_J=k * kT)
+
+
+def lattice(c):
+    return mobility(c, "lattice")
+
+
+def run_steps(model, dt, n):
+    for _ in range(n):
+        s = model.step(0.0, dt)
+        assert s.converged, s
+        model.accept(0.0, dt, s)
+
+
+def mode_amplitude(model, k, x):
+    c0 = Integral(model.c_expr * model.dx)() / model.volume
+    return Integral((model.c_expr - c0) * ufl.cos(k * x) * model.dx)
+
+
+# --- linear stability -----------------------------------------------------
+@pytest.mark.parametrize("n_mode, dt", [(5, 2e-5), (15, 1e-5), (20, 1e-6)])
+def test_linear_stability_growth_rate(n_mode, dt):
+    """sigma(k) = -M k^2 (g''(c0) + kappa k^2): mode 5 inside the unstable band
+    (k < k_c = sqrt(-g''/kappa) = 44.7), modes 15 and 20 outside it (decay)."""
+    fe, kappa, c0 = regular(3.0), 1e-3, 0.5
+    mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 800, [0.0, 1.0])
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
+                          snes_options={"snes_atol": 1e-13, "snes_rtol": 1e-10})
+    k = n_mode * np.pi  # cos(k x) satisfies no flux on [0, 1]
+    m.set_concentration(lambda X: c0 + 1e-6 * np.cos(k * X[0]))
+    amp = mode_amplitude(m, k, ufl.SpatialCoordinate(mesh)[0])
+    a0, nsteps = amp(), 200
+    run_steps(m, dt, nsteps)
+    measured = np.log(amp() / a0) / (nsteps * dt)
+    expected = growth_rate(k, fe.d2g(c0), c0 * (1 - c0), kappa)
+    k_c = np.sqrt(-fe.d2g(c0) / kappa)
+    assert (k < k_c) == (expected > 0)
+    assert np.sign(measured) == np.sign(expected)
+    assert abs(measured - expected) < 0.05 * abs(expected), (measured, expected)
+
+
+# --- equilibrium ------------------------------------------------------------
+def test_binodal_after_coarsening_1d():
+    """A 1D two-phase state relaxes to the common-tangent compositions (within 1 %)."""
+    fe, kappa = regular(3.0), 1e-4
+    mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 400, [0.0, 1.0])
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.2)
+    m.set_concentration(lambda X: 0.5 + 0.3 * np.tanh((X[0] - 0.4) / 0.05))
+    # the convex-concave split relaxes the last slow mode (interface position vs bulk
+    # composition) at a rate nearly independent of dt: ~180 steps
+    res = integrate(m, StepControl(t_end=3000.0, dt=1e-4, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6))
+    assert res.status == "ok", res.reason
+    c = m.concentration()
+    x = m.V.tabulate_dof_coordinates()[:, 0]
+    lo, hi = fe.binodal()
+    c_left, c_right = c[np.argmin(x)], c[np.argmax(x)]
+    assert abs(c_left - lo) < 0.01 * lo, (c_left, lo)
+    assert abs(c_right - hi) < 0.01 * hi, (c_right, hi)
+    # and the chemical potential is the plateau (common-tangent) value
+    mu = m.w.x.array[np.asarray(m.W.sub(1).collapse()[1])]
+    assert np.max(np.abs(mu - fe.plateau_mu())) < 1e-3
+
+
+def test_flat_interface_profile_polynomial():
+    """The PFHub double well relaxes to c_a + (c_b - c_a)(1 + tanh(x/2lambda))/2,
+    lambda = sqrt(kappa/(2 rho_s))/(c_b - c_a)."""
+    fe, kappa = DoubleWell(5.0, 0.3, 0.7), 2.0
+    lam = fe.interface_length(kappa)  # 1.118 for PFHub 1
+    Lx = 60 * lam
+    mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 600, [-Lx / 2, Lx / 2])
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "constant", 5.0),
+                          dc_max=0.05, log_bounds=False)
+    m.set_concentration(lambda X: 0.5 + 0.2 * np.tanh(X[0] / (4 * lam)))  # twice too wide
+    res = integrate(m, StepControl(t_end=2000.0, dt=0.01, dt_min=1e-8, dt_max=200.0, grow=1.5, easy_newton=6))
+    assert res.status == "ok", res.reason
+    x = m.V.tabulate_dof_coordinates()[:, 0]
+    c = m.concentration()
+    order = np.argsort(x)
+    x, c = x[order], c[order]
+    exact = fe.interface_profile(x, kappa)
+    assert np.max(np.abs(c - exact)) < 0.01 * (fe.c_beta - fe.c_alpha)
+    lam_measured = (fe.c_beta - fe.c_alpha) / (4 * np.max(np.gradient(c, x)))
+    assert abs(lam_measured - lam) < 0.01 * lam, (lam_measured, lam)
+
+
+# --- conservation and energy ----------------------------------------------
+def noise(X, amp=0.02, c0=0.5):
+    """Deterministic, mesh-independent pseudo-random perturbation."""
+    x, y = X[0], X[1]
+    return c0 + amp * (np.cos(7.3 * x + 2.1) * np.cos(5.9 * y + 0.4) + np.sin(13.1 * x + 4.7 * y)
+                       + np.cos(3.7 * x - 11.3 * y + 1.0) * np.sin(17.9 * y + 0.3))
+
+
+def test_mass_conservation_and_energy_decay():
+    """No-flux boundaries: total mass conserved to 1e-10 relative; free energy never increases
+    (energy check of the step control off: we observe it, not enforce it)."""
+    fe, kappa = regular(3.0), 5e-4
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 32, 32)
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05, check_energy=False)
+    m.set_concentration(noise)
+    mass0 = m.mass()
+    energies, masses = [m.energy()], [mass0]
+    m.on_accept = lambda t, dt, s: (energies.append(m.energy()), masses.append(m.mass()))
+    res = integrate(m, StepControl(t_end=0.5, dt=1e-5, dt_min=1e-10, dt_max=0.05, grow=1.3, easy_newton=5))
+    assert res.status == "ok", res.reason
+    assert res.steps > 20
+    masses, energies = np.array(masses), np.array(energies)
+    assert np.max(np.abs(masses - mass0)) / mass0 < 1e-10
+    assert np.all(np.diff(energies) <= 1e-12 * np.abs(energies[:-1]))
+    assert energies[-1] < energies[0] - 0.1 * abs(energies[0] - fe.g(0.5))  # it did phase separate
+    c = m.concentration()
+    assert c.max() - c.min() > 0.5
+
+
+# --- coherency --------------------------------------------------------------
+@pytest.mark.parametrize("k_coh, separates", [(0.0, True), (1.5, False)])
+def test_coherency_suppresses_spinodal(k_coh, separates):
+    """c0 = 0.5 is inside the chemical spinodal of a = 3 (g'' = -2); with K/kT = 1.5
+    the effective curvature g'' + 2K = 1 > 0, so the composition stays homogeneous."""
+    fe, kappa = regular(3.0, k_coh), 5e-4
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 24, 24)
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05)
+    m.set_concentration(lambda X: noise(X, amp=1e-3))
+    spread0 = np.ptp(m.concentration())
+    res = integrate(m, StepControl(t_end=2.0, dt=1e-4, dt_min=1e-10, dt_max=0.1, grow=1.5, easy_newton=5))
+    assert res.status == "ok", res.reason
+    spread = np.ptp(m.concentration())
+    assert (fe.d2g(0.5) < 0) == separates
+    if separates:
+        assert spread > 0.5
+    else:
+        assert spread < 0.1 * spread0
+
+
+def test_elastic_coherency_growth_rate():
+    """Full chemo-mechanics: a composition wave along x in a strip with u_y = 0 (rollers)
+    grows at sigma = -M k^2 (g'' + 2 Y eps0^2 + kappa k^2), Y = E/(1-nu) (plane strain)."""
+    fe, kappa, c0 = regular(3.0), 1e-3, 0.5
+    E, nu, eps0 = 200.0, 0.3, 0.05  # 2 Y eps0^2 = 1.43: mode still unstable but slower
+    lam, G = lame(E, nu)
+    mesh = dolfinx.mesh.create_rectangle(MPI.COMM_SELF, [[0.0, 0.0], [1.0, 0.05]], [200, 2])
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
+                          elastic=dict(eps0=eps0, lam=lam, G=G, spring=0.0),
+                          snes_options={"snes_atol": 1e-13, "snes_rtol": 1e-10})
+    # rollers: u_y = 0 on y = 0 and y = 0.05; u_x = 0 at x = 0 removes the rigid translation
+    W2 = m.W.sub(2)
+    fdim = mesh.topology.dim - 1
+    bottom_top = dolfinx.mesh.locate_entities_boundary(
+        mesh, fdim, lambda X: np.isclose(X[1], 0.0) | np.isclose(X[1], 0.05))
+    left = dolfinx.mesh.locate_entities_boundary(mesh, fdim, lambda X: np.isclose(X[0], 0.0))
+    bcs = []
+    for comp, facets in ((1, bottom_top), (0, left)):
+        dofs = dolfinx.fem.locate_dofs_topological(W2.sub(comp), fdim, facets)
+        bcs.append(dolfinx.fem.dirichletbc(0.0, dofs, W2.sub(comp)))
+    m.solver.bcs = bcs
+    k = 5 * np.pi
+    m.set_concentration(lambda X: c0 + 1e-6 * np.cos(k * X[0]))
+    # equilibrate u for the initial composition (one step with dt -> 0 leaves c fixed)
+    run_steps(m, 1e-12, 1)
+    amp = mode_amplitude(m, k, ufl.SpatialCoordinate(mesh)[0])
+    a0, dt, nsteps = amp(), 2e-5, 100
+    run_steps(m, dt, nsteps)
+    measured = np.log(amp() / a0) / (nsteps * dt)
+    Y = E / (1 - nu)
+    expected = growth_rate(k, fe.d2g(c0) + 2 * Y * eps0**2, c0 * (1 - c0), kappa)
+    no_elastic = growth_rate(k, fe.d2g(c0), c0 * (1 - c0), kappa)
+    assert expected < 0.5 * no_elastic
+    assert abs(measured - expected) < 0.05 * abs(expected), (measured, expected)
