@@ -195,3 +195,65 @@ def test_elastic_coherency_growth_rate():
     no_elastic = growth_rate(k, fe.d2g(c0), c0 * (1 - c0), kappa)
     assert expected < 0.5 * no_elastic
     assert abs(measured - expected) < 0.05 * abs(expected), (measured, expected)
+
+
+# --- manufactured solution ------------------------------------------------
+def _mms_errors(n, degree=1):
+    """One split step (dt = 1) of the mixed system with a manufactured (c, mu) and
+    c^n; returns the L2 errors of c and mu and the H1 seminorm error of c."""
+    fe, kappa, dt = regular(3.0), 0.01, 1.0
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
+    x = ufl.SpatialCoordinate(mesh)
+    pi = np.pi
+    c_e = 0.5 + 0.2 * ufl.cos(pi * x[0]) * ufl.cos(pi * x[1])
+    mu_e = ufl.cos(pi * x[0]) * ufl.cos(2 * pi * x[1])
+    c_n = 0.5 + 0.15 * ufl.cos(2 * pi * x[0]) * ufl.cos(pi * x[1])
+    M = lattice(c_e)
+    mu_bulk = fe.mu_ideal(c_e) + fe.a * (1 - 2 * c_n)  # split: ln implicit, a(1-2c) explicit
+    source_c = (c_e - c_n) / dt - ufl.div(M * ufl.grad(mu_e))
+    source_mu = mu_e - mu_bulk + kappa * ufl.div(ufl.grad(c_e))
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=10.0, check_energy=False,
+                          degree=degree, source_c=source_c, source_mu=source_mu,
+                          quadrature_degree=2 * degree + 4)
+    V = m.V
+    c_n_expr = dolfinx.fem.Expression(c_n, V.element.interpolation_points())
+    f = dolfinx.fem.Function(V)
+    f.interpolate(c_n_expr)
+    m.set_concentration(f.x.array)
+    s = m.step(0.0, dt)
+    assert s.converged, s
+    dxh = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": 8})
+    c, mu = m.c_expr, m.mu_expr
+    e_c = np.sqrt(Integral((c - c_e) ** 2 * dxh)())
+    e_mu = np.sqrt(Integral((mu - mu_e) ** 2 * dxh)())
+    e_gc = np.sqrt(Integral(ufl.inner(ufl.grad(c - c_e), ufl.grad(c - c_e)) * dxh)())
+    return e_c, e_mu, e_gc
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_manufactured_solution_convergence(degree):
+    ns = [8, 16, 32] if degree == 1 else [4, 8, 16]
+    errs = np.array([_mms_errors(n, degree) for n in ns])
+    rates = np.log2(errs[:-1] / errs[1:])
+    p = degree
+    assert np.all(rates[-1, :2] > p + 1 - 0.15), rates  # L2 of c and mu: p + 1
+    assert rates[-1, 2] > p - 0.1, rates                 # H1 seminorm of c: p
+
+
+# --- MPI ----------------------------------------------------------------------
+def _spinodal_2d(comm, steps=15, dt=2e-3):
+    fe, kappa = regular(3.0), 5e-4
+    mesh = dolfinx.mesh.create_unit_square(comm, 24, 24)
+    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False)
+    m.set_concentration(noise)
+    run_steps(m, dt, steps)
+    probe_value = Integral(m.c_expr * m.c_expr * m.dx)()
+    return m.energy(), m.mass(), probe_value
+
+
+@pytest.mark.mpi
+def test_mpi_matches_serial():
+    dist = _spinodal_2d(MPI.COMM_WORLD)
+    serial = _spinodal_2d(MPI.COMM_SELF)
+    for a, b in zip(dist, serial):
+        assert abs(a - b) <= 1e-9 * abs(b), (dist, serial)
