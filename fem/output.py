@@ -152,6 +152,7 @@ class RunOutput:
     def finish(self, status: str = "ok", reason: str = "", **entries) -> dict:
         """Flush the time series and write the final summary (collective)."""
         self.update(**entries)
+        self.summary["peak_memory_MB"] = peak_memory_mb(self.comm)
         self.summary["status"] = status
         self.summary["reason"] = reason
         self.summary["finished"] = _dt.datetime.now().isoformat(timespec="seconds")
@@ -218,6 +219,18 @@ class ScaledVTX:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def peak_memory_mb(comm) -> dict[str, float]:
+    """Peak resident memory: largest rank and sum over ranks [MB]."""
+    import resource
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    return {"max_rank": comm.allreduce(rss, op=_max()), "total": comm.allreduce(rss)}
+
+
+def _max():
+    from mpi4py import MPI
+    return MPI.MAX
 
 
 def mesh_summary(mesh, spaces: Iterable = ()) -> dict[str, int]:

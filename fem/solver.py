@@ -8,6 +8,7 @@ J callbacks.  Forms are compiled once; each Newton step only assembles.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,9 +79,13 @@ class SNESSolver:
         self.snes.getKSP().setFromOptions()
         self.total_newton = 0
         self.total_krylov = 0
+        # wall-clock split: residual + Jacobian assembly vs the rest of SNES (linear solves)
+        self.time_assembly = 0.0
+        self.time_total = 0.0
 
     # SNES callbacks ------------------------------------------------------
     def _F(self, snes, x, F):
+        tic = time.perf_counter()
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         x.copy(self.u.x.petsc_vec)
         self.u.x.scatter_forward()
@@ -90,11 +95,14 @@ class SNESSolver:
         fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
         F.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(F, self.bcs, x, -1.0)
+        self.time_assembly += time.perf_counter() - tic
 
     def _J(self, snes, x, J, P):
+        tic = time.perf_counter()
         J.zeroEntries()
         fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
         J.assemble()
+        self.time_assembly += time.perf_counter() - tic
 
     # ---------------------------------------------------------------------
     def solve(self) -> SolveStats:
@@ -105,10 +113,13 @@ class SNESSolver:
         """
         self.u.x.scatter_forward()
         self.u.x.petsc_vec.copy(self.x)
+        tic = time.perf_counter()
         try:
             self.snes.solve(None, self.x)
         except PETSc.Error as e:  # e.g. a factorization failure
             return SolveStats(False, self.snes.getIterationNumber(), 0, f"PETSc error {e.ierr}")
+        finally:
+            self.time_total += time.perf_counter() - tic
         reason = self.snes.getConvergedReason()
         its = self.snes.getIterationNumber()
         kits = self.snes.getLinearSolveIterations()
@@ -121,6 +132,11 @@ class SNESSolver:
         ok = reason > 0 and finite
         text = _SNES_REASONS.get(reason, str(reason)) if finite else "non-finite iterate"
         return SolveStats(ok, its, kits, text)
+
+    def timings(self) -> dict[str, float]:
+        """Seconds spent in SNES: assembly (F and J) and the rest (linear solves, line search)."""
+        return {"snes_s": self.time_total, "assembly_s": self.time_assembly,
+                "linear_solve_s": self.time_total - self.time_assembly}
 
     def destroy(self):
         for obj in (self.snes, self.A, self.b, self.x):

@@ -199,13 +199,15 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     prob.record(0.0)
     prob.write_fields(0.0)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
-                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10)
+                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10,
+                          fixed=p.dt_max_s <= p.dt_s)
     res = integrate(prob, control, progress=Progress(out.comm, control.t_end, s.time, quiet=out.quiet))
     if prob.steps_since_fields:
         prob.write_fields(res.t)
     prob.vtx.close()
     stats = dict(steps=res.steps, rejected_steps=res.rejected, newton_iterations=res.newton,
-                 krylov_iterations=res.krylov, solve_wall_s=res.wall_s, t_final_s=res.t * s.time)
+                 krylov_iterations=res.krylov, time_loop_s=res.wall_s, t_final_s=res.t * s.time,
+                 timings=prob.solver.timings())
     _plot(out, p)
     out.finish(res.status, res.reason, **stats)
     prob.solver.destroy()
