@@ -16,6 +16,8 @@ import ufl
 
 def fick_flux(c, diffusivity):
     """J = -D grad c (D scalar or tensor)."""
+    if isinstance(diffusivity, (int, float)):
+        diffusivity = ufl.as_ufl(float(diffusivity))
     g = ufl.grad(c)
     if ufl.rank(diffusivity) == 2:
         return -ufl.dot(diffusivity, g)
