@@ -88,6 +88,8 @@ class TimeSeries:
         self.path, self.comm = Path(path), comm
         self.columns: list[str] | None = None
         self.rows: list[list[float]] = []
+        self.flush_interval_s = 10.0  # a killed run still leaves a recent CSV
+        self._last_flush = time.perf_counter()
 
     def add(self, row: dict[str, float]) -> None:
         if self.columns is None:
@@ -101,12 +103,15 @@ class TimeSeries:
             bad = [c for c, v in zip(self.columns, values) if not math.isfinite(v)]
             raise FloatingPointError(f"non-finite observable(s) {bad} at t = {values[0]} s")
         self.rows.append(values)
+        if time.perf_counter() - self._last_flush > self.flush_interval_s:
+            self.flush()
 
     def column(self, name: str) -> np.ndarray:
         i = self.columns.index(name)
         return np.array([r[i] for r in self.rows])
 
     def flush(self) -> None:
+        self._last_flush = time.perf_counter()
         if self.comm.rank != 0 or self.columns is None:
             return
         buf = io.StringIO()
