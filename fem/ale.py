@@ -9,6 +9,7 @@ Mech. 70 (2003) 58):
     d = d_Gamma                on the moving facets
     d = 0                      on the fixed facets
     d_i = 0  everywhere        for every component i not in ``components``
+    d_i = 0                    on the ``slip`` facets of component i (symmetry planes, axis)
 
 (natural, i.e. sliding, conditions elsewhere).  Small cells are stiffer, so
 they move rigidly and keep their shape.  The extension is solved on the
@@ -65,12 +66,13 @@ class MeshMotion:
     mesh : dolfinx mesh with P1 geometry (it is moved in place).
     moving_facets, fixed_facets : local facet indices.
     components : displacement components that may be nonzero (default: all).
+    slip : sequence of (facets, i): component i is zero on those facets.
     stiffening : exponent chi of the Jacobian stiffening (0: plain Laplace).
     solver : "lu" or "cg_amg" for the extension.
     """
 
-    def __init__(self, mesh, moving_facets, fixed_facets=(), *, components=None, stiffening=1.0,
-                 solver="lu", prefix="ale_"):
+    def __init__(self, mesh, moving_facets, fixed_facets=(), *, components=None, slip=(),
+                 stiffening=1.0, solver="lu", prefix="ale_"):
         self.mesh = mesh
         gdim, tdim = mesh.geometry.dim, mesh.topology.dim
         self.gdim, self.tdim = gdim, tdim
@@ -85,6 +87,10 @@ class MeshMotion:
         zero = dolfinx.fem.Function(W)
         self.bcs = [dolfinx.fem.dirichletbc(zero, fixed_dofs),
                     dolfinx.fem.dirichletbc(self.boundary_disp, self.moving_dofs)]
+        for facets, i in slip:  # d_i = 0 on these facets (sliding along a symmetry plane / axis)
+            Wi = W.sub(i)
+            dofs = dolfinx.fem.locate_dofs_topological(Wi, fdim, np.asarray(facets, np.int32))
+            self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
         comps = range(gdim) if components is None else components
         ncells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
         all_cells = np.arange(ncells, dtype=np.int32)
