@@ -19,6 +19,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "sphere_diffusion": ("problems.sphere_diffusion",
                          "Fickian diffusion in a spherical particle, fixed surface concentration "
                          "or galvanostatic flux (Crank's series solutions)"),
+    "spinodal": ("problems.spinodal", "PFHub benchmark 1b: Cahn-Hilliard spinodal decomposition, free energy vs time"),
+    "particle_spinodal": ("problems.particle_spinodal", "3D particle quenched into the spinodal region (Cahn-Hilliard, regular solution)"),
+    "phase_separating_charge": ("problems.phase_separating_charge", "LiFePO4-like phase-separating particle charged at low/high rate: voltage plateau, morphology"),
 }
 
 DEFAULT = "sphere_diffusion"

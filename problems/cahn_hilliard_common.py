@@ -233,3 +233,40 @@ class CahnHilliardModel:
 
     def destroy(self):
         self.solver.destroy()
+
+
+# -- output helpers ----------------------------------------------------------
+def gather_dofs(V, values, comm):
+    """(coordinates, values) of the owned dofs of a scalar P1 space, gathered on rank 0."""
+    n = V.dofmap.index_map.size_local
+    X = V.tabulate_dof_coordinates()[:n]
+    parts = comm.gather((X, np.asarray(values)[:n]), root=0)
+    if comm.rank != 0:
+        return None, None
+    return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def plot_section(out, name, V, values, comm, *, length_scale=1.0, unit="", title="",
+                 section_axis=None, vmin=None, vmax=None, label="c / c_max"):
+    """PNG of a scalar P1 field (2D: the whole field; 3D: the dofs in a thin slab around
+    the plane ``section_axis`` = 0), drawn by triangulating the dof coordinates."""
+    X, v = gather_dofs(V, values, comm)
+    with out.figure(name) as (fig, ax):
+        if fig is None:
+            return
+        if X.shape[1] == 3 and section_axis is not None:
+            ax_id = "xyz".index(section_axis)
+            width = np.ptp(X[:, ax_id])
+            keep = np.abs(X[:, ax_id]) < 0.03 * width + 1e-12
+            others = [i for i in range(3) if i != ax_id]
+            X, v = X[keep][:, others], v[keep]
+        X = X[:, :2] * length_scale
+        import matplotlib.tri as mtri
+        tri = mtri.Triangulation(X[:, 0], X[:, 1])
+        cs = ax.tricontourf(tri, v, levels=32, cmap="RdBu_r", vmin=vmin, vmax=vmax)
+        fig.colorbar(cs, ax=ax, label=label)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"x {unit}")
+        ax.set_ylabel(f"y {unit}")
+        if title:
+            ax.set_title(title)

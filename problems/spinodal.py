@@ -1,0 +1,152 @@
+"""PFHub benchmark 1: spinodal decomposition (Jokisaari et al., Comput. Mater. Sci. 126 (2017) 139).
+
+    dc/dt = div(M grad mu),   mu = f'(c) - kappa lap c,
+    f(c)  = rho_s (c - c_alpha)^2 (c_beta - c)^2,
+    F(t)  = int f(c) + kappa/2 |grad c|^2 dA                   (the reported free energy)
+
+rho_s = 5, c_alpha = 0.3, c_beta = 0.7, kappa = 2, M = 5 on the square
+[0, 200]^2, c(x, y, 0) = c0 + eps [cos(0.105x) cos(0.11y) + (cos(0.13x) cos(0.087y))^2
++ cos(0.025x - 0.15y) cos(0.07x - 0.02y)], c0 = 0.5, eps = 0.01.
+
+Everything is in the benchmark's (nondimensional) units: the ``t_s`` column
+is the benchmark time, ``free_energy`` the benchmark free energy.  The
+variant run is **1b (no-flux square)**: the periodic variant 1a needs
+periodic constraints (dolfinx_mpc), which are not available here.
+
+Discretization: P1 (or P2) Lagrange for (c, mu) on triangles or
+quadrilaterals, backward Euler with the convex-concave split of
+:mod:`fem.constitutive.polynomial` (unconditionally energy stable) or fully
+implicit (``scheme``), adaptive steps controlled by max |dc| per step
+(``dc_max``) or a fixed step (``fixed_dt``), Newton (SNES) with MUMPS or
+GMRES + Schur fieldsplit/AMG.
+
+Outputs: ``timeseries.csv`` (t_s, free_energy, mass, dt_s, newton_iterations,
+krylov_iterations), ``fields/concentration.bp``, ``plots/free_energy.png``,
+``plots/morphology.png`` (final c).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from mpi4py import MPI
+
+import dolfinx.fem
+import dolfinx.mesh
+
+from fem.constitutive.mobility import mobility
+from fem.constitutive.polynomial import DoubleWell
+from fem.output import RunOutput, mesh_summary
+from fem.parameters import Parameters, param
+from fem.timestepping import Progress, StepControl, integrate
+from problems.cahn_hilliard_common import SOLVERS, CahnHilliardModel, plot_section
+
+NAME = "spinodal"
+DESCRIPTION = "PFHub benchmark 1b: spinodal decomposition on a no-flux square (free energy vs time)"
+
+
+@dataclass
+class SpinodalParameters(Parameters):
+    side_length: float = param(200.0, "side of the square domain (benchmark units)", "-", gt=0)
+    cells_per_side: int = param(100, "cells along each side", "-", ge=2)
+    cell_type: str = param("quadrilateral", "cell type", choices=("triangle", "quadrilateral"))
+    element_degree: int = param(1, "Lagrange degree of c and mu", choices=(1, 2))
+    rho_s: float = param(5.0, "double-well height rho_s", "-", gt=0)
+    c_alpha: float = param(0.3, "composition of phase alpha", "-")
+    c_beta: float = param(0.7, "composition of phase beta", "-")
+    kappa: float = param(2.0, "gradient energy coefficient", "-", gt=0)
+    mobility: float = param(5.0, "mobility M", "-", gt=0)
+    c0: float = param(0.5, "mean initial composition", "-")
+    epsilon: float = param(0.01, "initial perturbation amplitude", "-", ge=0)
+    t_end_s: float = param(1.0e4, "end time (benchmark units)", "-", gt=0)
+    dt_s: float = param(0.1, "initial (or fixed) time step", "-", gt=0)
+    dt_max_s: float = param(200.0, "largest time step", "-", gt=0)
+    fixed_dt: bool = param(False, "keep dt fixed (for comparisons at equal steps)")
+    dc_max: float = param(0.02, "largest change of c in one step (accuracy control)", "-", gt=0)
+    scheme: str = param("split", "time discretization", choices=("split", "implicit"))
+    solver: str = param("lu", "linear solver", choices=SOLVERS)
+    fields_every: int = param(0, "write fields every N steps (0: first and last only)", ge=0)
+
+    def check(self):
+        self.require(self.c_alpha < self.c_beta, "c_alpha", f"must be below c_beta = {self.c_beta}")
+        self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
+        self.require(self.dt_s <= self.dt_max_s, "dt_s", f"allowed range (0, dt_max_s = {self.dt_max_s}]")
+
+
+Parameters = SpinodalParameters
+
+
+def initial_condition(p: SpinodalParameters):
+    def c_init(X):
+        x, y = X[0], X[1]
+        return p.c0 + p.epsilon * (np.cos(0.105 * x) * np.cos(0.11 * y)
+                                   + (np.cos(0.13 * x) * np.cos(0.087 * y)) ** 2
+                                   + np.cos(0.025 * x - 0.15 * y) * np.cos(0.07 * x - 0.02 * y))
+    return c_init
+
+
+def build(p: SpinodalParameters, comm) -> CahnHilliardModel:
+    cell = dolfinx.mesh.CellType.quadrilateral if p.cell_type == "quadrilateral" else dolfinx.mesh.CellType.triangle
+    mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [p.side_length, p.side_length]],
+                                         [p.cells_per_side, p.cells_per_side], cell_type=cell)
+    fe = DoubleWell(p.rho_s, p.c_alpha, p.c_beta)
+    model = CahnHilliardModel(mesh, fe, kappa=p.kappa,
+                              mobility=lambda c: mobility(c, "constant", p.mobility),
+                              scheme=p.scheme, degree=p.element_degree, dc_max=p.dc_max,
+                              log_bounds=False, check_energy=True, solver=p.solver, prefix="spinodal_")
+    model.set_concentration(initial_condition(p))
+    return model
+
+
+def solve(p: SpinodalParameters, out: RunOutput) -> None:
+    model = build(p, out.comm)
+    mass0 = model.mass()
+    c_out = dolfinx.fem.Function(model.V, name="concentration")
+    vtx = out.vtx("concentration", c_out, 1.0)
+
+    def write_fields(t):
+        c_out.x.array[:] = model.concentration()
+        c_out.x.scatter_forward()
+        vtx.write(t)
+
+    counters = {"since_fields": 0}
+
+    def record(t, dt, stats):
+        out.timeseries.add({"t_s": t, "free_energy": model.energy(), "mass": model.mass(),
+                            "mass_rel_change": abs(model.mass() - mass0) / abs(mass0),
+                            "dt_s": dt, "newton_iterations": stats.newton_iterations if stats else 0,
+                            "krylov_iterations": stats.krylov_iterations if stats else 0})
+        counters["since_fields"] += 1
+        if p.fields_every and counters["since_fields"] >= p.fields_every:
+            write_fields(t)
+            counters["since_fields"] = 0
+
+    model.on_accept = record
+    record(0.0, 0.0, None)
+    write_fields(0.0)
+    out.update(mesh=mesh_summary(model.mesh, [model.W]), variant="1b (no-flux square)",
+               units="PFHub benchmark 1 (nondimensional)")
+    control = StepControl(t_end=p.t_end_s, dt=p.dt_s, dt_min=1e-8 * p.dt_s, dt_max=p.dt_max_s,
+                          grow=1.2, easy_newton=5, fixed=p.fixed_dt)
+    res = integrate(model, control, progress=Progress(out.comm, control.t_end, 1.0, quiet=out.quiet))
+    write_fields(res.t)
+    vtx.close()
+    ts = out.timeseries
+    energy = ts.column("free_energy")
+    out.update(free_energy_final=energy[-1], free_energy_initial=energy[0],
+               energy_monotone=bool(np.all(np.diff(energy) <= 1e-12 * np.abs(energy[:-1]))),
+               mass_rel_change_max=float(ts.column("mass_rel_change").max()))
+    if out.comm.rank == 0:
+        with out.figure("free_energy") as (fig, ax):
+            t = ts.column("t_s")
+            ax.loglog(t[1:], energy[1:], label="solidion (1b, no flux)")
+            ax.set_xlabel("t (benchmark units)")
+            ax.set_ylabel("free energy F")
+            ax.legend()
+    plot_section(out, "morphology", model.V, model.concentration(), out.comm,
+                 title=f"c at t = {res.t:.4g}", label="c")
+    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
+               newton_iterations=res.newton, krylov_iterations=res.krylov,
+               solve_wall_s=res.wall_s, t_final_s=res.t)
+    model.destroy()
