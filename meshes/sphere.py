@@ -10,13 +10,22 @@ from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
 def sphere(radius_m: float, h: float = 0.1, *, order: int = 1, comm=MPI.COMM_WORLD,
-           length_scale: float | None = None, verbose: bool = False) -> TaggedMesh:
+           length_scale: float | None = None, verbose: bool = False, dim: int = 3,
+           h_surface: float | None = None) -> TaggedMesh:
     """Ball of radius ``radius_m`` [m], cell group ``particle``, facet group ``surface``.
 
     ``h`` is the target element size relative to the radius; ``order`` 2 gives
     curved (quadratic) geometry.  Coordinates are in units of ``length_scale``
-    (default: the radius, so the mesh is the unit ball).
+    (default: the radius, so the mesh is the unit ball).  ``dim=2`` gives the
+    axisymmetric half-disc section (plus facet group ``symmetry``) and ``h_surface``
+    a graded refinement towards the surface; both via :func:`meshes.particle.ellipsoid`.
     """
+    if dim != 3 or h_surface is not None:
+        from meshes.particle import ellipsoid
+        if not radius_m > 0:
+            raise InputError(f"parameter 'radius_m' = {radius_m!r} m is out of range; allowed: (0, inf) m")
+        return ellipsoid([radius_m] * 3, h, h_surface=h_surface, order=order, dim=dim, comm=comm,
+                         length_scale=length_scale, verbose=verbose)
     if not radius_m > 0:
         raise InputError(f"parameter 'radius_m' = {radius_m!r} m is out of range; allowed: (0, inf) m")
     if not 0 < h <= 1:
@@ -40,6 +49,9 @@ def sphere(radius_m: float, h: float = 0.1, *, order: int = 1, comm=MPI.COMM_WOR
         gmsh.model.mesh.generate(3)
         if order == 2:
             gmsh.model.mesh.setOrder(2)
-        return {"kind": "sphere", "radius_m": radius_m, "h": h, "order": order}
+        import math
+        return {"kind": "sphere", "radius_m": radius_m, "h": h, "order": order,
+                "nominal_volumes": {T.PARTICLE: 4 / 3 * math.pi * r ** 3},
+                "nominal_areas": {T.SURFACE: 4 * math.pi * r ** 2}}
 
     return from_gmsh(build, comm, gdim=3, length_scale=L, name="sphere", verbose=verbose)

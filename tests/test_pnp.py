@@ -1,0 +1,355 @@
+"""Poisson–Nernst–Planck / Poisson–Boltzmann verification (issue 6).
+
+Nondimensional throughout (x in Debye lengths of c = 1, eps = 1; phi in kT/e).
+References: Debye–Hückel decay length; the first integral of the 1D
+Poisson–Boltzmann equation, (eps/2) E(0)^2 = sum_i c_i (exp(-z_i psi) - 1) + (sum z_i c_i) psi
+(single cation + background: E^2 = 2 (exp(-psi) - 1 + psi)); Gouy–Chapman
+phi(x) = 4 atanh(tanh(phi0/4) exp(-x sqrt(2))); electrochemical-potential
+balance across a two-material interface.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import ufl
+from mpi4py import MPI
+
+import dolfinx.fem
+import dolfinx.mesh
+
+from fem.constitutive.activity import Ideal, LatticeSaturation, RegularSolution
+from meshes import tags as T
+from meshes._common import graded_nodes, interval_mesh
+from meshes.tagged import TaggedMesh
+from problems.space_charge import (Material, PNPModel, Species, equilibrium_etas, side_metrics,
+                                   solve_equilibrium_pb)
+
+
+def half_space(comm, length, h, h_min):
+    """[0, length] graded towards x = 0 (contact_left), one material (electrolyte)."""
+    nodes = graded_nodes(0.0, length, h, h_min, refine_left=True, refine_right=False, ratio=1.1)
+    return interval_mesh(nodes, comm, [(T.ELECTROLYTE, 0.0, length)],
+                         [(T.CONTACT_LEFT, 0.0), (T.CONTACT_RIGHT, length)], T.cell_id, T.facet_id, 1.0, {})
+
+
+def pb_half_space(comm, species, rho_fixed, phi0, length=25.0, h=0.1, h_min=0.01, eps=1.0):
+    dom = half_space(comm, length, h, h_min)
+    mat = Material(T.ELECTROLYTE, eps, rho_fixed)
+    bulk = {sp.name: {T.ELECTROLYTE: c} for sp, c in species}
+    sps = [sp for sp, _ in species]
+    pb, etas, _ = solve_equilibrium_pb(dom, [mat], sps, bulk, 0.0, T.ELECTROLYTE,
+                                       phi_bc={T.CONTACT_LEFT: phi0}, prefix=f"pbtest{abs(hash((phi0, length)))}_")
+    return dom, pb
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("activity,x0", [("ideal", None), ("lattice", 0.5), ("lattice", 0.8)])
+def test_debye_huckel_decay_length(activity, x0):
+    """Small potential: phi ~ phi0 exp(-x / L), L = L_D sqrt(Phi), Phi = 1/(1 - x0) for lattice saturation."""
+    c0 = 1.0
+    act = Ideal() if activity == "ideal" else LatticeSaturation(c0 / x0)
+    Phi = 1.0 if activity == "ideal" else 1.0 / (1.0 - x0)
+    L_expected = np.sqrt(Phi)
+    sp = Species("cation", +1, D={T.ELECTROLYTE: 1.0}, activity={T.ELECTROLYTE: act})
+    dom, pb = pb_half_space(MPI.COMM_WORLD, [(sp, c0)], -c0, 1e-4, length=25.0 * L_expected)
+    xs = np.linspace(3.0, 8.0, 11) * L_expected
+    phi = pb.line_values(xs[:, None])["phi"]
+    slope = np.polyfit(xs, np.log(phi), 1)[0]
+    L_fem = -1.0 / slope
+    assert abs(L_fem / L_expected - 1) < 0.01, (L_fem, L_expected)
+    # and the thermodynamic factor of the activity module is the one used above
+    assert abs(float(act.thermodynamic_factor(c0)) - Phi) < 1e-12
+    pb.destroy()
+
+
+@pytest.mark.parametrize("phi0", [3.0, -3.0, 0.5])
+def test_poisson_boltzmann_first_integral(phi0):
+    """Single mobile cation + fixed background: E(0)^2 = 2 (exp(-phi0) - 1 + phi0) (eps = c0 = 1)."""
+    sp = Species("cation", +1, D={T.ELECTROLYTE: 1.0})
+    dom, pb = pb_half_space(MPI.COMM_WORLD, [(sp, 1.0)], -1.0, phi0, length=30.0, h=0.1, h_min=0.002)
+    E0_exact = np.sign(phi0) * np.sqrt(2 * (np.exp(-phi0) - 1 + phi0))
+    # consistent flux: residual tested with the contact indicator = eps dphi/dn (n = -x) = eps E(0)
+    E0 = pb.poisson_reaction(T.CONTACT_LEFT)
+    assert abs(E0 / E0_exact - 1) < 0.005, (E0, E0_exact)
+    pb.destroy()
+
+
+def test_gouy_chapman():
+    """Symmetric 1:1 electrolyte, c = 1 each: phi = 4 atanh(tanh(phi0/4) e^{-sqrt2 x}), E0 = sqrt8 sinh(phi0/2)."""
+    phi0 = 4.0
+    cat = Species("cation", +1, D={T.ELECTROLYTE: 1.0})
+    an = Species("anion", -1, D={T.ELECTROLYTE: 1.0})
+    dom, pb = pb_half_space(MPI.COMM_WORLD, [(cat, 1.0), (an, 1.0)], 0.0, phi0, length=20.0, h=0.05, h_min=0.002)
+    xs = np.linspace(0.0, 6.0, 61)
+    phi = pb.line_values(xs[:, None])["phi"]
+    exact = 4 * np.arctanh(np.tanh(phi0 / 4) * np.exp(-np.sqrt(2) * xs))
+    assert np.max(np.abs(phi - exact)) / phi0 < 0.005, np.max(np.abs(phi - exact))
+    E0 = pb.poisson_reaction(T.CONTACT_LEFT)
+    assert abs(E0 / (np.sqrt(8) * np.sinh(phi0 / 2)) - 1) < 0.005
+    pb.destroy()
+
+
+# ---------------------------------------------------------------------------------------------
+def two_material_system(k0=None):
+    """Material A (left, 'electrode'): Li (mu0 = -2) + holes, eps 1; B (right): Li (mu0 = 0), eps 3."""
+    A, B = T.ELECTRODE, T.ELECTROLYTE
+    interface = "equilibrium" if k0 is None else "butler_volmer"
+    li = Species("Li", +1, D={A: 0.5, B: 1.0}, mu0={A: -2.0, B: 0.0}, interface=interface, k0=k0 or 0.0)
+    hole = Species("hole", +1, D={A: 2.0})
+    bulk = {"Li": {A: 1.0, B: 0.5}, "hole": {A: 1.0}}
+    mats = [Material(A, 1.0, -2.0), Material(B, 3.0, -0.5)]
+    return mats, [li, hole], bulk
+
+
+def bilayer_1d(comm, la=20.0, lb=20.0, h=0.5, h_int=0.02):
+    from meshes.bilayer import bilayer
+    return bilayer([la, lb], dim=1, h_m=h, h_interface_m=h_int, comm=comm, length_scale=1.0, grading_ratio=1.1)
+
+
+def first_integral(species, mat, bulk, psi):
+    """(eps/2) E^2 on the side of ``mat`` for an ideal system (bulk neutral)."""
+    return sum(bulk[sp.name][mat] * (np.exp(-sp.z * psi) - 1 + sp.z * psi) for sp in species if mat in sp.D)
+
+
+def test_two_material_equilibrium():
+    comm = MPI.COMM_WORLD
+    mats, species, bulk = two_material_system()
+    sigma = 0.3
+    dom = bilayer_1d(comm, la=30.0, lb=80.0)
+    x_int = 30.0
+    pb, etas, phi_bulk = solve_equilibrium_pb(dom, mats, species, bulk, sigma, T.ELECTROLYTE, prefix="pb2m_")
+    d = 1e-9
+    v = pb.line_values(np.array([[0.0], [x_int - d], [x_int + d], [110.0]]))
+    A, B = T.ELECTRODE, T.ELECTROLYTE
+    # concentration ratio at the interface from the electrochemical-potential balance (same phi, same eta)
+    ratio = v["c_Li"][1] / v["c_Li"][2]
+    assert abs(ratio / np.exp(-(-2.0 - 0.0)) - 1) < 1e-6
+    # potential step between the bulks: ln(cB/cA) + mu0_B - mu0_A
+    step = v["phi"][0] - v["phi"][3]
+    assert abs(step - (np.log(0.5 / 1.0) + 0.0 + 2.0)) < 1e-6, step
+    # far from the interface both materials are neutral
+    for i, m in ((0, mats[0]), (3, mats[1])):
+        rho = m.rho_fixed + sum(sp.z * v[f"c_{sp.name}"][i] for sp in species)
+        assert abs(rho) < 1e-6
+    # displacement on each side from the first integral with the computed interface potential
+    psi_A, psi_B = v["phi"][1] - v["phi"][0], v["phi"][2] - v["phi"][3]
+    D_A = -np.sign(psi_A) * np.sqrt(2 * 1.0 * first_integral(species, A, bulk, psi_A))  # D = -eps phi'
+    D_B = np.sign(psi_B) * np.sqrt(2 * 3.0 * first_integral(species, B, bulk, psi_B))
+    assert abs((D_B - D_A) / sigma - 1) < 0.005, (D_A, D_B)
+    # global Gauss law: the layers carry -sigma
+    q = pb.charge(A) + pb.charge(B)
+    assert abs(q + sigma) < 1e-8 * sigma
+    # metrics: drop on each side and width of order the local Debye length
+    xs = np.linspace(0, 110, 11001)
+    xs = np.sort(np.concatenate([xs[np.abs(xs - x_int) > 1e-9], [x_int - d, x_int + d]]))
+    prof = pb.line_values(xs[:, None])
+    dropA, wA = side_metrics(xs, prof["phi"], x_int, "left")
+    assert abs(dropA - psi_A) < 1e-3
+    assert 0.1 < wA < 5.0
+    pb.destroy()
+
+
+# ---------------------------------------------------------------------------------------------
+def run_contact_transient(comm, t_end=400.0, k0=None):
+    mats, species, bulk = two_material_system(k0)
+    dom = bilayer_1d(comm, la=10.0, lb=10.0, h=0.5, h_int=0.05)
+    from fem.timestepping import StepControl, integrate
+    model = PNPModel(dom, mats, species, mode="transient", sigma_f=0.0, phi_dirichlet={T.CONTACT_LEFT: 0.0},
+                     time_order=2, prefix=f"pnptr{k0 is None}_")
+    model.set_contact_state(bulk)
+    amounts0 = {k.name: model.amount(k.name) for k in model.carriers}
+    q0 = model.charge(mats[0].name) + model.charge(mats[1].name)
+    history = []
+    model.on_accept = lambda t, dt, st: history.append(
+        (t, {k.name: model.amount(k.name) for k in model.carriers},
+         model.charge(mats[0].name) + model.charge(mats[1].name)))
+    res = integrate(model, StepControl(t_end=t_end, dt=1e-3, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6))
+    return model, dom, res, amounts0, q0, history, mats, species, bulk
+
+
+def test_contact_transient_conservation_and_equilibrium():
+    comm = MPI.COMM_WORLD
+    model, dom, res, amounts0, q0, history, mats, species, bulk = run_contact_transient(comm)
+    assert res.status == "ok", res.reason
+    assert res.steps > 10
+    # species and charge conservation at every step (closed cell)
+    for t, amounts, q in history:
+        for k, a in amounts.items():
+            assert abs(a - amounts0[k]) <= 1e-9 * amounts0[k], (t, k, a, amounts0[k])
+        assert abs(q - q0) <= 1e-9
+    assert abs(q0) < 1e-9  # initially neutral
+    # approach to equilibrium: uniform electrochemical potentials ...
+    xs = np.linspace(0.0, 20.0, 401)
+    xs = xs[np.abs(xs - 10.0) > 1e-9]
+    v = model.line_values(xs[:, None])
+    for sp in species:
+        eta = v[f"eta_{sp.name}"]
+        eta = eta[np.isfinite(eta)]
+        assert np.ptp(eta) < 1e-5, (sp.name, np.ptp(eta))
+    # ... and the Poisson–Boltzmann solution with those levels (same gauge phi(0) = 0)
+    etas = {sp.name: float(np.nanmean(v[f"eta_{sp.name}"])) for sp in species}
+    pb = PNPModel(dom, mats, species, mode="equilibrium", eta_eq=etas, phi_dirichlet={T.CONTACT_LEFT: 0.0},
+                  prefix="pbtr_")
+    pb.u.x.array[:] = model.u.x.array[model.subs[0][1]]
+    assert pb.solve().converged
+    phi_pb = pb.line_values(xs[:, None])["phi"]
+    assert np.max(np.abs(v["phi"] - phi_pb)) < 1e-4 * np.ptp(phi_pb), np.max(np.abs(v["phi"] - phi_pb))
+    # the equilibrium potential step obeys the electrochemical-potential balance (ideal Li)
+    cA, cB = v["c_Li"][0], v["c_Li"][-1]
+    assert abs((v["phi"][0] - v["phi"][-1]) - (np.log(cB / cA) + 0.0 - (-2.0))) < 1e-4
+    pb.destroy()
+    model.destroy()
+
+
+def test_butler_volmer_interface_transient_conserves_and_equilibrates():
+    """Finite-rate exchange (two Li fields): total Li conserved; at equilibrium eta_Li equal on both sides."""
+    comm = MPI.COMM_WORLD
+    model, dom, res, amounts0, q0, history, mats, species, bulk = run_contact_transient(comm, t_end=2000.0, k0=0.05)
+    assert res.status == "ok", res.reason
+    tot0 = sum(a for k, a in amounts0.items() if k.startswith("Li"))
+    for t, amounts, q in history:
+        tot = sum(a for k, a in amounts.items() if k.startswith("Li"))
+        assert abs(tot - tot0) <= 1e-9 * tot0
+        assert abs(q - q0) <= 1e-9
+    d = 1e-9
+    v = model.line_values(np.array([[10.0 - d], [10.0 + d]]))
+    assert abs(v["eta_Li"][0] - v["eta_Li"][1]) < 1e-4
+    # the Li@electrolyte share changed (Li crossed the interface at a finite rate)
+    assert abs(history[-1][1][f"Li@{T.ELECTROLYTE}"] - amounts0[f"Li@{T.ELECTROLYTE}"]) > 1e-3
+    model.destroy()
+
+
+# ---------------------------------------------------------------------------------------------
+def unit_square_bilayer(comm, n):
+    mesh = dolfinx.mesh.create_unit_square(comm, n, n)
+    tdim = 2
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    left = dolfinx.mesh.locate_entities(mesh, tdim, lambda x: x[0] <= 0.5 + 1e-12)
+    right = dolfinx.mesh.locate_entities(mesh, tdim, lambda x: x[0] >= 0.5 - 1e-12)
+    idx = np.concatenate([left, right])
+    val = np.concatenate([np.full(len(left), T.cell_id(T.ELECTRODE)), np.full(len(right), T.cell_id(T.ELECTROLYTE))])
+    o = np.argsort(idx)
+    ct = dolfinx.mesh.meshtags(mesh, tdim, idx[o].astype(np.int32), val[o].astype(np.int32))
+    bnd = dolfinx.mesh.locate_entities_boundary(mesh, 1, lambda x: np.full(x.shape[1], True))
+    itf = dolfinx.mesh.locate_entities(mesh, 1, lambda x: np.abs(x[0] - 0.5) < 1e-12)
+    idx = np.concatenate([bnd, itf])
+    val = np.concatenate([np.full(len(bnd), T.facet_id(T.OUTER)), np.full(len(itf), T.facet_id(T.INTERFACE))])
+    o = np.argsort(idx)
+    ft = dolfinx.mesh.meshtags(mesh, 1, idx[o].astype(np.int32), val[o].astype(np.int32))
+    return TaggedMesh(mesh, ct, ft, {T.ELECTRODE: T.cell_id(T.ELECTRODE), T.ELECTROLYTE: T.cell_id(T.ELECTROLYTE)},
+                      {T.OUTER: T.facet_id(T.OUTER), T.INTERFACE: T.facet_id(T.INTERFACE)}, 1.0, {})
+
+
+def mms_error(comm, n, interface="equilibrium"):
+    """Steady coupled PNP on the unit square, materials split at x = 1/2 (Li both sides, holes left)."""
+    dom = unit_square_bilayer(comm, n)
+    A, B = T.ELECTRODE, T.ELECTROLYTE
+    li = Species("Li", +1, D={A: 0.5, B: 2.0}, mu0={A: -1.0, B: 0.0},
+                 activity={A: LatticeSaturation(3.0), B: Ideal()}, interface=interface, k0=0.7)
+    hole = Species("hole", +1, D={A: 1.5})
+    mats = [Material(A, 1.0, -1.0), Material(B, 2.5, -0.5)]
+    x = ufl.SpatialCoordinate(dom.mesh)
+    phi_ex = 0.5 * ufl.sin(np.pi * x[0]) * ufl.cos(np.pi * x[1]) + 0.2 * x[0]
+    eta_li = 0.3 * ufl.cos(np.pi * x[0] * x[1]) + 0.5 * x[0]
+    eta_li_b = eta_li + 0.2 * ufl.sin(np.pi * x[1])  # second Li field (finite-rate interface only)
+    eta_h = 0.2 * ufl.sin(np.pi * x[1]) - 0.3 * x[0] * x[1]
+    exact = {}
+
+    def extra(model):
+        # source = the residual of the exact solution (MMS): F(u) - F(u_ex) = 0
+        comps = [phi_ex]
+        for k in model.carriers:
+            if k.species.name == "hole":
+                comps.append(eta_h)
+            elif k.name in ("Li", f"Li@{A}"):
+                comps.append(eta_li)
+            else:
+                comps.append(eta_li_b)
+        exact["comps"] = comps
+        return -ufl.replace(model.F_partial, {model.u: ufl.as_vector(comps)})
+
+    model = PNPModel(dom, mats, [li, hole], mode="steady", sigma_f=0.4, prefix=f"mms{n}{interface}_",
+                     extra_residual=_split_extra(extra), quadrature_degree=6,
+                     phi_dirichlet={T.OUTER: _interp(dom, phi_ex)},
+                     eta_dirichlet=_eta_bcs(dom, li, interface, eta_li, eta_li_b, eta_h))
+    for i in range(len(model.subs)):
+        model.set_component(i, value=0.0)
+    st = model.solve()
+    assert st.converged, st.reason
+    errs = []
+    for i, k in enumerate([None] + model.carriers):
+        mats_k = [A, B] if k is None else list(k.materials)
+        e = sum(dolfinx.fem.assemble_scalar(dolfinx.fem.form((model.us[i] - exact["comps"][i]) ** 2 * model.dx[m]))
+                for m in mats_k)
+        errs.append(np.sqrt(comm.allreduce(e, op=MPI.SUM)))
+    model.destroy()
+    return errs
+
+
+def _split_extra(extra):
+    def f(model):
+        model.F_partial = model._F_before_extra
+        return extra(model)
+    return f
+
+
+def _interp(dom, expr):
+    V = dolfinx.fem.functionspace(dom.mesh, ("Lagrange", 1))
+    f = dolfinx.fem.Function(V)
+    f.interpolate(dolfinx.fem.Expression(expr, V.element.interpolation_points()))
+    return f
+
+
+def _eta_bcs(dom, li, interface, eta_li, eta_li_b, eta_h):
+    bcs = {("hole", T.OUTER): _interp(dom, eta_h)}
+    if interface == "equilibrium":
+        bcs[("Li", T.OUTER)] = _interp(dom, eta_li)
+    else:
+        bcs[(f"Li@{T.ELECTRODE}", T.OUTER)] = _interp(dom, eta_li)
+        bcs[(f"Li@{T.ELECTROLYTE}", T.OUTER)] = _interp(dom, eta_li_b)
+    return bcs
+
+
+@pytest.mark.parametrize("interface", ["equilibrium", "butler_volmer"])
+def test_mms_convergence(interface):
+    ns = [8, 16, 32]
+    errs = np.array([mms_error(MPI.COMM_WORLD, n, interface) for n in ns])
+    rates = np.log(errs[:-1] / errs[1:]) / np.log(2)
+    assert np.all(rates[-1] > 1.85), (errs, rates)
+    assert np.all(errs[-1] < 5e-3), errs
+
+
+def test_regular_solution_activity_is_rejected_by_field_solver_but_inverts_in_numpy():
+    act = RegularSolution(2.0, 1.0)
+    w = np.array([-1.0, 0.3])
+    c = act.concentration(w)
+    assert np.allclose(np.log(c) + act.ln_gamma(c), w, atol=1e-12)
+    from fem.errors import InputError
+    mats = [Material(T.ELECTROLYTE, 1.0, -1.0)]
+    sp = Species("cation", +1, D={T.ELECTROLYTE: 1.0}, activity={T.ELECTROLYTE: act})
+    dom = half_space(MPI.COMM_SELF, 5.0, 0.5, None)
+    with pytest.raises(InputError, match="closed-form inverse"):
+        PNPModel(dom, mats, [sp], mode="steady")
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.mpi
+def test_mpi_matches_serial():
+    """Two-material equilibrium and a short contact transient: COMM_WORLD vs COMM_SELF."""
+    results = []
+    for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
+        mats, species, bulk = two_material_system()
+        dom = bilayer_1d(comm)
+        pb, _, _ = solve_equilibrium_pb(dom, mats, species, bulk, 0.3, T.ELECTROLYTE,
+                                        prefix=f"pbmpi{comm.size}_")
+        xs = np.linspace(0.0, 40.0, 81)
+        xs = xs[np.abs(xs - 20.0) > 1e-9]
+        v = pb.line_values(xs[:, None])
+        model, *_ = run_contact_transient(comm, t_end=5.0)
+        w = model.line_values(xs[:, None] / 2)
+        results.append((v["phi"], v["c_Li"], w["phi"], w["c_Li"], pb.charge(T.ELECTRODE)))
+        pb.destroy()
+        model.destroy()
+    for a, b in zip(*results):
+        assert np.allclose(a, b, rtol=1e-7, atol=1e-9), np.max(np.abs(np.asarray(a) - np.asarray(b)))
