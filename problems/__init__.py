@@ -22,6 +22,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "spinodal": ("problems.spinodal", "PFHub benchmark 1b: Cahn-Hilliard spinodal decomposition, free energy vs time"),
     "particle_spinodal": ("problems.particle_spinodal", "3D particle quenched into the spinodal region (Cahn-Hilliard, regular solution)"),
     "phase_separating_charge": ("problems.phase_separating_charge", "LiFePO4-like phase-separating particle charged at low/high rate: voltage plateau, morphology"),
+    "particle_discharge": ("problems.particle_discharge", "Constant-current discharge of an anisotropic polycrystalline cathode particle (D(c) tensor, Butler-Volmer, voltage curve)"),
+    "shrinking_core": ("problems.shrinking_core", "Two-phase LiFePO4-like particle with a sharp moving phase boundary (ALE Stefan problem, shrinking core)"),
 }
 
 DEFAULT = "sphere_diffusion"

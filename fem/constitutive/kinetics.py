@@ -37,7 +37,7 @@ class ButlerVolmer:
     alpha_a: float = 0.5
     alpha_c: float = 0.5
     temperature_K: float = 298.15
-    x_floor: float = 1e-9
+    x_floor: float = 1e-10
 
     def __post_init__(self):
         for k in ("rate_constant_A_m2", "c_max_mol_m3", "c_electrolyte_mol_m3", "alpha_a", "alpha_c",
