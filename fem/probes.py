@@ -11,12 +11,13 @@ import dolfinx.geometry
 class PointProbe:
     """Values of functions at fixed points (in mesh coordinates), on every rank."""
 
-    def __init__(self, mesh, points):
+    def __init__(self, mesh, points, tree=None):
         pts = np.zeros((len(points), 3))
         p = np.asarray(points, dtype=float)
         pts[:, : p.shape[1]] = p
         self.mesh, self.points = mesh, pts
-        tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
+        if tree is None:  # pass a cached tree when probing moving points often
+            tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
         candidates = dolfinx.geometry.compute_collisions_points(tree, pts)
         colliding = dolfinx.geometry.compute_colliding_cells(mesh, candidates, pts)
         owned = []
