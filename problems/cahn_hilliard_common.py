@@ -54,15 +54,17 @@ class CahnHilliardModel:
     free_energy : RegularSolution / DoubleWell (nondimensional g, mu)
     kappa : gradient-energy coefficient (nondimensional)
     mobility : UFL-callable c -> M(c) (scalar or tensor)
-    inflow : callable (c, mu) -> list of (j_in, ds), j_in > 0 inserting
+    inflow : callable (c, mu, c_old) -> list of (j_in, ds), j_in > 0 inserting
     elastic : None or dict(eps0=, lam=, G=, spring=) for the chemo-mechanical coupling
     log_bounds : the free energy has ln c, ln(1-c): keep c in (0, 1)
+    dt_cap : callable model -> largest dt allowed for the next step (or None); see
+        :func:`spinodal_dt_cap`
     """
 
     def __init__(self, mesh, free_energy, *, kappa, mobility, scheme="split", degree=1,
                  inflow=None, elastic=None, dc_max=0.1, log_bounds=True, check_energy=True,
                  solver="lu", prefix="ch_", source_c=None, source_mu=None, theta=1.0,
-                 quadrature_degree=None, snes_options=None):
+                 quadrature_degree=None, snes_options=None, lumped=None, dt_cap=None):
         self.mesh = mesh
         self.comm = mesh.comm
         self.fe = free_energy
@@ -88,6 +90,12 @@ class CahnHilliardModel:
         qd = quadrature_degree if quadrature_degree is not None else 2 * degree + 2
         dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
         self.dx = dx
+        # mass lumping (vertex quadrature) of the zeroth-order terms for P1, see
+        # fem.weak_forms.cahn_hilliard; the discrete energy uses the same quadrature for g
+        self.lumped = (degree == 1) if lumped is None else lumped
+        dxl = ufl.Measure("dx", domain=mesh, metadata={"quadrature_rule": "vertex",
+                                                        "quadrature_degree": 1}) if self.lumped else dx
+        self.dx_lumped = dxl
         self.kappa = kappa
         mu_bulk = chw.chemical_potential(free_energy, c, c_old, scheme)
         mu_extra = None
@@ -95,16 +103,18 @@ class CahnHilliardModel:
             u = parts[2]
             eps0, lam, G = elastic["eps0"], elastic["lam"], elastic["G"]
             mu_extra = elw.chemical_potential_elastic(u, c, eps0, lam, G)
-        self.inflow = inflow(c, mu) if inflow is not None else []
+        self.inflow = inflow(c, mu, c_old) if inflow is not None else []
         F = chw.cahn_hilliard_residual(c, mu, tests[0], tests[1], c_old=c_old, dt=self.dt,
                                        mobility=mobility(c), kappa=kappa, mu_bulk=mu_bulk, dx=dx,
                                        mu_old=mu_old, theta=theta, inflow=self.inflow,
-                                       source_c=source_c, source_mu=source_mu, mu_extra=mu_extra)
-        energy_density = chw.free_energy_density(free_energy, c, kappa)
+                                       source_c=source_c, source_mu=source_mu, mu_extra=mu_extra,
+                                       dx_lumped=dxl)
+        energy = (free_energy.g(c) * dxl
+                  + 0.5 * kappa * ufl.inner(ufl.grad(c), ufl.grad(c)) * dx)
         if elastic:
             F += elw.elasticity_residual(parts[2], tests[2], c, eps0, lam, G, dx,
                                          spring=elastic.get("spring", 0.0))
-            energy_density = energy_density + elw.elastic_energy_density(parts[2], c, eps0, lam, G)
+            energy = energy + elw.elastic_energy_density(parts[2], c, eps0, lam, G) * dx
         self.F = F
         opts = petsc_options.direct_lu() if solver == "lu" else fieldsplit_options()
         opts.update({"snes_rtol": 1e-9, "snes_atol": 1e-11, "snes_stol": 1e-13, "snes_max_it": 12})
@@ -112,10 +122,11 @@ class CahnHilliardModel:
         self.solver = SNESSolver(F, self.w, prefix=prefix, options=opts)
         if solver == "fieldsplit":
             self._setup_fieldsplit()
-        self.energy_form = Integral(energy_density * dx)
+        self.energy_form = Integral(energy)
         self.mass_form = Integral(c * dx)
         self.volume = Integral(dolfinx.fem.Constant(mesh, 1.0) * dx)()
         self.energy_old = None
+        self.dt_cap = dt_cap
 
     def _setup_fieldsplit(self):
         pc = self.solver.snes.getKSP().getPC()
@@ -189,6 +200,10 @@ class CahnHilliardModel:
 
     # -- TimeDependent protocol ------------------------------------------
     def step(self, t, dt) -> SolveStats:
+        if self.dt_cap is not None:
+            cap = self.dt_cap(self)
+            if dt > cap * (1 + 1e-12):
+                return SolveStats(False, 0, 0, f"dt = {dt:.3g} above the cap {cap:.3g}")
         self.dt.value = dt
         self.w.x.array[:] = self.w_old.x.array
         stats = self.solver.solve()
@@ -233,6 +248,28 @@ class CahnHilliardModel:
 
     def destroy(self):
         self.solver.destroy()
+
+
+def spinodal_dt_cap(model, mobility_max_value, factor=0.5, homogeneous_spread=0.1):
+    """dt cap that lets a homogeneous state inside the spinodal decompose.
+
+    Backward Euler with dt > 2/sigma damps a mode that grows at rate sigma, so a
+    fully implicit step that is too large keeps an unstable homogeneous state
+    homogeneous.  While the composition spread is below ``homogeneous_spread`` and
+    the mean composition c lies where g''(c) < 0, the step is limited to
+    ``factor / sigma_max`` with sigma_max = M(c) g''(c)^2 / (4 kappa), the fastest
+    linear growth rate (k^2 = -g''/(2 kappa)).  Returns inf otherwise.
+    """
+    c = model.concentration("old")
+    lo, hi = model.global_minmax(c)
+    if hi - lo > homogeneous_spread:
+        return np.inf
+    c_mean = model.mass() / model.volume
+    d2g = float(model.fe.d2g(c_mean))
+    if d2g >= 0:
+        return np.inf
+    sigma_max = mobility_max_value(c_mean) * d2g**2 / (4 * model.kappa)
+    return factor / sigma_max
 
 
 # -- output helpers ----------------------------------------------------------

@@ -71,25 +71,30 @@ def flux(mu, M):
 
 def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, dx,
                            mu_old=None, theta=1.0, inflow=(), source_c=None, source_mu=None,
-                           mu_extra=None):
+                           mu_extra=None, dx_lumped=None):
     """Residual F_c + F_mu of one backward-Euler step (see the module docstring).
 
     mu_bulk : g' evaluated as the scheme prescribes (:func:`chemical_potential`)
     inflow : list of (j_in, ds) pairs, j_in > 0 inserting
     mu_extra : additional chemical potential (e.g. the elastic -eps0 tr sigma)
+    dx_lumped : measure for the zeroth-order terms (time derivative and the mu equation),
+        e.g. vertex quadrature = mass lumping for P1: the mu equation then holds node by
+        node, mu_i = g'(c_i) + kappa (K c)_i / m_i, which keeps c in (0, 1) with the
+        logarithmic free energy (Barrett & Blowey); default ``dx``.
     """
+    dxl = dx if dx_lumped is None else dx_lumped
     mu_flux = mu if (mu_old is None or theta == 1.0) else theta * mu + (1 - theta) * mu_old
-    F = (c - c_old) / dt * q * dx - ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
+    F = (c - c_old) / dt * q * dxl - ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
     for j_in, ds in inflow:
         F -= j_in * q * ds
     if source_c is not None:
-        F -= source_c * q * dx
+        F -= source_c * q * dxl
     rhs_mu = mu_bulk
     if mu_extra is not None:
         rhs_mu = rhs_mu + mu_extra
     if source_mu is not None:
         rhs_mu = rhs_mu + source_mu
-    F += (mu - rhs_mu) * v * dx - kappa * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
+    F += (mu - rhs_mu) * v * dxl - kappa * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
     return F
 
 
