@@ -92,12 +92,10 @@ class MeshMotion:
             dofs = dolfinx.fem.locate_dofs_topological(Wi, fdim, np.asarray(facets, np.int32))
             self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
         comps = range(gdim) if components is None else components
-        ncells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
-        all_cells = np.arange(ncells, dtype=np.int32)
         for i in range(gdim):
             if i not in comps:
                 Wi = W.sub(i)
-                dofs = dolfinx.fem.locate_dofs_topological(Wi, tdim, all_cells)
+                dofs = np.asarray(Wi.collapse()[1], dtype=np.int32)
                 self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
         self.components = tuple(comps)
 

@@ -409,3 +409,291 @@ class TwoPhaseStefan:
         for s in self.solvers.values():
             s.destroy()
         self.ale.destroy()
+
+
+# ---------------------------------------------------------------------------------------
+# the problem
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class ShrinkingCoreParameters(Parameters):
+    geometry: str = param("sphere_1d", "geometry: 1D radial sphere (r^2 weight), 2D axisymmetric section, 3D "
+                          "ball, or planar slab (1D/2D/3D; alpha at the centre x=0, surface at x=L)",
+                          choices=SPHERICAL + PLANAR)
+    radius_m: float = param(100e-9, "particle radius R (slab: thickness L)", "m", gt=0)
+    initial_core_fraction: float = param(0.95, "initial core radius / R (slab: alpha thickness / L)", "-",
+                                         gt=0, lt=1)
+    process: str = param("delithiation", "delithiation: Li-rich core (alpha) -> Li-poor shell (beta); "
+                         "lithiation: the reverse", choices=("delithiation", "lithiation"))
+    c_max_mol_m3: float = param(22806.0, "maximum Li concentration", "mol/m^3", gt=0)
+    omega_eV: float = param(0.115, "regular-solution interaction Omega (binodal -> interface concentrations)",
+                            "eV", gt=0)
+    temperature_K: float = param(298.15, "temperature", "K", gt=0)
+    ocv_reference_V: float = param(3.42, "U0 of the regular-solution OCV U = U0 - mu/e", "V")
+    D_core_m2_s: float = param(1e-15, "diffusivity in the core phase", "m^2/s", gt=0)
+    D_shell_m2_s: float = param(1e-15, "diffusivity in the shell phase", "m^2/s", gt=0)
+    surface_condition: str = param("current", "particle surface condition",
+                                   choices=("current", "concentration", "butler_volmer"))
+    c_rate: float = param(1.0, "constant current as C-rate (1C = c_max V F per hour)", "1/h", gt=0)
+    surface_fraction: float = param(0.005, "surface site fraction c/c_max (surface_condition='concentration'); "
+                                    "below the shell binodal value for delithiation, above for lithiation",
+                                    "-", gt=0, lt=1)
+    rate_constant_A_m2: float = param(1e-5, "Butler-Volmer rate constant m (i0 = m c_e^0.5 c^0.5 (c_max-c)^0.5)",
+                                      "A m^-2 (m^3/mol)^1.5", gt=0)
+    c_electrolyte_mol_m3: float = param(1000.0, "electrolyte concentration", "mol/m^3", gt=0)
+    electrode_potential_V: float = param(3.45, "applied electrode potential (surface_condition='butler_volmer')",
+                                         "V")
+    t_end_s: float = param(7200.0, "end time (the run ends earlier when the core vanishes)", "s", gt=0)
+    dt_s: float = param(0.5, "initial time step", "s", gt=0)
+    dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
+    mesh_size: float = param(0.02, "element size relative to R", "-", gt=0, le=0.5)
+    interface_mesh_size: float = param(0.0, "element size near the interface relative to R (0: mesh_size)",
+                                       "-", ge=0, le=0.5)
+    max_move_cells: float = param(0.3, "largest interface displacement per step in units of the smallest cell",
+                                  "-", gt=0, le=1)
+    min_core_volume_fraction: float = param(1e-3, "end the run when the core volume fraction drops below this",
+                                            "-", gt=0, lt=1)
+    min_mesh_quality: float = param(0.25, "end the run when the shape quality (relative to the initial mesh) "
+                                    "drops below this", "-", gt=0, lt=1)
+    interface_tolerance: float = param(1e-10, "Stefan iteration tolerance (interface displacement / R)", "-", gt=0)
+    solver: str = param("lu", "linear solver of the phases and the mesh motion", choices=("lu", "cg_amg"))
+    fields_every: int = param(25, "write fields every N steps (0: only first and last)", ge=0)
+
+    def check(self):
+        xa, xb = self.phase_fractions()
+        if self.surface_condition == "concentration":
+            ok = self.surface_fraction < xb if self.process == "delithiation" else self.surface_fraction > xb
+            self.require(ok, "surface_fraction",
+                         f"allowed range {'(0, ' + format(xb, '.4g') + ')' if self.process == 'delithiation' else '(' + format(xb, '.4g') + ', 1)'} "
+                         f"(beyond the shell's binodal fraction {xb:.4g}, so that the core converts)")
+        self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
+        self.require(self.dt_max_s >= self.dt_s, "dt_max_s", f"allowed range [dt_s = {self.dt_s}, inf)")
+        self.require(self.mesh_size < min(self.initial_core_fraction, 1 - self.initial_core_fraction) or
+                     self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
+                     f"allowed range (0, {min(self.initial_core_fraction, 1 - self.initial_core_fraction):.3g}) "
+                     "(smaller than the core radius and the shell thickness)")
+        if self.omega_eV / (8.617333262e-5 * self.temperature_K) <= 2:
+            self.require(False, "omega_eV", f"allowed range (2 k_B T = {2 * 8.617333262e-5 * self.temperature_K:.4g}"
+                         ", inf) eV: the regular solution must phase-separate")
+
+    def free_energy(self) -> RegularSolution:
+        return RegularSolution.from_eV(self.omega_eV, self.temperature_K, u0_V=self.ocv_reference_V)
+
+    def phase_fractions(self) -> tuple[float, float]:
+        """(core, shell) interface site fractions from the binodal."""
+        if self.omega_eV / (8.617333262e-5 * self.temperature_K) <= 2:
+            return 0.5, 0.5
+        lo, hi = self.free_energy().binodal()
+        return (hi, lo) if self.process == "delithiation" else (lo, hi)
+
+
+Parameters = ShrinkingCoreParameters
+
+
+def build_domain(p: ShrinkingCoreParameters, comm) -> tuple[TaggedMesh, dict]:
+    """Mesh (unit outer radius / thickness) and the geometry description for TwoPhaseStefan."""
+    xi0, h = p.initial_core_fraction, p.mesh_size
+    hi = p.interface_mesh_size or None
+    if p.geometry == "sphere_1d":
+        dom = radial_domain(xi0, min(h, hi or h), comm, p.radius_m)
+        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0] ** 2,
+                   fixed=[T.SYMMETRY, T.SURFACE], solid_angle=4 * math.pi)
+    elif p.geometry in ("axisymmetric_2d", "sphere_3d"):
+        from meshes.core_shell import core_shell
+        dim = 2 if p.geometry == "axisymmetric_2d" else 3
+        dom = core_shell(xi0 * p.radius_m, [(1 - xi0) * p.radius_m], h=h, h_interface=hi, dim=dim, comm=comm,
+                         length_scale=p.radius_m)
+        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), fixed=[T.SURFACE],
+                   weight=(lambda x: x[0]) if dim == 2 else None, solid_angle=2 * math.pi if dim == 2 else 1.0,
+                   slip=[(T.SYMMETRY, 0)] if dim == 2 else [])
+    else:
+        dim = int(p.geometry[5])
+        dom = slab_domain(dim, 1.0, xi0, min(h, hi or h), comm, p.radius_m)
+        geo = dict(alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE, weight=None,
+                   fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None, solid_angle=1.0)
+    return dom, geo
+
+
+def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
+    from fem.constitutive.kinetics import ButlerVolmer
+    comm = out.comm
+    s = Scales.diffusive(p.radius_m, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
+    fe = p.free_energy()
+    xa, xb = p.phase_fractions()
+    spherical = p.geometry in SPHERICAL
+    dom, geo = build_domain(p, comm)
+    mesh = dom.mesh
+    omega = geo.pop("solid_angle")
+    bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3,
+                      temperature_K=p.temperature_K)
+
+    # surface condition on the shell (beta) phase
+    one = dolfinx.fem.Constant(mesh, 1.0)
+    x = ufl.SpatialCoordinate(mesh)
+    rho = 1.0 if geo["weight"] is None else geo["weight"](x)
+    volume_w = Integral(rho * dom.dx())()  # weighted volume, mesh units
+    area_w = Integral(rho * one * dom.ds(T.SURFACE))()
+    sign = 1.0 if p.process == "delithiation" else -1.0   # anodic current (Li out) is positive
+    dirichlet, inflow = [], []
+    current_density = 0.0  # A/m^2, anodic positive
+    if p.surface_condition == "current":
+        # I = c_rate F c_max V / 3600 s;  j_in = -sign I / (F A)
+        current_density = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * (volume_w / area_w) * p.radius_m / 3600.0
+        j_in = dolfinx.fem.Constant(mesh, -current_density / FARADAY / s.molar_flux)
+        inflow.append(("beta", T.SURFACE, j_in))
+    elif p.surface_condition == "concentration":
+        dirichlet.append(("beta", T.SURFACE, p.surface_fraction))
+    else:
+        def j_bv(c):
+            eta = p.electrode_potential_V - fe.ocv_V(c)
+            return -bv.current(c, eta) / FARADAY / s.molar_flux
+        inflow.append(("beta", T.SURFACE, j_bv))
+
+    prob = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
+                          dirichlet=dirichlet, inflow=inflow, solver=p.solver, ale_solver=p.solver,
+                          tol=p.interface_tolerance, max_move=p.max_move_cells, **geo)
+    c_beta = prob.c["beta"]
+    c_surface = Integral(rho * c_beta * dom.ds(T.SURFACE))
+    surface_dofs = dolfinx.fem.locate_dofs_topological(prob.V, mesh.topology.dim - 1, dom.facets(T.SURFACE))
+    surface_owned = surface_dofs[surface_dofs < prob.V.dofmap.index_map.size_local]
+
+    def inflow_rate():
+        """Inflow (nondimensional weighted moles per unit time) consistent with the discrete balance."""
+        if p.surface_condition == "concentration":
+            R = prob._assemble(prob.R_forms["beta"])
+            return comm.allreduce(float(np.sum(R[surface_owned])), op=MPI.SUM)
+        return prob.inflow_rate()
+
+    L3 = p.radius_m ** 3
+    mol = omega * s.concentration * L3  # nondim weighted moles -> mol
+    if not spherical:
+        cross = {1: 1.0, 2: None, 3: None}[mesh.topology.dim]
+        if cross is None:
+            cross = Integral(one * dom.ds(T.SURFACE))()
+        mol = s.concentration * p.radius_m / cross  # -> mol per m^2 of cross-section
+    moles0 = prob.total_moles()
+    state = dict(moles_in=0.0, steps_since_fields=0, iterations=0)
+    V0_core = prob.volume["alpha"]()
+
+    def voltage(xs):
+        if p.surface_condition == "butler_volmer":
+            return p.electrode_potential_V
+        eta = float(bv.overpotential(current_density, xs)) if current_density != 0 else 0.0
+        return float(fe.ocv_V(xs)) + eta
+
+    def observables(t):
+        moles = prob.total_moles()
+        flux = state.get("flux", inflow_rate() if t > 0 else 0.0)
+        xs = c_surface() / area_w
+        vol_core = prob.volume["alpha"]()
+        row = {"t_s": t * s.time}
+        if spherical:
+            row["core_radius_m"] = (3 * omega * vol_core / (4 * math.pi)) ** (1 / 3) * p.radius_m
+            if p.geometry == "sphere_1d":
+                row["core_radius_m"] = prob.interface_radius() * p.radius_m
+        else:
+            row["interface_position_m"] = prob.interface_position() * p.radius_m
+        if p.surface_condition == "butler_volmer":
+            i_A = -flux * mol / s.time * FARADAY
+        else:
+            i_A = -flux * mol / s.time * FARADAY
+        row.update({
+            "core_volume_fraction": vol_core / volume_w,
+            "voltage_V": voltage(min(max(xs, 1e-12), 1 - 1e-12)),
+            "c_surface_mol_m3": xs * s.concentration,
+            ("current_A" if spherical else "current_A_m2"): i_A,
+            ("moles_mol" if spherical else "moles_mol_m2"): moles * mol,
+            "mass_balance_rel_error": abs(moles - moles0 - state["moles_in"]) / abs(moles0),
+            "stefan_iterations": state["iterations"],
+            "min_mesh_quality": prob.last_quality.min_shape_ratio,
+            "min_cell_size_ratio": prob.last_quality.min_size_ratio,
+        })
+        state["last"] = row
+        return row
+
+    V = prob.V
+    fields = [dolfinx.fem.Function(V, name="c_core_mol_m3"), dolfinx.fem.Function(V, name="c_shell_mol_m3")]
+    vtx = out.vtx("concentration", fields, p.radius_m)
+
+    def write_fields(t):
+        fields[0].x.array[:] = prob.c["alpha"].x.array * s.concentration
+        fields[1].x.array[:] = prob.c["beta"].x.array * s.concentration
+        vtx.write(t * s.time)
+        state["steps_since_fields"] = 0
+
+    class Driver:
+        def step(self, t, dt):
+            return prob.step(t, dt)
+
+        def reject(self):
+            prob.reject()
+
+        def accept(self, t_new, dt, stats):
+            state["flux"] = inflow_rate()
+            state["moles_in"] += dt * state["flux"]
+            state["iterations"] = stats.newton_iterations
+            prob.accept(t_new, dt, stats)
+            out.timeseries.add(observables(t_new))
+            state["steps_since_fields"] += 1
+            if p.fields_every and state["steps_since_fields"] >= p.fields_every:
+                write_fields(t_new)
+
+    def stop(t):
+        row = state["last"]
+        if row["core_volume_fraction"] < p.min_core_volume_fraction:
+            return f"core converted: core volume fraction {row['core_volume_fraction']:.3g} < {p.min_core_volume_fraction}"
+        if prob.last_quality.min_shape_ratio < p.min_mesh_quality:
+            return (f"mesh quality limit: shape ratio {prob.last_quality.min_shape_ratio:.3g} < "
+                    f"{p.min_mesh_quality} (core volume fraction {row['core_volume_fraction']:.3g})")
+        xs = row["c_surface_mol_m3"] / s.concentration
+        if p.surface_condition == "current" and not (0 < xs < 1):
+            return f"surface concentration left (0, c_max): {row['c_surface_mol_m3']:.4g} mol/m^3"
+        return None
+
+    out.update(mesh=mesh_summary(mesh, [V, V]),
+               scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
+               interface_fractions={"core": xa, "shell": xb},
+               plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density)
+    out.timeseries.add(observables(0.0))
+    write_fields(0.0)
+    control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
+                          dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=8)
+    res = integrate(Driver(), control, stop=stop,
+                    progress=Progress(comm, control.t_end, s.time, quiet=out.quiet))
+    if state["steps_since_fields"]:
+        write_fields(res.t)
+    vtx.close()
+    last = state["last"]
+    stats = dict(steps=res.steps, rejected_steps=res.rejected, stefan_iterations=res.newton,
+                 krylov_iterations=res.krylov, solve_wall_s=res.wall_s, t_final_s=res.t * s.time,
+                 mesh_motion_wall_s=prob.ale_wall, diffusion_wall_s=prob.diffusion_wall,
+                 mesh_motion_share=prob.ale_wall / max(prob.ale_wall + prob.diffusion_wall, 1e-300),
+                 final_core_volume_fraction=last["core_volume_fraction"],
+                 max_mass_balance_rel_error=float(np.max(out.timeseries.column("mass_balance_rel_error"))),
+                 initial_core_volume_fraction=V0_core / volume_w)
+    _plot(out, p, spherical, xa, xb)
+    reason = res.reason or f"t_end reached (core volume fraction {last['core_volume_fraction']:.3g})"
+    out.finish(res.status, reason, **stats)
+    prob.destroy()
+
+
+def _plot(out: RunOutput, p: ShrinkingCoreParameters, spherical: bool, xa: float, xb: float):
+    if out.comm.rank != 0:
+        return
+    ts = out.timeseries
+    t = ts.column("t_s")
+    col = "core_radius_m" if spherical else "interface_position_m"
+    with out.figure("interface") as (fig, ax):
+        ax.plot(t, ts.column(col) * 1e9, label="ALE FEM")
+        if p.surface_condition == "concentration" and p.geometry in SPHERICAL:
+            from fem.analytic_stefan import shrinking_core_radius
+            r = shrinking_core_radius(t, p.radius_m, p.D_shell_m2_s, xa * p.c_max_mol_m3, xb * p.c_max_mol_m3,
+                                      p.surface_fraction * p.c_max_mol_m3, p.initial_core_fraction)
+            ax.plot(t, r * 1e9, "k:", label="quasi-steady shrinking core")
+        ax.set_xlabel("t [s]")
+        ax.set_ylabel(("core radius" if spherical else "interface position") + " [nm]")
+        ax.legend()
+    with out.figure("voltage") as (fig, ax):
+        ax.plot(t, ts.column("voltage_V"))
+        ax.set_xlabel("t [s]")
+        ax.set_ylabel("voltage [V]")

@@ -1,0 +1,264 @@
+"""Sharp-interface two-phase (Stefan) diffusion on a moving ALE mesh.
+
+References: the planar two-phase Neumann similarity solution and the
+quasi-steady shrinking core (fem/analytic_stefan.py); conservation of the
+total moles across the moving interface; mesh validity; the shrinking_core
+problem end to end (CLI, outputs, voltage plateau, constant-current core
+radius from the mass balance); input validation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+from scipy.special import erf, erfc
+
+from fem.analytic_stefan import (NeumannSolution, neumann_lambda, shrinking_core_constant_current_radius,
+                                 shrinking_core_radius, shrinking_core_time)
+from fem.errors import InputError
+from fem.timestepping import StepControl, integrate
+from meshes import tags as T
+from problems.shrinking_core import TwoPhaseStefan, interval_domain, radial_domain, slab_domain
+from tests.conftest import solidion
+
+
+class Recorder:
+    """TimeDependent adapter recording observables after every accepted step."""
+
+    def __init__(self, prob, observe):
+        self.prob, self.observe, self.rows = prob, observe, []
+
+    def step(self, t, dt):
+        return self.prob.step(t, dt)
+
+    def reject(self):
+        self.prob.reject()
+
+    def accept(self, t, dt, stats):
+        self.prob.accept(t, dt, stats)
+        self.rows.append(self.observe(t))
+
+
+def run(prob, observe, t_end, dt, dt_max):
+    rec = Recorder(prob, observe)
+    res = integrate(rec, StepControl(t_end=t_end, dt=dt, dt_min=1e-12, dt_max=dt_max, grow=1.2, easy_newton=8))
+    assert res.status == "ok", res.reason
+    return res, rec.rows
+
+
+# --- analytic reference self-checks ------------------------------------------------------
+
+def test_neumann_solution_satisfies_its_equations():
+    """The similarity solution meets the interface values and the Stefan condition
+    (fluxes by finite differences of the closed form, independent of the lambda equation)."""
+    Da, Db, c0, cb, ca, cinf = 0.5, 1.0, 0.0, 0.2, 0.6, 0.8
+    ex = NeumannSolution(Da, Db, c0, cb, ca, cinf)
+    t, e = 0.3, 1e-6
+    s = ex.position(t)
+    cb_side = c0 + (cb - c0) * erf(s / (2 * math.sqrt(Db * t))) / erf(ex.lam / math.sqrt(Db))
+    ca_side = cinf + (ca - cinf) * erfc(s / (2 * math.sqrt(Da * t))) / erfc(ex.lam / math.sqrt(Da))
+    assert abs(cb_side - cb) < 1e-12 and abs(ca_side - ca) < 1e-12
+    Jb = -Db * (ex.concentration(s - e, t) - ex.concentration(s - 3 * e, t)) / (2 * e)  # J . e_x, beta side
+    Ja = -Da * (ex.concentration(s + 3 * e, t) - ex.concentration(s + e, t)) / (2 * e)
+    v = (ex.position(t + 1e-7) - ex.position(t - 1e-7)) / 2e-7
+    # n = -e_x (alpha -> beta), v > 0 when beta grows:  v (c_b - c_a) = J_a.n - J_b.n
+    assert v * (cb - ca) == pytest.approx(-Ja + Jb, rel=1e-4)
+    # one-phase limit (no gradient in alpha): lambda -> classical one-phase root
+    lam1 = neumann_lambda(1.0, 1.0, 0.0, 0.2, 0.6, 0.6)
+    St = 0.2 / 0.4
+    assert lam1 * math.sqrt(math.pi) * math.exp(lam1**2) * erf(lam1) == pytest.approx(St, rel=1e-10)
+
+
+def test_shrinking_core_formulas():
+    R, D, ca, cb, cs = 1.0, 1.0, 0.95, 0.05, 0.045
+    r = shrinking_core_radius([0.0, 5.0, 20.0], R, D, ca, cb, cs, xi0=0.9)
+    assert r[0] == pytest.approx(0.9)
+    assert shrinking_core_time(r[1:] / R, R, D, ca, cb, cs, 0.9) == pytest.approx([5.0, 20.0], rel=1e-10)
+    # direct ODE integration of (ca - cb) r^2 dr/dt = -D (cb - cs) / (1/r - 1/R)
+    from scipy.integrate import solve_ivp
+    sol = solve_ivp(lambda t, y: [-D * (cb - cs) / ((1 / y[0] - 1 / R) * y[0] ** 2 * (ca - cb))], (0, 20), [0.9],
+                    rtol=1e-11, atol=1e-13)
+    assert sol.y[0, -1] == pytest.approx(r[2], rel=1e-7)
+
+
+# --- planar two-phase similarity solution ---------------------------------------------------
+
+NEUMANN = dict(Da=0.5, Db=1.0, c0=0.0, cb=0.2, ca=0.6, cinf=0.8)
+
+
+def _neumann_problem(dim, h, comm):
+    """beta next to x' = 0 (c = c0), alpha beyond; on slabs x' = L - x (surface at x = L)."""
+    k = NEUMANN
+    ex = NeumannSolution(k["Da"], k["Db"], k["c0"], k["cb"], k["ca"], k["cinf"])
+    t0, L = 0.005, 2.0
+    s0 = ex.position(t0)
+    dom = slab_domain(dim, L, L - s0, h, comm, width=2 * h)
+    init = lambda X: ex.concentration(L - X[0], t0)  # noqa: E731
+    prob = TwoPhaseStefan(dom, alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE, c_alpha=k["ca"],
+                          c_beta=k["cb"], D_alpha=k["Da"], D_beta=k["Db"], init_alpha=init, init_beta=init,
+                          fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None,
+                          dirichlet=[("beta", T.SURFACE, k["c0"]), ("alpha", T.CONTACT_LEFT, k["cinf"])])
+    prob.velocity[:] = -ex.velocity(t0)  # along the outward normal of alpha (+x), interface moves to -x
+    return ex, prob, t0, L
+
+
+@pytest.mark.parametrize("dim,h,dt_max", [(1, 0.01, 1e-3), (2, 0.02, 2e-3)])
+def test_planar_similarity_solution(dim, h, dt_max):
+    ex, prob, t0, L = _neumann_problem(dim, h, MPI.COMM_WORLD)
+    t1 = 0.1
+    res, rows = run(prob, lambda t: (t0 + t, L - prob.interface_position()), t1 - t0, 1e-5, dt_max)
+    t, s = np.array(rows).T
+    s_exact = ex.position(t)
+    err_s = np.max(np.abs(s - s_exact) / s_exact)
+    assert err_s < 0.01, f"interface position error {err_s:.3g}"
+    # concentration profiles at t1, each phase on its own nodes
+    X = prob.V.tabulate_dof_coordinates()[:, 0]
+    xp = L - X
+    c_exact = ex.concentration(xp, t[-1])
+    rng = NEUMANN["cinf"] - NEUMANN["c0"]
+    mb, ma = xp < s[-1] - 1e-3, xp > s[-1] + 1e-3  # interface nodes hold the exact c_eq
+    err_b = np.max(np.abs(prob.c["beta"].x.array[mb] - c_exact[mb])) / rng
+    err_a = np.max(np.abs(prob.c["alpha"].x.array[ma] - c_exact[ma])) / rng
+    assert max(err_a, err_b) < 0.01, f"profile errors alpha {err_a:.3g} beta {err_b:.3g}"
+    assert np.all(np.isfinite(prob.c["alpha"].x.array)) and np.all(np.isfinite(prob.c["beta"].x.array))
+    prob.destroy()
+
+
+# --- spherical shrinking core, quasi-steady regime -----------------------------------------------
+
+def test_spherical_shrinking_core_quasi_steady():
+    """1D radial (r^2-weighted) ALE vs the quasi-steady shrinking core, Stefan number 0.0056."""
+    ca, cb, cs, xi0 = 0.95, 0.05, 0.045, 0.9
+    dom = radial_domain(xi0, 0.01, MPI.COMM_WORLD)
+    B = (cb - cs) / (1 / xi0 - 1)  # steady shell profile c = cs - B + B / r
+    prob = TwoPhaseStefan(dom, alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), c_alpha=ca, c_beta=cb,
+                          init_alpha=ca, init_beta=lambda X: cs - B + B / np.maximum(X[0], 1e-3),
+                          weight=lambda x: x[0] ** 2, fixed=[T.SYMMETRY, T.SURFACE],
+                          dirichlet=[("beta", T.SURFACE, cs)])
+    t_end = shrinking_core_time(0.3, 1.0, 1.0, ca, cb, cs, xi0)
+    res, rows = run(prob, lambda t: (t, prob.interface_radius()), t_end, 1e-3, 0.5)
+    t, r = np.array(rows).T
+    r_exact = shrinking_core_radius(t, 1.0, 1.0, ca, cb, cs, xi0)
+    err = np.max(np.abs(r - r_exact) / r_exact)
+    assert err < 0.02, f"core radius error {err:.3g}"
+    assert r[-1] == pytest.approx(0.3, rel=0.02)
+    prob.destroy()
+
+
+# --- conservation, mesh validity ---------------------------------------------------------------
+
+def _closed_problem(geometry, comm):
+    """Closed particle (no flux anywhere), shell supersaturated: Li flows to the interface and the
+    core grows until the shell is at its interface value."""
+    ca, cb, excess = 0.9, 0.1, 0.1
+    if geometry == "sphere_1d":
+        dom = radial_domain(0.5, 0.025, comm)
+        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0] ** 2,
+                   fixed=[T.SYMMETRY, T.SURFACE])
+    elif geometry == "axisymmetric_2d":
+        from meshes.core_shell import core_shell
+        dom = core_shell(0.5, [0.5], h=0.1, dim=2, comm=comm, length_scale=1.0)
+        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0],
+                   fixed=[T.SURFACE], slip=[(T.SYMMETRY, 0)])
+    else:  # slab_2d
+        dom = slab_domain(2, 1.0, 0.5, 0.05, comm, width=0.2)
+        geo = dict(alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE,
+                   fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,))
+    prob = TwoPhaseStefan(dom, c_alpha=ca, c_beta=cb, D_alpha=0.5, D_beta=1.0, init_alpha=ca,
+                          init_beta=lambda X: cb + excess * np.cos(np.pi * X[0] / 2) ** 0, **geo)
+    return prob, ca, cb, excess
+
+
+@pytest.mark.parametrize("geometry", ["sphere_1d", "slab_2d", "axisymmetric_2d"])
+def test_moles_conserved_mesh_valid(geometry):
+    prob, ca, cb, excess = _closed_problem(geometry, MPI.COMM_WORLD)
+    m0 = prob.total_moles()
+    v_alpha0, v_total = prob.volume["alpha"](), prob.volume["alpha"]() + prob.volume["beta"]()
+
+    def observe(t):
+        q = prob.ale.quality()
+        finite = all(np.all(np.isfinite(prob.c[p].x.array)) for p in prob.c)
+        return t, prob.total_moles(), prob.volume["alpha"](), q.min_size_ratio, float(finite)
+
+    res, rows = run(prob, observe, 0.6, 1e-3, 0.05)
+    t, m, va, size, finite = np.array(rows).T
+    drift = np.max(np.abs(m - m0)) / m0
+    assert drift < 1e-6, f"moles drift {drift:.3g}"
+    assert np.all(size > 0), "mesh inverted"
+    assert np.all(finite == 1.0)
+    assert va[-1] > v_alpha0 * 1.05, "the core did not grow"
+    # approach to the final equilibrium: c_a V_a + c_b (V - V_a) = m0 (all excess converted)
+    va_eq = (m0 - cb * v_total) / (ca - cb)
+    assert va[-1] <= va_eq * (1 + 1e-3)
+    prob.destroy()
+
+
+# --- the problem, end to end -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shrinking_core")
+    r = solidion("run", "shrinking_core", "--out", out, "--set", "mesh_size=0.04", "--set", "c_rate=2",
+                 "--set", "initial_core_fraction=0.9", "--set", "min_core_volume_fraction=0.05")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_problem_outputs_and_constant_current_core_radius(cli_run):
+    out = cli_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and "core converted" in summary["reason"]
+    assert (out / "plots" / "interface.png").stat().st_size > 0
+    assert (out / "fields" / "concentration.bp").exists()
+    data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    assert data.dtype.names[0] == "t_s"
+    p = summary["parameters"]
+    xa, xb = summary["interface_fractions"]["core"], summary["interface_fractions"]["shell"]
+    # Li extracted at constant current comes from core conversion (shell storage ~ St):
+    R = p["radius_m"]
+    current_mol_s = p["c_rate"] * p["c_max_mol_m3"] * 4 / 3 * math.pi * R**3 / 3600
+    r_exact = shrinking_core_constant_current_radius(data["t_s"], R, 0.9 * R, current_mol_s,
+                                                     xa * p["c_max_mol_m3"], xb * p["c_max_mol_m3"])
+    mask = r_exact > 0.4 * R
+    err = np.max(np.abs(data["core_radius_m"][mask] - r_exact[mask]) / r_exact[mask])
+    assert err < 0.01, f"core radius vs mass balance {err:.3g}"
+    # voltage plateau: the OCV of the coexisting phases (= U0 for a symmetric regular solution),
+    # raised by the small shell gradient and the Butler-Volmer overpotential
+    v = data["voltage_V"]
+    assert np.all(np.abs(v - p["ocv_reference_V"]) < 0.05)
+    assert np.ptp(v[mask]) < 0.03
+    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    assert np.all(data["min_cell_size_ratio"] > 0)
+
+
+def test_problem_3d_sphere_runs_to_conversion(tmp_path):
+    out = tmp_path / "sc3d"
+    r = solidion("run", "shrinking_core", "--out", out, "--set", "geometry=sphere_3d", "--set", "mesh_size=0.25",
+                 "--set", "initial_core_fraction=0.7", "--set", "c_rate=4", "--set", "min_core_volume_fraction=0.02",
+                 "--set", "fields_every=0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok", summary["reason"]
+    data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    assert np.all(data["min_cell_size_ratio"] > 0)
+    assert data["core_volume_fraction"][-1] < 0.1
+
+
+@pytest.mark.parametrize("override,name", [
+    ("surface_condition=concentration", "surface_fraction"),   # default 0.005 ok; use 0.5 below
+    ("omega_eV=0.03", "omega_eV"),
+    ("initial_core_fraction=1.2", "initial_core_fraction"),
+])
+def test_bad_input(override, name):
+    from problems.shrinking_core import ShrinkingCoreParameters
+    kw = dict([override.split("=")])
+    kw = {k: (v if k in ("surface_condition",) else float(v)) for k, v in kw.items()}
+    if name == "surface_fraction":
+        kw["surface_fraction"] = 0.5
+    with pytest.raises(InputError, match=name):
+        ShrinkingCoreParameters.from_dict(kw)
