@@ -179,7 +179,8 @@ def interval_mesh(nodes: np.ndarray, comm, cell_groups: list[tuple[str, float, f
         x = np.empty((0, 1), dtype=np.float64)
         cells = np.empty((0, 2), dtype=np.int64)
     domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
-    mesh = dolfinx.mesh.create_mesh(comm, cells, x, domain)
+    partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet)
+    mesh = dolfinx.mesh.create_mesh(comm, cells, x, domain, partitioner=partitioner)
     tdim = 1
     mesh.topology.create_connectivity(0, 1)
     mesh.topology.create_connectivity(1, 0)

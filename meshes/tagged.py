@@ -117,6 +117,7 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
     """
     import gmsh
     import dolfinx.io.gmshio
+    import dolfinx.mesh
 
     metadata: dict[str, Any] = {}
     error = None
@@ -145,7 +146,14 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
         etype, msg = error
         raise etype(msg) if issubclass(etype, Exception) else RuntimeError(msg)
     tdim = comm.bcast(gmsh.model.getDimension() if comm.rank == 0 else None, root=0)
-    mesh, cell_tags, facet_tags = dolfinx.io.gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+    if comm.rank == 0 and _MSH_OUT:
+        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
+        gmsh.option.setNumber("Mesh.SaveAll", 0)
+        gmsh.write(str(_MSH_OUT[-1]))
+    # shared-facet ghosting: interior-facet integrals (interfaces, grain boundaries) work in parallel
+    partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet)
+    mesh, cell_tags, facet_tags = dolfinx.io.gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim,
+                                                                  partitioner=partitioner)
     if comm.rank == 0:
         gmsh.model.remove()
         if initialized_here:
@@ -160,6 +168,29 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
     return TaggedMesh(mesh, cell_tags, facet_tags, cell_names, facet_names, length_scale, metadata,
                       cell_aliases=dict(aliases.get("cells", {})),
                       facet_aliases=dict(aliases.get("facets", {})))
+
+
+_MSH_OUT: list[str] = []
+
+
+class save_msh:
+    """Context manager: every mesh built by :func:`from_gmsh` inside it is also written
+    (rank 0, Gmsh model with physical groups) to ``path`` (.msh, format 4.1).
+
+        with save_msh("results/p.msh"):
+            tm = polycrystal(...)
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __enter__(self):
+        _MSH_OUT.append(self.path)
+        return self
+
+    def __exit__(self, *exc):
+        _MSH_OUT.pop()
+        return False
 
 
 def add_physical(dim: int, entities, name: str, *, cell: bool) -> int:
