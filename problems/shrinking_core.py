@@ -28,8 +28,9 @@ interface nodes move along their normals, the step displacement is extended
 into both phases by a stiffened harmonic extension (:mod:`fem.ale`), and each
 phase is solved with the conservative ALE backward-Euler form of
 :mod:`fem.weak_forms.stefan` (P1).  The interface displacement of a step is
-found by a quasi-Newton (diagonal Jacobian (c_alpha - c_beta) A_i / dt with a
-secant gain) on the discrete Stefan condition R_alpha,i + R_beta,i = 0 (the
+found by Anderson-accelerated fixed-point iteration (preconditioned by the
+Jacobian (c_alpha - c_beta) M_Gamma / dt, M_Gamma the interface mass matrix,
+times a secant gain) on the discrete Stefan condition R_alpha,i + R_beta,i = 0 (the
 interface-dof residuals of the two phases), which conserves the total moles to
 the iteration tolerance.  The run stops cleanly when a phase vanishes (core
 volume fraction below ``min_core_volume_fraction``), when the mesh quality
@@ -51,8 +52,10 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 from mpi4py import MPI
+from petsc4py import PETSc
 
 import dolfinx.fem
+import dolfinx.fem.petsc
 import dolfinx.la
 import dolfinx.mesh
 
@@ -72,6 +75,7 @@ from meshes.tagged import TaggedMesh
 NAME = "shrinking_core"
 DESCRIPTION = "Two-phase (LiFePO4-like) particle with a sharp moving phase boundary (ALE Stefan problem)"
 
+_DEBUG = False
 SPHERICAL = ("sphere_1d", "axisymmetric_2d", "sphere_3d")
 PLANAR = ("slab_1d", "slab_2d", "slab_3d")
 
@@ -185,7 +189,7 @@ class TwoPhaseStefan:
     def __init__(self, domain: TaggedMesh, *, alpha: str, beta: str, interface: str,
                  c_alpha: float, c_beta: float, D_alpha=1.0, D_beta=1.0, init_alpha=None, init_beta=None,
                  weight=None, fixed=(), slip=(), components=None, dirichlet=(), inflow=(),
-                 solver="lu", ale_solver="lu", tol=1e-10, max_iterations=40, max_move=0.3,
+                 solver="lu", ale_solver="lu", tol=1e-9, max_iterations=40, max_move=0.3,
                  stiffening=1.0):
         self.domain = domain
         mesh = domain.mesh
@@ -275,6 +279,19 @@ class TwoPhaseStefan:
         self.area_form = dolfinx.fem.form(rho_avg * v("+") * dS)
         psi = ufl.TestFunction(self.ale.W)
         self.normal_form = dolfinx.fem.form(ufl.inner(n_alpha, psi("+")) * dS)
+        # consistent interface mass matrix M_ij = int_Gamma rho phi_i phi_j dS (identity off the interface):
+        # moving node i by delta_i along the normal changes the moles at node j by c_p M_ij delta_i
+        u = ufl.TrialFunction(V)
+        self.mass_form = dolfinx.fem.form(rho_avg * u("+") * v("+") * dS + zero * u * v * domain.dx())
+        n_local = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+        off = np.setdiff1d(np.arange(n_local, dtype=np.int32), self.idofs)
+        self.mass_bcs = [dolfinx.fem.dirichletbc(zero, off, V)]
+        self.M = dolfinx.fem.petsc.create_matrix(self.mass_form)
+        self.mass_ksp = PETSc.KSP().create(self.comm)
+        self.mass_ksp.setType("cg")
+        self.mass_ksp.getPC().setType("jacobi")
+        self.mass_ksp.setTolerances(rtol=1e-13, atol=1e-300, max_it=500)
+        self.g_fun, self.y_fun = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
         self.interface_measure = Integral(1.0 * dS)
         self.interface_mean_x = Integral(ufl.avg(x[0]) * dS)
         self.interface_mean_r = Integral(ufl.avg(ufl.sqrt(ufl.inner(x, x))) * dS)
@@ -310,6 +327,10 @@ class TwoPhaseStefan:
         t0 = time.perf_counter()
         self.ale.begin_step()
         self.area = self._assemble(self.area_form)[self.idofs].copy()
+        self.M.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(self.M, self.mass_form, bcs=self.mass_bcs)
+        self.M.assemble()
+        self.mass_ksp.setOperators(self.M)
         nvec = self._assemble(self.normal_form).reshape(-1, self.gdim)[self.iblock]
         norm = np.linalg.norm(nvec, axis=1)
         self.normal = nvec / np.maximum(norm, 1e-300)[:, None]
@@ -318,6 +339,14 @@ class TwoPhaseStefan:
         hloc = float(np.min(det, initial=np.inf)) ** (1.0 / tdim)
         self.h_min = self.comm.allreduce(hloc, op=MPI.MIN)
         self.ale_wall += time.perf_counter() - t0
+
+    def solve_interface_mass(self, g):
+        """y = M_Gamma^{-1} g on the interface dofs."""
+        self.g_fun.x.array[:] = 0.0
+        self.g_fun.x.array[self.idofs] = g
+        self.mass_ksp.solve(self.g_fun.x.petsc_vec, self.y_fun.x.petsc_vec)
+        self.y_fun.x.scatter_forward()
+        return self.y_fun.x.array[self.idofs].copy()
 
     def reaction(self, p):
         """Residual of phase p at the interface dofs (its discrete interface flux)."""
@@ -336,10 +365,17 @@ class TwoPhaseStefan:
         self.dt.value = dt
         ca, cb = self.c_eq["alpha"], self.c_eq["beta"]
         k0 = (ca - cb) / dt
-        k = self.gain * k0
+        k = self.gain * k0  # preconditioner: diagonal Jacobian k A_i, gain from the last step's secant
         delta = self.velocity * dt
+        xs, fs = [], []      # Anderson history: iterates and preconditioned residuals
         G_prev = d_prev = None
+        secant = None
         krylov = 0
+        w = np.where(self.owned, self.area, 0.0)  # weights of the (global) inner product
+
+        def dot(a, b):
+            return self.comm.allreduce(float(np.sum(w * a * b)), op=MPI.SUM)
+
         for it in range(1, self.max_iterations + 1):
             self._move(delta)
             q = self.ale.quality()
@@ -357,22 +393,40 @@ class TwoPhaseStefan:
             err = self._gmax(np.abs(G) / (abs(k0) * self.area))
             if not np.isfinite(err):
                 return SolveStats(False, it, krylov, "non-finite interface residual")
-            if err < self.tol:
-                break
-            if G_prev is not None:
+            if G_prev is not None:  # secant estimate of the mean-mode Jacobian, for the next step
                 dG = self._gsum(G - G_prev)
                 dd = self._gsum(self.area * (delta - d_prev))
                 if dd != 0.0 and 0.02 < (dG / dd) / k0 < 50:
-                    k = dG / dd
+                    secant = dG / dd
+            if _DEBUG:
+                print(f"  stefan it {it}: err {err:.3e} mean delta {self._gsum(self.area * delta):.4e}", flush=True)
+            if err < self.tol:
+                break
             G_prev, d_prev = G, delta
-            delta = delta - G / (k * self.area)
+            # Anderson acceleration (depth 5) of delta <- delta - G / (k A)
+            f = -self.solve_interface_mass(G) / k
+            xs.append(delta.copy())
+            fs.append(f)
+            if len(xs) > 6:
+                xs.pop(0)
+                fs.pop(0)
+            step = f
+            if len(xs) > 1:
+                dX = [xs[j + 1] - xs[j] for j in range(len(xs) - 1)]
+                dF = [fs[j + 1] - fs[j] for j in range(len(fs) - 1)]
+                M = np.array([[dot(a, b) for b in dF] for a in dF])
+                rhs = np.array([dot(a, f) for a in dF])
+                gamma = np.linalg.lstsq(M + 1e-14 * np.trace(M) * np.eye(len(dF)), rhs, rcond=None)[0]
+                step = f - sum(g * (a + b) for g, a, b in zip(gamma, dX, dF))
+            delta = delta + step
             if self._gmax(np.abs(delta)) > 2 * self.max_move * self.h_min:
                 return SolveStats(False, it, krylov, "interface moves too far in one step")
         else:
             return SolveStats(False, self.max_iterations, krylov, f"interface iteration: residual {err:.3g}")
+        if secant is not None:
+            self.gain = min(max(secant / k0, 0.1), 10.0)
         if self._gmax(np.abs(delta)) > self.max_move * self.h_min:
             return SolveStats(False, it, krylov, "interface moves too far in one step")
-        self.gain = min(max(k / k0, 0.1), 10.0)
         self.delta = delta
         self.last_quality = q
         self.iterations = it
@@ -409,6 +463,8 @@ class TwoPhaseStefan:
         for s in self.solvers.values():
             s.destroy()
         self.ale.destroy()
+        for obj in (self.M, self.mass_ksp):
+            obj.destroy()
 
 
 # ---------------------------------------------------------------------------------------
@@ -455,7 +511,7 @@ class ShrinkingCoreParameters(Parameters):
                                             "-", gt=0, lt=1)
     min_mesh_quality: float = param(0.25, "end the run when the shape quality (relative to the initial mesh) "
                                     "drops below this", "-", gt=0, lt=1)
-    interface_tolerance: float = param(1e-10, "Stefan iteration tolerance (interface displacement / R)", "-", gt=0)
+    interface_tolerance: float = param(1e-9, "Stefan iteration tolerance (interface displacement / R)", "-", gt=0)
     solver: str = param("lu", "linear solver of the phases and the mesh motion", choices=("lu", "cg_amg"))
     fields_every: int = param(25, "write fields every N steps (0: only first and last)", ge=0)
 
@@ -657,7 +713,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     out.timeseries.add(observables(0.0))
     write_fields(0.0)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
-                          dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=8)
+                          dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     res = integrate(Driver(), control, stop=stop,
                     progress=Progress(comm, control.t_end, s.time, quiet=out.quiet))
     if state["steps_since_fields"]:
