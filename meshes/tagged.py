@@ -131,8 +131,11 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
         for k, v in (gmsh_options or {}).items():
             gmsh.option.setNumber(k, v)
         gmsh.model.add(name)
+        import time
+        t0 = time.perf_counter()
         try:
             metadata = build() or {}
+            metadata["_gmsh_build_s"] = time.perf_counter() - t0
             cell_names, facet_names = _physical_names(gmsh.model, gdim_of_model=gmsh.model.getDimension())
             metadata["_names"] = (cell_names, facet_names)
         except Exception as e:  # noqa: BLE001 - re-raised on every rank below
@@ -146,6 +149,8 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
         etype, msg = error
         raise etype(msg) if issubclass(etype, Exception) else RuntimeError(msg)
     tdim = comm.bcast(gmsh.model.getDimension() if comm.rank == 0 else None, root=0)
+    import time
+    t1 = time.perf_counter()
     if comm.rank == 0 and _MSH_OUT:
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
         gmsh.option.setNumber("Mesh.SaveAll", 0)
@@ -159,6 +164,9 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
         if initialized_here:
             gmsh.finalize()
     metadata = comm.bcast(metadata, root=0)
+    LAST_TIMINGS.clear()
+    LAST_TIMINGS.update(gmsh_build_s=metadata.pop("_gmsh_build_s", 0.0),
+                        distribute_s=comm.allreduce(time.perf_counter() - t1, op=MPI.MAX))
     cell_names, facet_names = metadata.pop("_names")
     aliases = metadata.pop("_aliases", {})
     mesh.topology.create_connectivity(tdim - 1, tdim)
@@ -171,6 +179,7 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
 
 
 _MSH_OUT: list[str] = []
+LAST_TIMINGS: dict[str, float] = {}  # wall times of the last from_gmsh call (build on rank 0, distribute)
 
 
 class save_msh:
