@@ -356,3 +356,18 @@ def test_bad_input_names_the_parameter(kind, kwargs, name):
     from meshes.registry import GENERATORS
     with pytest.raises(InputError, match=name):
         GENERATORS[kind](comm=SELF, **kwargs)
+
+
+def test_platelet_and_rod_measures_and_crystal_axes():
+    """Hexagonal prism: V = 3 sqrt(3)/2 R^2 t, A = 3 sqrt(3) R^2 + 6 R t (exact, planar faces);
+    crystal b axis along the prism axis; rod volume converges to pi r^2 l."""
+    from meshes.particle import platelet, rod
+    tm = platelet(1e-6, 0.25e-6, h=0.3, comm=SELF)
+    assert measure(tm) == pytest.approx(3 * math.sqrt(3) / 2 * 0.25, rel=1e-12)
+    assert facet_measure(tm, T.SURFACE) == pytest.approx(3 * math.sqrt(3) + 6 * 0.25, rel=1e-12)
+    R = np.array(tm.metadata["orientation"])
+    assert np.allclose(R[:, 1], [0, 0, 1]) and np.isclose(np.linalg.det(R), 1)
+    x = tm.mesh.geometry.x
+    assert np.ptp(x[:, 2]) == pytest.approx(0.25) and np.max(np.hypot(x[:, 0], x[:, 1])) == pytest.approx(1.0)
+    errs = [rel(measure(rod(0.5e-6, 2e-6, h=h, order=2, comm=SELF)), math.pi * 0.25 * 2) for h in (0.3, 0.15)]
+    assert errs[1] < errs[0] / 8, errs
