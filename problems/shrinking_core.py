@@ -709,7 +709,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     out.update(mesh=mesh_summary(mesh, [V, V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                interface_fractions={"core": xa, "shell": xb},
-               plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density)
+               plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density,
+               volume_m3=omega * volume_w * p.radius_m ** 3 if spherical else None)
     out.timeseries.add(observables(0.0))
     write_fields(0.0)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,

