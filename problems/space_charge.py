@@ -466,7 +466,7 @@ class PNPModel:
 
         Returns dict: 'phi', 'material' (index), 'c_<species>' (0 where absent), 'eta_<carrier>'.
         """
-        probe = PointProbe(self.mesh, points)
+        probe = _Probe(self.mesh, points)
         if len(self.subs) == 1:
             vals = probe(self.u).reshape(len(points), 1)
         else:
@@ -497,6 +497,32 @@ class PNPModel:
 
     def destroy(self):
         self.solver.destroy()
+
+
+class _Probe(PointProbe):
+    """Point evaluation, collective; owner ranks reduced elementwise (numpy Allreduce)."""
+
+    def __init__(self, mesh, points):
+        import dolfinx.geometry
+        pts = np.zeros((len(points), 3))
+        p = np.asarray(points, dtype=float)
+        pts[:, : p.shape[1]] = p
+        self.mesh, self.points = mesh, pts
+        tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
+        cand = dolfinx.geometry.compute_collisions_points(tree, pts)
+        coll = dolfinx.geometry.compute_colliding_cells(mesh, cand, pts)
+        nlocal = mesh.topology.index_map(mesh.topology.dim).size_local
+        owned = []
+        for i in range(len(pts)):
+            cells = coll.links(i)
+            cells = cells[cells < nlocal]
+            owned.append(int(cells[0]) if len(cells) else -1)
+        ranks = np.where(np.array(owned) >= 0, mesh.comm.rank, mesh.comm.size).astype(np.int32)
+        owner = np.empty_like(ranks)
+        mesh.comm.Allreduce(ranks, owner, op=MPI.MIN)
+        if np.any(owner == mesh.comm.size):
+            raise ValueError(f"probe points {pts[owner == mesh.comm.size].tolist()} are outside the mesh")
+        self.local = [(i, owned[i]) for i in range(len(pts)) if owner[i] == mesh.comm.rank]
 
 
 def equilibrium_etas(materials, species, reference: str, phi_reference=0.0, bulk=None):
@@ -579,11 +605,11 @@ class SpaceChargeParameters(Parameters):
                               choices=("equilibrium", "butler_volmer", "blocking"))
     exchange_current_A_m2: float = param(1.0, "interface exchange current density (butler_volmer)", "A/m^2", gt=0)
     sigma_f_C_m2: float = param(0.0, "free surface charge on the interface", "C/m^2")
-    h_interface_debye: float = param(0.2, "element size at the interface / Debye length", "-", gt=0)
-    h_bulk_debye: float = param(4.0, "element size far from the interface / Debye length", "-", gt=0)
+    h_interface_debye: float = param(0.05, "element size at the interface / Debye length", "-", gt=0)
+    h_bulk_debye: float = param(1.0, "element size far from the interface / Debye length", "-", gt=0)
     t_end_s: float = param(2.0, "end of the contact transient (0: skip)", "s", ge=0)
     dt_s: float = param(1e-6, "initial time step", "s", gt=0)
-    currents_A_m2: list = param([0.1, 0.5, 1.0, 2.0], "applied ionic current densities (steady states)", "A/m^2")
+    currents_A_m2: list = param([0.01, 0.03, 0.1, 0.3], "applied ionic current densities (steady states)", "A/m^2")
     solver: str = param("lu", "linear solver", choices=("lu", "gmres_asm"))
 
     def check(self):
@@ -829,19 +855,24 @@ def solve(p: SpaceChargeParameters, out: RunOutput) -> None:
         for i_A in sorted(p.currents_A_m2):
             t1 = time.perf_counter()
             target = i_A / s.current
-            # continuation from the last converged current
-            j_prev = float(jval.value)
-            ok = False
-            for frac in (1.0, 0.5, 0.25):
+            # continuation from the last converged current (restore and halve the increment on failure)
+            j_prev, ok, frac, nits, kits = float(jval.value), False, 1.0, 0, 0
+            u_good = st_model.u.x.array.copy()
+            while frac > 1.0 / 64:
                 jval.value = j_prev + frac * (target - j_prev)
                 st = st_model.solve()
-                if st.converged:
+                nits += st.newton_iterations
+                kits += st.krylov_iterations
+                if not st.converged:
+                    st_model.u.x.array[:] = u_good
+                    frac *= 0.5
+                    continue
+                u_good[:] = st_model.u.x.array
+                j_prev = float(jval.value)
+                if abs(j_prev - target) <= 1e-14 * abs(target):
                     ok = True
-                    if frac < 1.0:
-                        jval.value = target
-                        st = st_model.solve()
-                        ok = st.converged
                     break
+                frac = min(1.0, 2 * frac)
             if not ok:
                 status, reason = "failed", f"steady state at {i_A} A/m^2 did not converge: {st.reason}"
                 break
@@ -850,8 +881,8 @@ def solve(p: SpaceChargeParameters, out: RunOutput) -> None:
             d_eta = float(vl[f"eta_Li"][0] - vr[f"eta_Li"][0]) * s.potential
             R_tot = d_eta / i_A
             rows.append({"current_A_m2": i_A, "voltage_V": d_eta, "R_total_ohm_m2": R_tot,
-                         "R_interface_ohm_m2": R_tot - R_bulk, "newton_iterations": st.newton_iterations,
-                         "krylov_iterations": st.krylov_iterations, "wall_s": time.perf_counter() - t1})
+                         "R_interface_ohm_m2": R_tot - R_bulk, "newton_iterations": nits,
+                         "krylov_iterations": kits, "wall_s": time.perf_counter() - t1})
         out.update(steady_states=rows, R_bulk_ohm_m2=R_bulk,
                    interfacial_resistance_ohm_m2=rows[0]["R_interface_ohm_m2"] if rows else None)
         _plot_resistance(out, rows)
