@@ -23,7 +23,7 @@ CASES = {
     # name: (kind, fixed parameters, pilot h, scale with target cells?)
     "sphere": ("sphere", dict(radius_m=1e-6), 0.15, True),
     "polycrystal": ("polycrystal", dict(radius_m=1e-6, n_grains=50, seed=0), 0.15, True),
-    "agglomerate": ("agglomerate", dict(n_particles=20, radius_m=1e-6, seed=0), 0.3, False),
+    "agglomerate": ("agglomerate", dict(n_particles=20, radius_m=1e-6, seed=0), 0.15, False),
 }
 
 
@@ -68,10 +68,17 @@ def main():
     for name in a.cases.split(","):
         kind, fixed, h0, scale = CASES[name]
         params = dict(fixed, h=h0)
-        if scale:
+        if scale:  # two pilots: at h0, then at the size predicted for cells/10
             pilot = run_child(kind, params)
+            h1 = h0 * (pilot["cells"] / (a.cells / 10)) ** (1 / 3)
+            if h1 < h0:
+                pilot = run_child(kind, dict(params, h=h1))
+                h0 = h1
             params["h"] = round(h0 * (pilot["cells"] / a.cells) ** (1 / 3), 5)
         res = run_child(kind, params)
+        if scale and abs(res["cells"] / a.cells - 1) > 0.15:  # one correction step
+            params["h"] = round(params["h"] * (res["cells"] / a.cells) ** (1 / 3), 5)
+            res = run_child(kind, params)
         rows.append({"case": name, "h": params["h"], **res})
         print(json.dumps(rows[-1]), flush=True)
     print("\n| case | h (rel.) | tets | vertices | q_min | q_mean | gmsh build [s] | distribute [s] | total [s] | peak RSS [MB] |")
