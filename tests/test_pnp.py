@@ -353,3 +353,31 @@ def test_mpi_matches_serial():
         model.destroy()
     for a, b in zip(*results):
         assert np.allclose(a, b, rtol=1e-7, atol=1e-9), np.max(np.abs(np.asarray(a) - np.asarray(b)))
+
+
+# ---------------------------------------------------------------------------------------------
+def test_space_charge_problem_outputs(shared_tmp_path):
+    """1D space_charge run: profiles.csv / summary.json contract; contact potential = -delta_mu0/e."""
+    import csv
+    import json
+    from tests.conftest import solidion
+    out = shared_tmp_path / "sc"
+    r = solidion("run", "space_charge", "--out", out, "--set", "t_end_s=0.05", "--set", "currents_A_m2=[0.01]",
+                 "--set", "delta_mu0_Li_eV=-0.08", "--set", "activity=ideal")
+    assert r.returncode == 0, r.stderr
+    d = json.loads((out / "summary.json").read_text())
+    assert d["status"] == "ok"
+    # ideal Li, equal bulk concentrations: bulk potential step = -delta_mu0 / e
+    assert abs(d["equilibrium"]["contact_potential_V"] - 0.08) < 1e-9
+    # the two side drops add up to the contact potential (phi continuous at the interface)
+    total = d["potential_drop_electrolyte_V"] - d["potential_drop_cathode_V"]
+    assert abs(total - 0.08) < 1e-4, total
+    for k in ("space_charge_width_cathode_m", "space_charge_width_electrolyte_m"):
+        assert 0 < d[k] < 20 * d["scales"]["debye_length_m"]
+    assert d["transient"]["max_amount_rel_change"] < 1e-9
+    with open(out / "profiles.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["x_m", "phi_V", "c_Li_mol_m3", "c_hole_mol_m3"]
+    assert all(float(r[2]) > 0 for r in rows[1:])
+    r = solidion("run", "space_charge", "--out", out, "--set", "h_interface_debye=-1")
+    assert r.returncode == 2 and "h_interface_debye" in r.stderr
