@@ -23,7 +23,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "particle_spinodal": ("problems.particle_spinodal", "3D particle quenched into the spinodal region (Cahn-Hilliard, regular solution)"),
     "phase_separating_charge": ("problems.phase_separating_charge", "LiFePO4-like phase-separating particle charged at low/high rate: voltage plateau, morphology"),
     "particle_discharge": ("problems.particle_discharge", "Constant-current discharge of an anisotropic polycrystalline cathode particle (D(c) tensor, Butler-Volmer, voltage curve)"),
+    "spm_sphere": ("problems.spm_sphere", "Isotropic Chen 2020 NMC811 sphere at constant current vs a 1D single-particle (radial FV) reference"),
     "shrinking_core": ("problems.shrinking_core", "Two-phase LiFePO4-like particle with a sharp moving phase boundary (ALE Stefan problem, shrinking core)"),
+    "interdiffusion": ("problems.interdiffusion", "Binary interdiffusion couple: Darken interdiffusivity, Kirkendall marker motion, Boltzmann-Matano reference"),
     "space_charge": ("problems.space_charge", "PNP / Poisson-Boltzmann space-charge layers at a cathode | solid-electrolyte bilayer (1D/2D/3D), interfacial resistance"),
     "particle_in_electrolyte": ("problems.particle_in_electrolyte", "PNP space-charge layer around a cathode particle embedded in solid electrolyte (3D)"),
 }

@@ -84,6 +84,8 @@ class ParticleDischargeParameters(Parameters):
     n_grains: int = param(50, "number of grains (polycrystal)", ge=1)
     grain_seed: int = param(0, "random seed of the grain structure and orientations", ge=0)
     mesh_size: float = param(0.15, "element size relative to the radius", "-", gt=0, le=1)
+    mesh_size_surface: float = param(0.0, "element size at the surface (and grain boundaries) relative "
+                                     "to the radius; 0: uniform mesh_size", "-", ge=0, le=1)
     element_degree: int = param(1, "Lagrange degree of the concentration", choices=(1, 2))
     geometry_order: int = param(1, "geometry order (2: curved surface)", choices=(1, 2))
     diffusivity_m2_s: float = param(0.0, "in-plane (fast) diffusivity D_ref; 0: the material's", "m^2/s", ge=0)
@@ -112,6 +114,8 @@ class ParticleDischargeParameters(Parameters):
     dt_s: float = param(1.0, "initial time step", "s", gt=0)
     dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
     time_order: int = param(2, "BDF order", choices=(1, 2))
+    max_voltage_step_V: float = param(0.02, "reject and retry (smaller dt) a step that changes the "
+                                      "voltage by more than this", "V", gt=0)
     solver: str = param("gmres_amg", "linear solver", choices=("gmres_amg", "lu"))
     fields_every: int = param(20, "write fields every N steps (0: first and last only)", ge=0)
     section_plot: bool = param(True, "plot the concentration on the z = 0 section")
@@ -151,14 +155,15 @@ def build_domain(p, comm):
             raise InputError("parameter 'geometry' = 'polycrystal' needs meshes/polycrystal.py, which is "
                              "not available; allowed: 'sphere'") from None
         dom = polycrystal(p.radius_m, p.n_grains, seed=p.grain_seed, h=p.mesh_size, comm=comm,
-                         order=p.geometry_order)
+                          order=p.geometry_order, h_interface=p.mesh_size_surface or None)
         orient = dom.metadata.get("orientations", {})
         rotations = {dom.cell_id(name): np.asarray(Q, dtype=float) for name, Q in orient.items()}
         if not rotations:
             raise InputError("the polycrystal mesh carries no grain orientations")
         return dom, rotations
     from meshes.sphere import sphere
-    dom = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm)
+    dom = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm,
+                 h_surface=p.mesh_size_surface or None)
     Q = dif.rotation_matrix([float(s) for s in p.crystal_euler_deg.split(",")])
     return dom, {dom.cell_id(T.PARTICLE): Q}
 
@@ -297,7 +302,13 @@ class ParticleDischarge:
     # TimeDependent protocol ---------------------------------------------
     def step(self, t, dt) -> SolveStats:
         self.bdf.set_step(dt)
-        return self.newton.solve()
+        st = self.newton.solve()
+        if st.converged and self.phi is not None:
+            dv = abs(float(self.phi.value) - self.phi_old) * self.vt
+            if dv > self.p.max_voltage_step_V:
+                return SolveStats(False, st.newton_iterations, st.krylov_iterations,
+                                  f"voltage changed by {dv:.3g} V > max_voltage_step_V")
+        return st
 
     def reject(self):
         self.c.x.array[:] = self.c_old.x.array
@@ -512,7 +523,7 @@ def _run_with_output(prob: ParticleDischarge, p, out: RunOutput, extra_summary=N
                  newton_per_step=res.newton / max(res.steps, 1),
                  krylov_per_newton=res.krylov / max(res.newton, 1))
     if prob.phi is not None:
-        stats.update(final_voltage_V=prob.voltage_V, capacity_mAh=abs(prob.I_app) * res.t * s.time / 3.6,
+        stats.update(final_voltage_V=prob.voltage_V, capacity_mAh=capacity_at_cutoff_mAh(prob, ts),
                      max_mass_balance_rel_error=float(np.max(ts.column("mass_balance_rel_error")))
                      if out.comm.rank == 0 else None)
     if extra_summary:
@@ -524,6 +535,18 @@ def _run_with_output(prob: ParticleDischarge, p, out: RunOutput, extra_summary=N
     reason = res.reason or "end time reached"
     out.finish(status, reason, **stats)
     prob.newton.destroy()
+
+
+def capacity_at_cutoff_mAh(prob: ParticleDischarge, ts) -> float:
+    """Discharged capacity [mAh] at the cut-off voltage (linear interpolation in the last
+    step), or at the end of the run if the cut-off was not crossed."""
+    t, v = ts.column("t_s"), ts.column("voltage_V")
+    vc = prob.p.cutoff_voltage_V
+    sign = 1 if prob.p.c_rate > 0 else -1
+    t_cut = t[-1]
+    if len(t) >= 2 and sign * (v[-1] - vc) <= 0 < sign * (v[-2] - vc):
+        t_cut = t[-2] + (t[-1] - t[-2]) * (v[-2] - vc) / (v[-2] - v[-1])
+    return abs(prob.I_app) * t_cut / 3.6
 
 
 def _plot(out: RunOutput, prob: ParticleDischarge):
