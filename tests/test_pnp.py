@@ -381,3 +381,22 @@ def test_space_charge_problem_outputs(shared_tmp_path):
     assert all(float(r[2]) > 0 for r in rows[1:])
     r = solidion("run", "space_charge", "--out", out, "--set", "h_interface_debye=-1")
     assert r.returncode == 2 and "h_interface_debye" in r.stderr
+
+
+def test_butler_volmer_interface_resistance(shared_tmp_path):
+    """Small current: R_int(butler_volmer) - R_int(equilibrium) = kT / (e i0) (linearized Butler–Volmer)."""
+    import json
+    from fem.scaling import thermal_voltage
+    from tests.conftest import solidion
+    R = {}
+    for itf in ("equilibrium", "butler_volmer"):
+        out = shared_tmp_path / itf
+        r = solidion("run", "space_charge", "--out", out, "--set", "t_end_s=0", "--set", "currents_A_m2=[0.002]",
+                     "--set", f"Li_interface={itf}", "--set", "exchange_current_A_m2=0.1")
+        assert r.returncode == 0, r.stderr
+        d = json.loads((out / "summary.json").read_text())
+        assert d["status"] == "ok", d["reason"]
+        R[itf] = d["steady_states"][0]["R_interface_ohm_m2"]
+    assert R["equilibrium"] > 0  # the Li-depleted space-charge layer adds resistance
+    R_ct = thermal_voltage(298.15) / 0.1
+    assert abs((R["butler_volmer"] - R["equilibrium"]) / R_ct - 1) < 0.01, (R, R_ct)
