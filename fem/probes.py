@@ -27,9 +27,10 @@ class PointProbe:
             cells = cells[cells < nlocal]
             owned.append(int(cells[0]) if len(cells) else -1)
         # one owner per point: the lowest rank that has it
-        has = np.array([c >= 0 for c in owned], dtype=np.int32)
-        ranks = np.where(has, mesh.comm.rank, mesh.comm.size)
-        owner = mesh.comm.allreduce(ranks, op=MPI.MIN)
+        has = np.array([c >= 0 for c in owned], dtype=bool)
+        ranks = np.where(has, mesh.comm.rank, mesh.comm.size).astype(np.int32)
+        owner = np.empty_like(ranks)
+        mesh.comm.Allreduce(ranks, owner, op=MPI.MIN)
         if np.any(owner == mesh.comm.size):
             missing = np.where(owner == mesh.comm.size)[0]
             raise ValueError(f"probe points {pts[missing].tolist()} are outside the mesh")
@@ -40,5 +41,5 @@ class PointProbe:
         vals = np.zeros((len(self.points), vs))
         for i, cell in self.local:
             vals[i] = u.eval(self.points[i], np.array([cell], dtype=np.int32))
-        vals = self.mesh.comm.allreduce(vals, op=MPI.SUM)
+        self.mesh.comm.Allreduce(MPI.IN_PLACE, vals, op=MPI.SUM)
         return vals[:, 0] if vs == 1 else vals
