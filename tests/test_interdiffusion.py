@@ -1,0 +1,140 @@
+"""Interdiffusion / Kirkendall: MMS rate, Boltzmann–Matano reference, marker motion, conservation, MPI."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import ufl
+from mpi4py import MPI
+from scipy.special import erf
+
+import dolfinx.fem
+import dolfinx.mesh
+
+from fem import petsc_options
+from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
+                                             regular_solution_thermodynamic_factor)
+from fem.observables import Integral
+from fem.reference.boltzmann import BoltzmannSolution
+from fem.solver import SNESSolver
+from fem.time_schemes import BDF
+from fem.weak_forms.diffusion import diffusion_residual
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def mms_error(n, degree):
+    """x(z, t) = (1 + t)(0.3 + 0.2 cos(pi z)) with the nonlinear Darken D~(x), Omega/RT = 1.5."""
+    mesh = dolfinx.mesh.create_unit_interval(MPI.COMM_WORLD, n)
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+    z = ufl.SpatialCoordinate(mesh)[0]
+    t = dolfinx.fem.Constant(mesh, 0.0)
+
+    def exact(time):
+        return (1 + time) * (0.3 + 0.2 * ufl.cos(np.pi * z))
+
+    def D_of(x):
+        phi = regular_solution_thermodynamic_factor(x, 1.5)
+        DA, DB = intrinsic_diffusivities(x, 1.0, 0.2, phi)
+        return interdiffusion_coefficient(x, DA, DB)
+
+    u_ex = exact(t)
+    source = (0.3 + 0.2 * ufl.cos(np.pi * z)) - ufl.div(D_of(u_ex) * ufl.grad(u_ex))
+    j_in = ufl.dot(D_of(u_ex) * ufl.grad(u_ex), ufl.FacetNormal(mesh))
+    fs = [dolfinx.fem.Function(V) for _ in range(3)]
+    expr = dolfinx.fem.Expression(exact(t), V.element.interpolation_points())
+    for f in fs:
+        f.interpolate(expr)
+    u, u_n, u_nm1 = fs
+    bdf = BDF(mesh, 2)
+    dx = ufl.dx(metadata={"quadrature_degree": 8})
+    F = diffusion_residual(bdf.ddt(u, u_n, u_nm1), u, ufl.TestFunction(V), D_of(u), dx,
+                           inflow=[(j_in, ufl.ds)], source=source)
+    solver = SNESSolver(F, u, [], prefix=f"idmms{degree}_", options=petsc_options.direct_lu())
+    time = 0.0
+    for _ in range(4):
+        time += 0.05
+        t.value = time
+        bdf.set_step(0.05)
+        assert solver.solve().converged
+        bdf.accepted(0.05)
+        u_nm1.x.array[:] = u_n.x.array
+        u_n.x.array[:] = u.x.array
+    return np.sqrt(Integral((u - exact(t)) ** 2 * dx)())
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_mms_rate_nonlinear_darken(degree):
+    errs = [mms_error(n, degree) for n in (16, 32, 64)]
+    rate = np.log2(errs[-2] / errs[-1])
+    assert abs(rate - (degree + 1)) < 0.1, (errs, rate)
+
+
+def test_equal_intrinsic_diffusivities_give_erf_and_no_marker_motion(tmp_path):
+    from problems import run
+    D = 5e-16
+    s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=D,
+            tracer_diffusivity_B_m2_s=D, t_end_s=2000.0)
+    assert s["status"] == "ok"
+    p = read_csv(tmp_path / "profiles.csv")
+    z = p["z_m"] - 10e-6
+    exact = 0.95 - 0.9 * 0.5 * (1 + erf(z / (2 * np.sqrt(D * 2000.0))))
+    assert np.max(np.abs(p["x_A_frac"] - exact)) < 0.01 * 0.9
+    d = read_csv(tmp_path / "timeseries.csv")
+    assert np.max(np.abs(d["marker_position_m"] - 10e-6)) < 1e-12
+
+
+def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
+    from problems import run
+    DA, DB = 1e-15, 2e-16
+    s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=DA,
+            tracer_diffusivity_B_m2_s=DB, t_end_s=2000.0)
+    assert s["status"] == "ok"
+    ref = BoltzmannSolution(lambda x: (1 - x) * DA + x * DB, 0.95, 0.05, DA)
+    lam = ref.marker_parameter(lambda x: DA - DB + 0 * x)
+    assert lam < 0  # faster A out of the left block: markers shift into the A side
+    d = read_csv(tmp_path / "timeseries.csv")
+    t, zk = d["t_s"], d["marker_position_m"] - 10e-6
+    # position at the end within 1%, and the parabolic law between two late times within 1%
+    assert zk[-1] == pytest.approx(lam * np.sqrt(t[-1]), rel=0.01)
+    i = np.searchsorted(t, 500.0)
+    assert (zk[-1] - zk[i]) == pytest.approx(lam * (np.sqrt(t[-1]) - np.sqrt(t[i])), rel=0.01)
+    p = read_csv(tmp_path / "profiles.csv")
+    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, t[-1]))) < 0.01 * 0.9
+    # conservation of A (closed couple) and a fixed Matano plane
+    assert np.max(np.abs(d["amount_A_rel_change"])) < 1e-10
+    np.testing.assert_allclose(d["matano_plane_m"], 10e-6, rtol=1e-9)
+
+
+def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
+    from problems import run
+    from fem.scaling import GAS_CONSTANT
+    DA, DB, T = 1e-15, 4e-16, 600.0
+    omega = 1.2 * GAS_CONSTANT * T  # Phi = 1 - 2.4 x (1-x) > 0
+    s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=DA,
+            tracer_diffusivity_B_m2_s=DB, omega_J_mol=omega, temperature_K=T, t_end_s=1500.0)
+    phi = lambda x: 1 - 2.4 * x * (1 - x)  # noqa: E731
+    ref = BoltzmannSolution(lambda x: ((1 - x) * DA + x * DB) * phi(x), 0.95, 0.05, DA)
+    p = read_csv(tmp_path / "profiles.csv")
+    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, s["t_final_s"]))) < 0.01 * 0.9
+
+
+@pytest.mark.mpi
+def test_parallel_matches_serial(shared_tmp_path):
+    from problems import run
+    world = MPI.COMM_WORLD
+    kw = dict(quiet=True, t_end_s=500.0, fields_every=0)
+    run("interdiffusion", out=shared_tmp_path / "par", comm=world, **kw)
+    run("interdiffusion", out=shared_tmp_path / f"ser{world.rank}", comm=MPI.COMM_SELF, **kw)
+    world.barrier()
+    par = read_csv(shared_tmp_path / "par" / "timeseries.csv")
+    ser = read_csv(shared_tmp_path / f"ser{world.rank}" / "timeseries.csv")
+    assert len(par["t_s"]) == len(ser["t_s"])
+    for key in ("t_s", "x_A_mean_frac", "marker_position_m", "marker_velocity_m_s"):
+        np.testing.assert_allclose(par[key], ser[key], rtol=1e-8, atol=1e-20, err_msg=key)
