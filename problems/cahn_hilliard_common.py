@@ -87,7 +87,11 @@ class CahnHilliardModel:
         c, mu = parts[0], parts[1]
         c_old, mu_old = parts_old[0], parts_old[1]
         self.c_expr, self.mu_expr = c, mu
-        qd = quadrature_degree if quadrature_degree is not None else 2 * degree + 2
+        # P1 with lumped zeroth-order terms: the remaining integrands (M(c) grad mu . grad q,
+        # kappa grad c . grad v) are at most quadratic -> degree 2 is exact (lattice mobility)
+        lumped_default = (degree == 1) if lumped is None else lumped
+        qd = quadrature_degree if quadrature_degree is not None else (2 if (degree == 1 and lumped_default)
+                                                                      else 2 * degree + 2)
         dx = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": qd})
         self.dx = dx
         # mass lumping (vertex quadrature) of the zeroth-order terms for P1, see

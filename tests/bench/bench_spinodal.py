@@ -1,0 +1,193 @@
+"""Benchmarks of the Cahn-Hilliard solver (not collected by pytest).
+
+1. PFHub benchmark 1b (no-flux square) on the same grid and fixed time step in
+   solidion and in FiPy (finite volumes, the peer code that ships this benchmark):
+
+       python3 tests/bench/bench_spinodal.py fipy --nx 100 --dt 1 --t-end 1000     # host python + pip fipy
+       docker/run python3 tests/bench/bench_spinodal.py solidion --nx 100 --dt 1 --t-end 1000
+       python3 tests/bench/bench_spinodal.py compare                               # table: wall ratio, F(t) agreement
+
+   FiPy is *not* a dependency of solidion or its tests: it is imported only
+   in the ``fipy`` mode, run outside the image.
+
+2. 3D particle (regular solution, sphere) at a given mesh size: time per step,
+   Newton and Krylov iterations, serial and MPI:
+
+       docker/run python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 4
+       docker/run mpirun -n 2 python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 4
+
+Results go to results/bench/ (JSON/CSV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path("results/bench")
+PF = dict(L=200.0, rho=5.0, ca=0.3, cb=0.7, kappa=2.0, M=5.0, c0=0.5, eps=0.01)
+
+
+def run_fipy(nx, dt, t_end, sweeps_max=10, tol=1e-3):
+    import fipy as fp
+    L, rho, ca, cb, kappa, M = (PF[k] for k in ("L", "rho", "ca", "cb", "kappa", "M"))
+    mesh = fp.Grid2D(nx=nx, ny=nx, dx=L / nx, dy=L / nx)  # no-flux boundaries by default (1b)
+    c = fp.CellVariable(mesh=mesh, hasOld=True, name="c")
+    mu = fp.CellVariable(mesh=mesh, hasOld=True, name="mu")
+    x, y = mesh.cellCenters
+    c.value = PF["c0"] + PF["eps"] * (np.cos(0.105 * x) * np.cos(0.11 * y) + (np.cos(0.13 * x) * np.cos(0.087 * y)) ** 2
+                                      + np.cos(0.025 * x - 0.15 * y) * np.cos(0.07 * x - 0.02 * y))
+    f0 = rho * (c - ca) ** 2 * (cb - c) ** 2
+    dfdc = 2 * rho * (c - ca) * (cb - c) * (ca + cb - 2 * c)
+    d2f = 2 * rho * ((cb - c) ** 2 - 4 * (c - ca) * (cb - c) + (c - ca) ** 2)
+    eq1 = fp.TransientTerm(var=c) == fp.DiffusionTerm(coeff=M, var=mu)
+    eq2 = fp.ImplicitSourceTerm(coeff=1.0, var=mu) == (fp.ImplicitSourceTerm(coeff=d2f, var=c) - d2f * c + dfdc
+                                                       - fp.DiffusionTerm(coeff=kappa, var=c))
+    eq = eq1 & eq2
+    vol = mesh.cellVolumes
+
+    def energy():
+        g = c.grad.mag
+        return float(np.sum((f0.value + 0.5 * kappa * np.asarray(g) ** 2) * vol))
+
+    rows = [(0.0, energy(), 0)]
+    t, sweeps_total = 0.0, 0
+    start = time.perf_counter()
+    nsteps = int(round(t_end / dt))
+    for _ in range(nsteps):
+        c.updateOld()
+        mu.updateOld()
+        res0 = None
+        for s in range(sweeps_max):
+            res = eq.sweep(dt=dt)
+            sweeps_total += 1
+            res0 = res0 or res
+            if res < tol * max(res0, 1e-30) or res < 1e-10:
+                break
+        t += dt
+        rows.append((t, energy(), s + 1))
+    wall = time.perf_counter() - start
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "fipy_spinodal.csv", "w") as f:
+        w = csv.writer(f)
+        w.writerow(["t", "free_energy", "sweeps"])
+        w.writerows(rows)
+    info = dict(code="fipy " + fp.__version__, nx=nx, dt=dt, t_end=t_end, steps=nsteps, sweeps=sweeps_total,
+                wall_s=wall, solver=type(fp.solvers.DefaultSolver()).__name__)
+    (OUT / "fipy_spinodal.json").write_text(json.dumps(info, indent=1))
+    print(info)
+
+
+def run_solidion(nx, dt, t_end, scheme="implicit"):
+    from problems import run
+    out = OUT / "solidion_spinodal"
+    s = run("spinodal", out=out, quiet=True, cells_per_side=nx, cell_type="quadrilateral", dt_s=dt,
+            dt_max_s=dt, t_end_s=t_end, fixed_dt=True, dc_max=1.0, scheme=scheme)
+    info = dict(code="solidion", nx=nx, dt=dt, t_end=t_end, scheme=scheme, steps=s["steps"],
+                newton=s["newton_iterations"], wall_s=s["solve_wall_s"], status=s["status"],
+                rejected=s["rejected_steps"])
+    (OUT / "solidion_spinodal.json").write_text(json.dumps(info, indent=1))
+    print(info)
+
+
+def compare():
+    fi = json.loads((OUT / "fipy_spinodal.json").read_text())
+    so = json.loads((OUT / "solidion_spinodal.json").read_text())
+    with open(OUT / "fipy_spinodal.csv") as f:
+        r = list(csv.DictReader(f))
+    tf, Ff = np.array([float(x["t"]) for x in r]), np.array([float(x["free_energy"]) for x in r])
+    with open(OUT / "solidion_spinodal" / "timeseries.csv") as f:
+        r = list(csv.DictReader(f))
+    ts, Fs = np.array([float(x["t_s"]) for x in r]), np.array([float(x["free_energy"]) for x in r])
+    times = [t for t in (0, 10, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10000) if t <= min(tf[-1], ts[-1])]
+    print(f"PFHub 1b, {so['nx']}x{so['nx']} cells, dt = {so['dt']}, t_end = {so['t_end']}")
+    print(f"{'t':>8} {'F solidion':>12} {'F FiPy':>12} {'rel diff':>10}")
+    for t in times:
+        a, b = np.interp(t, ts, Fs), np.interp(t, tf, Ff)
+        print(f"{t:8g} {a:12.4f} {b:12.4f} {abs(a - b) / abs(b):10.2e}")
+    common = np.linspace(0, min(tf[-1], ts[-1]), 400)
+    rel = np.abs(np.interp(common, ts, Fs) - np.interp(common, tf, Ff)) / np.abs(np.interp(common, tf, Ff))
+    print(f"max rel diff over [0, {common[-1]:g}]: {rel.max():.3e}")
+    print(f"wall: solidion {so['wall_s']:.1f} s ({so['steps']} steps, {so['newton']} Newton), "
+          f"FiPy {fi['wall_s']:.1f} s ({fi['steps']} steps, {fi['sweeps']} sweeps, {fi['solver']}); "
+          f"ratio solidion/FiPy = {so['wall_s'] / fi['wall_s']:.2f}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        ax.loglog(ts[1:], Fs[1:], label="solidion (FEM Q1, mixed c-mu)")
+        ax.loglog(tf[1:], Ff[1:], "--", label="FiPy (FV)")
+        ax.set_xlabel("t")
+        ax.set_ylabel("F")
+        ax.set_title(f"PFHub 1b, {so['nx']}^2 cells, dt = {so['dt']}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / "spinodal_fipy_vs_solidion.png")
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def run_particle(h, steps, solver="fieldsplit"):
+    from mpi4py import MPI
+
+    from problems.particle_spinodal import ParticleSpinodalParameters, build
+    comm = MPI.COMM_WORLD
+    p = ParticleSpinodalParameters(mesh_size=h, interface_length_m=max(5e-9, 0.5 * h * 50e-9), solver=solver)
+    p.check()
+    t0 = time.perf_counter()
+    domain, fe, m = build(p, comm)
+    t_setup = time.perf_counter() - t0
+    ndofs = m.W.dofmap.index_map.size_global * m.W.dofmap.index_map_bs
+    dt = 0.02 / (p.radius_m**2 / p.diffusivity_m2_s)
+    rows = []
+    for i in range(steps):
+        comm.barrier()
+        t0 = time.perf_counter()
+        s = m.step(0.0, dt)
+        comm.barrier()
+        wall = time.perf_counter() - t0
+        assert s.converged, s
+        m.accept(0.0, dt, s)
+        rows.append((wall, s.newton_iterations, s.krylov_iterations))
+    w = np.array(rows)
+    info = dict(ranks=comm.size, dofs=ndofs, cells=m.mesh.topology.index_map(3).size_global, solver=solver,
+                setup_s=t_setup, steps=steps, wall_per_step_s=float(w[1:, 0].mean() if steps > 1 else w[0, 0]),
+                newton_per_step=float(w[:, 1].mean()), krylov_per_newton=float(w[:, 2].sum() / w[:, 1].sum()),
+                first_step_s=float(w[0, 0]))
+    if comm.rank == 0:
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / f"particle_{solver}_np{comm.size}_h{h}.json").write_text(json.dumps(info, indent=1))
+        print(info)
+    m.destroy()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("fipy", "solidion", "compare", "particle"))
+    ap.add_argument("--nx", type=int, default=100)
+    ap.add_argument("--dt", type=float, default=1.0)
+    ap.add_argument("--t-end", type=float, default=1000.0)
+    ap.add_argument("--scheme", default="implicit")
+    ap.add_argument("--h", type=float, default=0.05)
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--solver", default="fieldsplit")
+    a = ap.parse_args(argv)
+    if a.mode == "fipy":
+        run_fipy(a.nx, a.dt, a.t_end)
+    elif a.mode == "solidion":
+        run_solidion(a.nx, a.dt, a.t_end, a.scheme)
+    elif a.mode == "compare":
+        compare()
+    else:
+        run_particle(a.h, a.steps, a.solver)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
