@@ -35,6 +35,10 @@ from meshes._common import (aliases, generate, require_int, require_order, requi
 from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
+# (3D algorithm, 2D algorithm, size factor) tried in turn when meshing fails
+ATTEMPTS = [(10, 6, 1.0), (10, 1, 1.0), (1, 5, 1.0), (10, 6, 0.9), (10, 1, 0.8), (1, 6, 0.7)]
+
+
 def grain_seeds(n: int, semi_axes: np.ndarray, seed: int, min_sep: float = 0.6) -> np.ndarray:
     """``n`` points uniform in the ellipsoid x^2/a^2 + y^2/b^2 + z^2/c^2 <= 1, at least
     ``min_sep * (V/n)^(1/3)`` apart (relaxed by 10 % after every 2000 failed draws)."""
@@ -111,6 +115,8 @@ def polycrystal(radius_m: float, n_grains: int, seed: int = 0, h: float = 0.15, 
             "seeds": seeds.tolist(), "nominal_volumes": {T.PARTICLE: volume}}
     al = aliases(cells={T.PARTICLE: names})
 
+    calls = [0]
+
     def build():
         import gmsh
         occ = gmsh.model.occ
@@ -150,11 +156,16 @@ def polycrystal(radius_m: float, n_grains: int, seed: int = 0, h: float = 0.15, 
             add_physical(2, gb, T.GRAIN_BOUNDARY, cell=False)
         hh = h * rmax / L
         hi = None if h_interface is None else h_interface * rmax / L
-        size_field(hh, hi, [(2, s) for s in gb + surf])
+        # HXT on a Frontal-Delaunay surface mesh first; if a thin Voronoi feature gives a
+        # self-intersecting surface mesh: other 2D algorithms, then slightly smaller sizes
+        alg3, alg2, f = ATTEMPTS[min(calls[0], len(ATTEMPTS) - 1)]
+        calls[0] += 1
+        size_field(hh * f, None if hi is None else hi * f, [(2, s) for s in gb + surf], algorithm3d=alg3)
+        gmsh.option.setNumber("Mesh.Algorithm", alg2)
         generate(3, order)
-        return {**meta, "_aliases": al}
+        return {**meta, "mesh_attempts": calls[0], "_aliases": al}
 
-    return from_gmsh(build, comm, gdim=3, length_scale=L, name="polycrystal", verbose=verbose)
+    return from_gmsh(build, comm, gdim=3, length_scale=L, name="polycrystal", verbose=verbose, retries=len(ATTEMPTS) - 1)
 
 
 def _voronoi_volumes(points: np.ndarray, half_box: np.ndarray) -> list[int]:

@@ -107,13 +107,16 @@ class TaggedMesh:
 
 def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim: int = 3,
               length_scale: float = 1.0, name: str = "solidion",
-              gmsh_options: dict[str, float] | None = None, verbose: bool = False) -> TaggedMesh:
+              gmsh_options: dict[str, float] | None = None, verbose: bool = False,
+              retries: int = 0) -> TaggedMesh:
     """Run ``build`` on rank 0 inside an initialized Gmsh session and distribute the mesh.
 
     ``build()`` creates the geometry, physical groups and mesh in ``gmsh.model``
     and returns metadata; it must add physical groups with names from
     :mod:`meshes.tags` (via :func:`add_physical`).  Exceptions on rank 0 are
-    re-raised on every rank (no hang).
+    re-raised on every rank (no hang).  ``retries`` > 0: a failing ``build`` (other
+    than InputError) is called again in a fresh Gmsh session (it may count its calls
+    to change e.g. the meshing algorithm).
     """
     import gmsh
     import dolfinx.io.gmshio
@@ -123,23 +126,34 @@ def from_gmsh(build: Callable[[], dict[str, Any]], comm=MPI.COMM_WORLD, *, gdim:
     error = None
     initialized_here = False
     if comm.rank == 0:
-        initialized_here = not gmsh.isInitialized()
-        if initialized_here:
-            gmsh.initialize(readConfigFiles=False)
-        gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
-        gmsh.option.setNumber("General.NumThreads", 1)
-        for k, v in (gmsh_options or {}).items():
-            gmsh.option.setNumber(k, v)
-        gmsh.model.add(name)
         import time
-        t0 = time.perf_counter()
-        try:
-            metadata = build() or {}
-            metadata["_gmsh_build_s"] = time.perf_counter() - t0
-            cell_names, facet_names = _physical_names(gmsh.model, gdim_of_model=gmsh.model.getDimension())
-            metadata["_names"] = (cell_names, facet_names)
-        except Exception as e:  # noqa: BLE001 - re-raised on every rank below
-            error = e
+        from fem.errors import InputError
+        initialized_here = not gmsh.isInitialized()
+        for attempt in range(retries + 1):
+            if not gmsh.isInitialized():
+                gmsh.initialize(readConfigFiles=False)
+            gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+            gmsh.option.setNumber("General.NumThreads", 1)
+            for k, v in (gmsh_options or {}).items():
+                gmsh.option.setNumber(k, v)
+            gmsh.model.add(name)
+            t0 = time.perf_counter()
+            try:
+                metadata = build() or {}
+                metadata["_gmsh_build_s"] = time.perf_counter() - t0
+                cell_names, facet_names = _physical_names(gmsh.model, gdim_of_model=gmsh.model.getDimension())
+                metadata["_names"] = (cell_names, facet_names)
+                error = None
+                break
+            except InputError as e:
+                error = e
+                break
+            except Exception as e:  # noqa: BLE001 - retried, else re-raised on every rank below
+                error = e
+                if attempt < retries and initialized_here:
+                    gmsh.finalize()  # a failed Gmsh call may leave the session busy: start afresh
+                elif attempt < retries:
+                    gmsh.model.remove()
     error = comm.bcast(None if error is None else (type(error), str(error)), root=0)
     if error is not None:
         if comm.rank == 0:
