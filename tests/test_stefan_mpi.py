@@ -28,7 +28,7 @@ def test_planar_neumann_distributed_matches_serial():
     out = []
     for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
         ex, prob, t0, L = _neumann_problem(1, 0.01, comm)
-        out.append(_trajectory(prob, lambda t: (t, prob.interface_position(), prob.total_moles()), 0.01, 5e-4))
+        out.append(_trajectory(prob, lambda t: (t, prob.interface_position(), prob.total_moles()), 0.005, 5e-4))
     world, serial = out
     assert world.shape == serial.shape
     assert np.allclose(world, serial, rtol=1e-9, atol=1e-12), np.max(np.abs(world - serial))
@@ -44,7 +44,7 @@ def test_closed_particle_distributed_matches_serial(geometry):
         def observe(t, prob=prob, m0=m0):
             return t, prob.volume["alpha"](), prob.interface_radius(), (prob.total_moles() - m0) / m0
 
-        out.append(_trajectory(prob, observe, 0.02, 2e-3))
+        out.append(_trajectory(prob, observe, 0.01, 2e-3))
     world, serial = out
     assert np.allclose(world[:, :3], serial[:, :3], rtol=1e-8, atol=1e-12), np.max(np.abs(world - serial))
     assert np.max(np.abs(world[:, 3])) < 1e-6  # conservation also holds distributed
