@@ -68,7 +68,11 @@ class ChargeParameters(Parameters):
     c_max_mol_m3: float = param(22806.0, "site (maximum) concentration", "mol/m^3", gt=0)
     u0_V: float = param(3.422, "reference potential U0 (plateau of the symmetric solution)", "V")
     exchange_current_A_m2: float = param(0.5, "exchange current density i0 (Butler-Volmer)", "A/m^2", gt=0)
+    control: str = param("current", "current: galvanostatic at c_rates; voltage: potentiostatic hold at "
+                         "hold_voltage_V with a local Butler-Volmer surface reaction", choices=("current", "voltage"))
     c_rates: list[float] = param([0.05, 5.0], "C-rates to run one after the other", "1/h")
+    hold_voltage_V: float = param(3.472, "cell voltage held (control = 'voltage')", "V")
+    hold_time_s: float = param(2000.0, "duration of the potentiostatic hold (control = 'voltage')", "s", gt=0)
     direction: str = param("charge", "charge: extract Li (c from c_full down); discharge: insert",
                            choices=("charge", "discharge"))
     c_full: float = param(0.97, "initial site fraction of a charge (discharge starts at 1 - c_full)", "-",
@@ -128,20 +132,30 @@ class PhaseSeparatingParticle:
         facets = dolfinx.mesh.locate_entities_boundary(
             mesh, fdim, lambda X: np.isclose(X[1], 0.0) | np.isclose(X[1], 1.0))
         tags = dolfinx.mesh.meshtags(mesh, fdim, np.sort(facets), np.full(len(facets), 1, dtype=np.int32))
-        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, subdomain_id=1)
+        # fixed quadrature: the inflow in the residual (tested with q, sum_i q_i = 1) and its
+        # integral for the mass balance use the same rule -> exact discrete balance
+        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, subdomain_id=1,
+                              metadata={"quadrature_degree": 4})
         self.j_in = dolfinx.fem.Constant(mesh, 0.0)  # nondimensional mean inward flux
         self._w_mean = dolfinx.fem.Constant(mesh, 1.0)
+        self.v_hold = dolfinx.fem.Constant(mesh, (p.hold_voltage_V - p.u0_V) / (self.fe.kT / ELEMENTARY_CHARGE))
+        self.j0 = dolfinx.fem.Constant(mesh, p.exchange_current_A_m2 / FARADAY / self.scales.molar_flux)
         kappa = self.fe.a * (p.interface_length_m / p.length_y_m) ** 2
         A = ufl.as_matrix([[p.anisotropy_x, 0.0], [0.0, 1.0]])
         self.model = CahnHilliardModel(
             mesh, self.fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice", 1.0, A),
             inflow=self._inflow, dc_max=p.dc_max, scheme=p.scheme, check_energy=False,
             solver=p.solver, prefix="psc_",
+            # the potentiostatic inflow depends on the unknowns: converge the residual (whose
+            # sum is the discrete lithium balance) to round-off
+            snes_options={"snes_atol": 1e-14} if p.control == "voltage" else None,
             dt_cap=lambda model: spinodal_dt_cap(model, lambda c: max(p.anisotropy_x, 1.0) * c * (1 - c)))
         m = self.model
         self.weight_norm = Integral(self._weight(m.w_old.sub(0)) * self.ds)
         self.area = Integral(dolfinx.fem.Constant(mesh, 1.0) * self.ds)()
         self.mu_surface = Integral(m.mu_expr * self.ds)
+        if p.control == "voltage":
+            self.inflow_total = Integral(self.bv_flux(m.c_expr, m.mu_expr) * self.ds)
         self.volume = m.volume
         self.kappa = kappa
 
@@ -150,9 +164,21 @@ class PhaseSeparatingParticle:
         return c_old if self.p.direction == "charge" else 1 - c_old
 
     def _inflow(self, c, mu, c_old):
+        if self.p.control == "voltage":
+            return [(self.bv_flux(c, mu), self.ds)]
         # local flux j_avg w(c^n) / <w(c^n)>_surface: the total current is exactly the applied
         # one in every step, and no lithium is pulled from a surface point that has none
         return [(self.j_in * self._weight(c_old) / self._w_mean, self.ds)]
+
+    def bv_flux(self, c, mu):
+        """Potentiostatic Butler-Volmer inflow (nondimensional, symmetric, alpha = 1/2):
+
+            j_in = -2 j0 [2 sqrt(c (1 - c))] sinh(eta / 2),   eta = (V - U0) e/kT + mu = (V - U_eq(mu)) e/kT
+
+        j0 = i0 / F is the exchange flux at c = 1/2; the sqrt(c(1-c)) factor switches the
+        reaction off where the surface is empty or full."""
+        eta = self.v_hold + mu
+        return -self.j0 * 2 * ufl.sqrt(c * (1 - c)) * 2 * ufl.sinh(eta / 2)
 
     def update_weight(self):
         self._w_mean.value = self.weight_norm() / self.area
@@ -165,6 +191,8 @@ class PhaseSeparatingParticle:
 
 
 def solve(p: ChargeParameters, out: RunOutput) -> None:
+    if p.control == "voltage":
+        return solve_potentiostatic(p, out)
     prob = PhaseSeparatingParticle(p, out.comm)
     m, s, fe = prob.model, prob.scales, prob.fe
     kT_e = fe.kT / ELEMENTARY_CHARGE
@@ -185,7 +213,7 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
         # dc_mean/dt = rate/3600 s (c in units of c_max) -> nondimensional flux over the two faces
         j_nd = sign * rate / 3600.0 * s.time * prob.volume / prob.area
         prob.j_in.value = j_nd
-        j_si = j_nd * s.molar_flux  # mol/(m^2 s)
+        j_si = j_nd * s.molar_flux  # mol/(m^2 s), > 0 inserting
         eta = -2 * kT_e * np.arcsinh(j_si * FARADAY / (2 * p.exchange_current_A_m2))
         t_end = p.capacity_end * c_range / (rate / 3600.0 * s.time)
         vtx = out.vtx(f"concentration_{irate}", c_out, s.length)
@@ -201,7 +229,8 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
             V = ocv + eta
             out.timeseries.add({"t_s": t * s.time, "c_rate": rate, "capacity_fraction": q, "c_mean": c_mean,
                                 "voltage_V": V, "ocv_surface_V": ocv, "overpotential_V": eta,
-                                "mass_balance_rel_error": mb, "dt_s": dt * s.time})
+                                "mass_balance_rel_error": mb, "dt_s": dt * s.time,
+                                "current_A_m2": -j_si * FARADAY})
             if not state["half"] and q >= 0.5:
                 state["half"] = True
                 c_out.x.array[:] = m.concentration()
@@ -244,6 +273,59 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
                newton_iterations=total["newton"], krylov_iterations=total["krylov"], solve_wall_s=total["wall"])
     if status != "ok":
         raise SolverError(reason)
+
+
+def solve_potentiostatic(p: ChargeParameters, out: RunOutput) -> None:
+    """Hold the cell voltage; the local Butler-Volmer flux drives the particle to the
+    equilibrium composition mu(c) = -(V - U0) e/kT (single phase if V is off the plateau)."""
+    prob = PhaseSeparatingParticle(p, out.comm)
+    m, s, fe = prob.model, prob.scales, prob.fe
+    kT_e = fe.kT / ELEMENTARY_CHARGE
+    c_start = p.c_full if p.direction == "charge" else 1.0 - p.c_full
+    prob.reset(c_start)
+    inserted = {"n": 0.0}  # nondimensional moles inserted per unit depth, BE-consistent
+    out.update(mesh=mesh_summary(m.mesh, [m.W]), control="voltage", hold_voltage_V=p.hold_voltage_V,
+               scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration})
+
+    def record(t, dt, stats):
+        total = prob.inflow_total() if t > 0 else 0.0
+        inserted["n"] += dt * total
+        c_mean = m.mass() / prob.volume
+        stored = (c_mean - prob.c_mean0) * prob.volume
+        mb = abs(stored - inserted["n"]) / max(abs(stored), 1e-300) if t > 0 else 0.0
+        ocv = fe.u0_V - kT_e * prob.mu_surface() / prob.area
+        i_A_m2 = -total / prob.area * s.molar_flux * FARADAY  # > 0 for extraction (charge)
+        c_rate = -total / prob.volume / s.time * 3600.0
+        out.timeseries.add({"t_s": t * s.time, "c_rate": c_rate, "capacity_fraction": abs(c_mean - prob.c_mean0),
+                            "c_mean": c_mean, "voltage_V": p.hold_voltage_V, "ocv_surface_V": ocv,
+                            "overpotential_V": p.hold_voltage_V - ocv, "mass_balance_rel_error": mb,
+                            "dt_s": dt * s.time, "current_A_m2": i_A_m2})
+
+    m.on_accept = record
+    record(0.0, 0.0, None)
+    t_end = p.hold_time_s / s.time
+    control = StepControl(t_end=t_end, dt=1e-6 * t_end, dt_min=1e-14 * t_end, dt_max=0.05 * t_end,
+                          grow=1.3, easy_newton=5)
+    res = integrate(m, control, progress=Progress(out.comm, t_end, s.time, quiet=out.quiet))
+    ts = out.timeseries
+    # equilibrium composition at the held voltage: mu(c) = -(V - U0) e / kT on the stable branch
+    from scipy.optimize import brentq
+    target = -(p.hold_voltage_V - p.u0_V) / kT_e
+    sp = fe.spinodal()
+    lo, hi = (1e-12, sp[0]) if (sp and target < fe.plateau_mu()) else ((sp[1], 1 - 1e-12) if sp else (1e-12, 1 - 1e-12))
+    c_eq = brentq(lambda x: fe.mu(x) - target, lo, hi, xtol=1e-14)
+    out.update(c_equilibrium=c_eq, c_mean_final=float(ts.column("c_mean")[-1]),
+               mass_balance_rel_error_max=float(ts.column("mass_balance_rel_error").max()))
+    if out.comm.rank == 0:
+        with out.figure("current") as (fig, ax):
+            ax.semilogx(ts.column("t_s")[1:], ts.column("current_A_m2")[1:])
+            ax.set_xlabel("t [s]")
+            ax.set_ylabel("current density [A/m$^2$]")
+    m.destroy()
+    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
+               newton_iterations=res.newton, krylov_iterations=res.krylov, solve_wall_s=res.wall_s)
+    if res.status != "ok":
+        raise SolverError(res.reason)
 
 
 def _plot(out, p):

@@ -50,3 +50,19 @@ def test_bad_input_names_parameter(tmp_path):
         _run(tmp_path, c_rates=[-1.0])
     with pytest.raises(InputError, match="interface_length_m"):
         _run(tmp_path, interface_length_m=1e-10)
+
+
+@pytest.mark.parametrize("direction, dv", [("charge", 0.05), ("discharge", -0.05)])
+def test_potentiostatic_hold_reaches_equilibrium(tmp_path, direction, dv):
+    """Constant voltage with a local Butler-Volmer reaction: the particle ends at the
+    single-phase composition with mu(c) = -(V - U0) e/kT (root found here independently)."""
+    from scipy.optimize import brentq
+    summary = _run(tmp_path, control="voltage", direction=direction, hold_voltage_V=3.422 + dv, u0_V=3.422)
+    assert summary["status"] == "ok", summary["reason"]
+    fe = RegularSolution.from_eV(0.1159, 298.15, 0.0, 0.0, 3.422)
+    target = -dv / (fe.kT / ELEMENTARY_CHARGE)
+    lo, hi = fe.spinodal()
+    bracket = (1e-12, lo) if dv > 0 else (hi, 1 - 1e-12)
+    c_eq = brentq(lambda x: fe.mu(x) - target, *bracket, xtol=1e-15)
+    assert abs(summary["c_mean_final"] - c_eq) < 1e-6 * max(c_eq, 1 - c_eq), (summary["c_mean_final"], c_eq)
+    assert summary["mass_balance_rel_error_max"] < 1e-8
