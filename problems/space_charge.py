@@ -144,25 +144,6 @@ def make_carriers(materials, species, first_index=1):
     return carriers
 
 
-def bulk_state(materials, species, eta_or_phi):
-    """Not used directly; see :func:`neutral_bulk_phi`."""
-
-
-def neutral_bulk_phi(material: Material, species, etas: dict, phi_guess=0.0):
-    """Bulk potential of ``material`` where the charge vanishes for given eta levels (numpy)."""
-    from scipy.optimize import brentq
-    present = [sp for sp in species if material.name in sp.D]
-
-    def rho(phi):
-        return material.rho_fixed + sum(
-            sp.z * sp.act(material.name).concentration(etas[sp.name] - sp.mu0_of(material.name) - sp.z * phi)
-            for sp in present)
-    a, b = phi_guess - 1.0, phi_guess + 1.0
-    while rho(a) * rho(b) > 0 and b - a < 1e4:
-        a, b = a - (b - a), b + (b - a)
-    return brentq(rho, a, b, xtol=1e-14)
-
-
 # =============================================================================
 # Finite-element model
 # =============================================================================
@@ -696,20 +677,21 @@ def solve_equilibrium_pb(domain, materials, species, bulk, sigma_f, reference, o
                          phi_bc=None):
     """Grand-canonical Poisson–Boltzmann state: phi only, etas from the neutral bulks."""
     etas, phi_bulk = equilibrium_etas(materials, species, reference, 0.0, bulk)
+    if options is not None and options.get("pc_type") != "lu":
+        options = petsc_options.cg_amg()  # the PB Jacobian -div(eps grad) + sum z^2 c/Phi is SPD
     pb = PNPModel(domain, materials, species, mode="equilibrium", eta_eq=etas, sigma_f=sigma_f,
                   options=options, prefix=prefix, phi_dirichlet=phi_bc)
     pb.set_component(0, values_by_material=phi_bulk)
-    # continuation in the surface charge for robustness
     st = pb.solve()
-    if not st.converged:
+    if not st.converged:  # continuation in the surface charge from the neutral bulk state
         target = float(pb.sigma_f.value)
-        ok = False
-        for frac in np.linspace(0.25, 1.0, 4):
-            pb.set_component(0, values_by_material=phi_bulk) if frac == 0.25 else None
+        pb.set_component(0, values_by_material=phi_bulk)
+        for frac in (0.25, 0.5, 0.75, 1.0):
             pb.sigma_f.value = frac * target
             st = pb.solve()
-            ok = st.converged
-        if not ok:
+            if not st.converged:
+                break
+        if not st.converged:
             raise SolverError(f"Poisson-Boltzmann solve did not converge: {st.reason}")
     return pb, etas, phi_bulk
 
