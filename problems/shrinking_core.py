@@ -217,7 +217,8 @@ class TwoPhaseStefan:
         self.idofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(interface))
         nown = V.dofmap.index_map.size_local
         self.owned = self.idofs < nown
-        opts = petsc_options.direct_lu() if solver == "lu" else petsc_options.cg_amg()
+        # the ALE term makes the phase operators nonsymmetric: GMRES + AMG when iterative
+        opts = petsc_options.direct_lu() if solver == "lu" else petsc_options.gmres_amg()
         opts = {**opts, "snes_atol": 1e-11, "snes_rtol": 1e-10}
 
         zero = dolfinx.fem.Constant(mesh, 0.0)
@@ -521,7 +522,8 @@ class ShrinkingCoreParameters(Parameters):
     min_mesh_quality: float = param(0.25, "end the run when the shape quality (relative to the initial mesh) "
                                     "drops below this", "-", gt=0, lt=1)
     interface_tolerance: float = param(1e-9, "Stefan iteration tolerance (interface displacement / R)", "-", gt=0)
-    solver: str = param("lu", "linear solver of the phases and the mesh motion", choices=("lu", "cg_amg"))
+    solver: str = param("lu", "linear solvers: lu (MUMPS) or amg (GMRES+BoomerAMG for the phases, CG+BoomerAMG "
+                        "for the mesh motion; for large 3D runs)", choices=("lu", "amg"))
     fields_every: int = param(25, "write fields every N steps (0: only first and last)", ge=0)
 
     def check(self):
@@ -615,7 +617,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         inflow.append(("beta", T.SURFACE, j_bv))
 
     prob = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
-                          dirichlet=dirichlet, inflow=inflow, solver=p.solver, ale_solver=p.solver,
+                          dirichlet=dirichlet, inflow=inflow, solver=p.solver, ale_solver="lu" if p.solver == "lu" else "cg_amg",
                           tol=p.interface_tolerance, max_move=p.max_move_cells, **geo)
     c_beta = prob.c["beta"]
     c_surface = Integral(rho * c_beta * dom.ds(T.SURFACE))
