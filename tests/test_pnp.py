@@ -400,3 +400,24 @@ def test_butler_volmer_interface_resistance(shared_tmp_path):
     assert R["equilibrium"] > 0  # the Li-depleted space-charge layer adds resistance
     R_ct = thermal_voltage(298.15) / 0.1
     assert abs((R["butler_volmer"] - R["equilibrium"]) / R_ct - 1) < 0.01, (R, R_ct)
+
+
+def test_particle_in_electrolyte_outputs(shared_tmp_path):
+    """Planar-disc particle (2D, cheap): the two space-charge drops add up to the contact potential."""
+    import csv
+    import json
+    from tests.conftest import solidion
+    out = shared_tmp_path / "pie"
+    r = solidion("run", "particle_in_electrolyte", "--out", out, "--set", "dim=2", "--set", "h_interface_debye=0.5",
+                 "--set", "h_bulk_debye=6")
+    assert r.returncode == 0, r.stderr
+    d = json.loads((out / "summary.json").read_text())
+    assert d["status"] == "ok"
+    total = d["potential_drop_electrolyte_V"] - d["potential_drop_particle_V"]
+    assert abs(total - d["contact_potential_V"]) < 1e-3 * abs(d["contact_potential_V"]), total
+    sp = d["surface_potential_V"]
+    assert sp["min"] <= sp["mean"] <= sp["max"]
+    with open(out / "profiles.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["x_m", "phi_V", "c_Li_mol_m3", "c_hole_mol_m3"]
+    assert all(float(r[2]) > 0 for r in rows[1:])
