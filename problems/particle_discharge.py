@@ -280,6 +280,8 @@ class ParticleDischarge:
         self.steps_since_fields = 0
         self.t_hat = 0.0
         self.x_surface_min = self.x0
+        self.phi_old = float(self.phi.value) if self.phi is not None else None
+        self.phi_older = None
         self.out = None
 
     # ------------------------------------------------------------------
@@ -302,6 +304,7 @@ class ParticleDischarge:
     # TimeDependent protocol ---------------------------------------------
     def step(self, t, dt) -> SolveStats:
         self.bdf.set_step(dt)
+        self.predict(dt)
         st = self.newton.solve()
         if st.converged and self.phi is not None:
             dv = abs(float(self.phi.value) - self.phi_old) * self.vt
@@ -309,6 +312,17 @@ class ParticleDischarge:
                 return SolveStats(False, st.newton_iterations, st.krylov_iterations,
                                   f"voltage changed by {dv:.3g} V > max_voltage_step_V")
         return st
+
+    def predict(self, dt):
+        """Newton initial guess: linear extrapolation of the last two accepted states."""
+        if self.bdf.dt_prev is None:
+            return
+        w = dt / self.bdf.dt_prev
+        a = self.c.x.array
+        a[:] = self.c_old.x.array + w * (self.c_old.x.array - self.c_older.x.array)
+        np.clip(a, 1e-6, 1 - 1e-6, out=a)
+        if self.phi is not None and self.phi_older is not None:
+            self.phi.value = self.phi_old + w * (self.phi_old - self.phi_older)
 
     def reject(self):
         self.c.x.array[:] = self.c_old.x.array
@@ -323,7 +337,7 @@ class ParticleDischarge:
         self.c_older.x.array[:] = self.c_old.x.array
         self.c_old.x.array[:] = self.c.x.array
         if self.phi is not None:
-            self.phi_old = float(self.phi.value)
+            self.phi_older, self.phi_old = self.phi_old, float(self.phi.value)
         self.t_hat = t_new
         xs = self.c.x.array[self.surface_dofs]
         self.x_surface_min = self.mesh.comm.allreduce(float(xs.min()) if len(xs) else 1e300, op=MPI.MIN)

@@ -1,0 +1,86 @@
+"""Benchmark: particle_discharge on a 50-grain polycrystal, serial and 2 ranks.
+
+    docker/run python3 tests/bench/bench_particle_discharge.py [--mesh-sizes 0.2,0.1] [--ranks 1,2]
+        [--grains 50] [--t-end 0] [--degree 1]
+
+Each case is one ``solidion run particle_discharge`` (optionally under ``mpirun -n``)
+with P1 elements, 1C constant current, the default anisotropic D(c) and
+Butler–Volmer kinetics, to the cut-off (``--t-end 0``) or a fixed time.
+Reports dofs, wall time (total and time loop), steps, rejected steps, Newton
+iterations per step and Krylov iterations per KSP solve (the bordered Newton
+does two KSP solves per iteration), and writes results/bench/particle_discharge.{md,json}.
+Goal from the issue: < 10 min on 2 ranks at ~500k dofs (mesh size ~0.03),
+Krylov iterations per solve independent of the mesh size within 30 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int) -> dict:
+    out = REPO / "results" / "bench" / f"particle_discharge_h{h}_g{grains}_np{ranks}"
+    cmd = [sys.executable, "-m", "fem.cli", "run", "particle_discharge", "--quiet",
+           "--set", f"mesh_size={h}", "--set", f"n_grains={grains}", "--set", f"element_degree={degree}",
+           "--set", "fields_every=0", "--set", "section_plot=false", "--set", f"t_end_s={t_end}",
+           "--out", str(out)]
+    if ranks > 1:
+        cmd = ["mpirun", "-n", str(ranks), *cmd]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        return {"h": h, "ranks": ranks, "error": (r.stderr or r.stdout)[-500:]}
+    s = json.loads((out / "summary.json").read_text())
+    newton = s["newton_iterations"]
+    return {"h": h, "ranks": ranks, "dofs": s["mesh"]["dofs"], "cells": s["mesh"]["cells"],
+            "wall_s": wall, "loop_s": s["solve_wall_s"], "steps": s["steps"], "rejected": s["rejected_steps"],
+            "newton_per_step": newton / max(s["steps"], 1),
+            "krylov_per_solve": s["krylov_iterations"] / max(2 * newton, 1),
+            "t_final_s": s["t_final_s"], "final_voltage_V": s["final_voltage_V"],
+            "capacity_mAh": s["capacity_mAh"], "reason": s["reason"]}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mesh-sizes", default="0.2,0.1")
+    ap.add_argument("--ranks", default="1,2")
+    ap.add_argument("--grains", type=int, default=50)
+    ap.add_argument("--t-end", type=float, default=0.0, help="end time [s]; 0: to the cut-off")
+    ap.add_argument("--degree", type=int, default=1)
+    a = ap.parse_args(argv)
+    rows = []
+    for h in [float(x) for x in a.mesh_sizes.split(",")]:
+        for n in [int(x) for x in a.ranks.split(",")]:
+            row = run_case(h, n, a.grains, a.t_end, a.degree)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    head = ("| mesh_size | ranks | dofs | wall [s] | loop [s] | steps | rejected | Newton/step | Krylov/solve "
+            "| t_final [s] | V_final [V] |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['h']} | {r['ranks']} | error: {r['error'][:80]!r} |")
+            continue
+        lines.append(f"| {r['h']} | {r['ranks']} | {r['dofs']} | {r['wall_s']:.1f} | {r['loop_s']:.1f} | {r['steps']} "
+                     f"| {r['rejected']} | {r['newton_per_step']:.2f} | {r['krylov_per_solve']:.1f} "
+                     f"| {r['t_final_s']:.0f} | {r['final_voltage_V']:.3f} |")
+    table = head + "\n".join(lines) + "\n"
+    print(table)
+    dest = REPO / "results" / "bench"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "particle_discharge.md").write_text(table)
+    (dest / "particle_discharge.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
