@@ -58,7 +58,7 @@ def run_fipy(nx, dt, t_end, sweeps_max=10, tol=1e-3):
 
     rows = [(0.0, energy(), 0)]
     t, sweeps_total = 0.0, 0
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     nsteps = int(round(t_end / dt))
     for _ in range(nsteps):
         c.updateOld()
@@ -72,14 +72,14 @@ def run_fipy(nx, dt, t_end, sweeps_max=10, tol=1e-3):
                 break
         t += dt
         rows.append((t, energy(), s + 1))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "fipy_spinodal.csv", "w") as f:
         w = csv.writer(f)
         w.writerow(["t", "free_energy", "sweeps"])
         w.writerows(rows)
     info = dict(code="fipy " + fp.__version__, nx=nx, dt=dt, t_end=t_end, steps=nsteps, sweeps=sweeps_total,
-                wall_s=wall, solver=type(fp.solvers.DefaultSolver()).__name__)
+                wall_s=wall, cpu_s=cpu, solver=type(fp.solvers.DefaultSolver()).__name__)
     (OUT / "fipy_spinodal.json").write_text(json.dumps(info, indent=1))
     print(info)
 
@@ -87,11 +87,12 @@ def run_fipy(nx, dt, t_end, sweeps_max=10, tol=1e-3):
 def run_solidion(nx, dt, t_end, scheme="implicit"):
     from problems import run
     out = OUT / "solidion_spinodal"
+    cpu0 = time.process_time()
     s = run("spinodal", out=out, quiet=True, cells_per_side=nx, cell_type="quadrilateral", dt_s=dt,
             dt_max_s=dt, t_end_s=t_end, fixed_dt=True, dc_max=1.0, scheme=scheme)
     info = dict(code="solidion", nx=nx, dt=dt, t_end=t_end, scheme=scheme, steps=s["steps"],
                 newton=s["newton_iterations"], wall_s=s["solve_wall_s"], status=s["status"],
-                rejected=s["rejected_steps"])
+                rejected=s["rejected_steps"], cpu_s=time.process_time() - cpu0)
     (OUT / "solidion_spinodal.json").write_text(json.dumps(info, indent=1))
     print(info)
 
@@ -117,6 +118,9 @@ def compare():
     print(f"wall: solidion {so['wall_s']:.1f} s ({so['steps']} steps, {so['newton']} Newton), "
           f"FiPy {fi['wall_s']:.1f} s ({fi['steps']} steps, {fi['sweeps']} sweeps, {fi['solver']}); "
           f"ratio solidion/FiPy = {so['wall_s'] / fi['wall_s']:.2f}")
+    if "cpu_s" in so and "cpu_s" in fi:
+        print(f"CPU:  solidion {so['cpu_s']:.1f} s (incl. form compilation), FiPy {fi['cpu_s']:.1f} s; "
+              f"ratio = {so['cpu_s'] / fi['cpu_s']:.2f}")
     try:
         import matplotlib
         matplotlib.use("Agg")
