@@ -231,7 +231,7 @@ class PNPModel:
             self.rho[mat.name] = rho
         self.eps = {m.name: dolfinx.fem.Constant(mesh, float(m.eps)) for m in self.materials}
         surface = [(self.sigma_f, self.dS)] if self.dS is not None else []
-        F = wf.poisson_residual(us[0], vs[0], None,
+        F = wf.poisson_residual(us[0], vs[0],
                                 [(self.eps[m.name], self.rho[m.name], self.dx[m.name]) for m in self.materials],
                                 surface)
         self.values = {}

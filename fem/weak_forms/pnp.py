@@ -39,12 +39,11 @@ from __future__ import annotations
 import ufl
 
 
-def poisson_residual(phi, v, eps, charge_terms, surface_charges=()):
-    """sum eps grad phi . grad v dx - rho v dx - sigma_f v dS.
+def poisson_residual(phi, v, charge_terms, surface_charges=()):
+    """sum_m (eps_m grad phi . grad v - rho_m v) dx_m - sigma_f avg(v) dS.
 
     charge_terms : iterable of (eps_m, rho_m, dx_m) per material (eps and rho UFL);
     surface_charges : iterable of (sigma_f, dS) (sigma_f > 0: positive free charge).
-    ``eps`` is unused if per-material eps is given in charge_terms (kept for symmetry).
     """
     F = 0
     for eps_m, rho_m, dx_m in charge_terms:
