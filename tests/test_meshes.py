@@ -371,3 +371,25 @@ def test_platelet_and_rod_measures_and_crystal_axes():
     assert np.ptp(x[:, 2]) == pytest.approx(0.25) and np.max(np.hypot(x[:, 0], x[:, 1])) == pytest.approx(1.0)
     errs = [rel(measure(rod(0.5e-6, 2e-6, h=h, order=2, comm=SELF)), math.pi * 0.25 * 2) for h in (0.3, 0.15)]
     assert errs[1] < errs[0] / 8, errs
+
+
+def test_agglomerate_two_spheres_against_lens_formula():
+    """Two equal overlapping spheres (centre distance d): the union is V1 + V2 - lens,
+    lens = pi (4r + d)(2r - d)^2 / 12; primary_0 keeps its whole ball, primary_1 the rest;
+    the neck (grain_boundary) is the cap of sphere 0 inside sphere 1, area 2 pi r (r - d/2)."""
+    from meshes.agglomerate import agglomerate
+    overlap = 0.3
+    errs = []
+    for h in (0.4, 0.2):
+        tm = agglomerate(2, 1e-6, seed=0, h=h, radius_sigma=0.0, overlap=overlap, order=2, comm=SELF)
+        c = np.array(tm.metadata["centres"])
+        r = 1.0
+        d = np.linalg.norm(c[1] - c[0])
+        assert d == pytest.approx((1 - overlap) * 2 * r)
+        ball = 4 / 3 * math.pi * r ** 3
+        lens = math.pi * (4 * r + d) * (2 * r - d) ** 2 / 12
+        e = [rel(measure(tm, T.primary(0)), ball), rel(measure(tm, T.primary(1)), ball - lens),
+             rel(measure(tm, T.PARTICLE), 2 * ball - lens),
+             rel(facet_measure(tm, T.GRAIN_BOUNDARY), 2 * math.pi * r * (r - d / 2))]
+        errs.append(max(e))
+    assert errs[1] < errs[0] / 4 and errs[1] < 5e-3, errs
