@@ -24,15 +24,15 @@ from mpi4py import MPI
 
 from fem.errors import InputError
 from meshes import tags as T
-from meshes._common import (aliases, bbox, graded_nodes, interval_mesh, require_choice,
-                            require_positive, require_relative_size, size_field)
+from meshes._common import (aliases, bbox, generate, graded_nodes, interval_mesh, require_choice,
+                            require_order, require_positive, require_relative_size, size_field)
 from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
 def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = None, h: float = 0.05,
             h_interface: float | None = None, comm=MPI.COMM_WORLD, length_scale: float | None = None,
             layer_names: list[str] | None = None, *, h_m: float | None = None,
-            h_interface_m: float | None = None, grading_ratio: float = 1.2,
+            h_interface_m: float | None = None, grading_ratio: float = 1.2, order: int = 1,
             verbose: bool = False) -> TaggedMesh:
     """Stack of ``len(thicknesses_m)`` >= 1 layers [m]; see the module docstring.
 
@@ -45,12 +45,15 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
         total thickness (h_interface None: uniform h).
     length_scale : metres per mesh unit (default: the total thickness).
     layer_names : cell group names, one per layer.
+    order : geometry order of 2D/3D meshes (planar: exact with 1; 2 only for P2-geometry
+        consistency with other meshes); 1D meshes are always linear.
     """
     if not isinstance(thicknesses_m, (list, tuple)) or len(thicknesses_m) < 1:
         raise InputError(f"parameter 'thicknesses_m' = {thicknesses_m!r} must be a list of >= 1 "
                          "positive thicknesses [m]")
     ts = [require_positive(f"thicknesses_m[{i}]", t, "m") for i, t in enumerate(thicknesses_m)]
     require_choice("dim", dim, (1, 2, 3))
+    order = require_order(order)
     total_m = sum(ts)
     L = require_positive("length_scale", length_scale, "m") if length_scale is not None else total_m
     if h_m is not None:
@@ -147,7 +150,7 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
             add_physical(dim - 1, ents, nm, cell=False)
         near = [(dim - 1, f) for nm in iface_names for f in groups[nm]]
         size_field(hh, hi, near, grading=grading_ratio - 1.0)
-        gmsh.model.mesh.generate(dim)
+        generate(dim, order, optimize=False)
         return {**meta, "_aliases": al}
 
     return from_gmsh(build, comm, gdim=dim, length_scale=L, name="bilayer", verbose=verbose)
