@@ -33,7 +33,7 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
             h_interface: float | None = None, comm=MPI.COMM_WORLD, length_scale: float | None = None,
             layer_names: list[str] | None = None, *, h_m: float | None = None,
             h_interface_m: float | None = None, grading_ratio: float = 1.2, order: int = 1,
-            verbose: bool = False) -> TaggedMesh:
+            refine_contacts: bool = False, verbose: bool = False) -> TaggedMesh:
     """Stack of ``len(thicknesses_m)`` >= 1 layers [m]; see the module docstring.
 
     Parameters
@@ -45,6 +45,8 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
         total thickness (h_interface None: uniform h).
     length_scale : metres per mesh unit (default: the total thickness).
     layer_names : cell group names, one per layer.
+    refine_contacts : also grade down to ``h_interface`` at the contacts x = 0 and x = end
+        (blocking electrodes with their own space-charge layers).
     order : geometry order of 2D/3D meshes (planar: exact with 1; 2 only for P2-geometry
         consistency with other meshes); 1D meshes are always linear.
     """
@@ -104,8 +106,8 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
         import numpy as np
         parts = []
         for i in range(n):
-            nodes = graded_nodes(xs[i], xs[i + 1], hh, hi, refine_left=i > 0, refine_right=i < n - 1,
-                                 ratio=grading_ratio)
+            nodes = graded_nodes(xs[i], xs[i + 1], hh, hi, refine_left=i > 0 or refine_contacts,
+                                 refine_right=i < n - 1 or refine_contacts, ratio=grading_ratio)
             parts.append(nodes if i == 0 else nodes[1:])
         nodes = np.concatenate(parts)
         facets = [(T.CONTACT_LEFT, xs[0]), (T.CONTACT_RIGHT, xs[-1])]
@@ -148,7 +150,8 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
             if not ents:
                 raise InputError(f"bilayer: facet group {nm!r} would be empty")
             add_physical(dim - 1, ents, nm, cell=False)
-        near = [(dim - 1, f) for nm in iface_names for f in groups[nm]]
+        refined = iface_names + ([T.CONTACT_LEFT, T.CONTACT_RIGHT] if refine_contacts else [])
+        near = [(dim - 1, f) for nm in refined for f in groups[nm]]
         size_field(hh, hi, near, grading=grading_ratio - 1.0)
         generate(dim, order, optimize=False)
         return {**meta, "_aliases": al}

@@ -393,3 +393,18 @@ def test_agglomerate_two_spheres_against_lens_formula():
              rel(facet_measure(tm, T.GRAIN_BOUNDARY), 2 * math.pi * r * (r - d / 2))]
         errs.append(max(e))
     assert errs[1] < errs[0] / 4 and errs[1] < 5e-3, errs
+
+
+def test_bilayer_refine_contacts():
+    from meshes.bilayer import bilayer
+    for refine in (False, True):
+        tm = bilayer([1e-6], dim=1, h=0.05, h_interface=1e-3, refine_contacts=refine, comm=SELF)
+        dx = np.diff(np.sort(tm.mesh.geometry.x[:, 0]))
+        if refine:
+            assert dx[0] <= 1.01e-3 and dx[-1] <= 1.01e-3 and measure(tm, T.layer(0)) == pytest.approx(1.0)
+        else:
+            assert dx.min() > 0.04  # single layer, no interfaces: uniform
+    tm = bilayer([1e-6, 1e-6], dim=2, h=0.1, h_interface=0.005, refine_contacts=True, comm=SELF)
+    import dolfinx.mesh
+    ent = dolfinx.mesh.locate_entities(tm.mesh, 2, lambda x: x[0] < 0.004)
+    assert len(ent) > 0
