@@ -64,7 +64,7 @@ def size_field(h: float, h_min: float | None = None, near: Iterable[tuple[int, i
                grading: float = 0.3, dist_max: float | None = None, algorithm3d: int = 10) -> None:
     """Mesh size ``h`` everywhere, graded down to ``h_min`` on the entities ``near``.
 
-    Size(d) = min(h, h_min + grading * d), d = distance to ``near`` (Gmsh Distance +
+    Size(d) = min(h, h_min + grading * (d - h_min)) (h_min for d < h_min), d = distance to ``near`` (Gmsh Distance +
     Threshold fields), i.e. neighbouring elements grow by about a factor 1 + grading.
     """
     import gmsh
@@ -88,8 +88,8 @@ def size_field(h: float, h_min: float | None = None, near: Iterable[tuple[int, i
         f.setNumber(thr, "InField", dist)
         f.setNumber(thr, "SizeMin", h_min)
         f.setNumber(thr, "SizeMax", h)
-        f.setNumber(thr, "DistMin", 0.0)
-        f.setNumber(thr, "DistMax", dist_max if dist_max is not None else (h - h_min) / grading)
+        f.setNumber(thr, "DistMin", h_min)
+        f.setNumber(thr, "DistMax", dist_max if dist_max is not None else h_min + (h - h_min) / grading)
         f.setAsBackgroundMesh(thr)
         opt("Mesh.MeshSizeMin", h_min)
         opt("Mesh.MeshSizeMax", h)
@@ -136,7 +136,8 @@ def aliases(cells: dict[str, Sequence[str]] | None = None,
 def graded_nodes(a: float, b: float, h: float, h_min: float | None, refine_left: bool,
                  refine_right: bool, ratio: float = 1.2) -> np.ndarray:
     """Nodes on [a, b]: size ``h`` away from refined ends, ``h_min`` at them, growing
-    geometrically by about ``ratio`` per element (size(d) = min(h, h_min + (ratio-1) d))."""
+    geometrically by about ``ratio`` per element
+    (size(d) = min(h, h_min + (ratio-1) max(d - h_min, 0)), d = distance to a refined end)."""
     length = b - a
     if h_min is None or h_min >= h or not (refine_left or refine_right):
         n = max(1, int(np.ceil(length / h - 1e-9)))
@@ -152,7 +153,7 @@ def graded_nodes(a: float, b: float, h: float, h_min: float | None, refine_left:
         d = np.minimum(d, s)
     if refine_right:
         d = np.minimum(d, length - s)
-    size = np.minimum(h, h_min + (ratio - 1.0) * d)
+    size = np.minimum(h, h_min + (ratio - 1.0) * np.maximum(d - h_min, 0.0))  # plateau: 1st cell = h_min
     inv = 1.0 / size
     phi = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(s))])
     n = max(1, int(np.ceil(phi[-1] - 1e-9)))
