@@ -68,7 +68,6 @@ from fem.timestepping import Progress, StepControl, integrate
 from fem.weak_forms.diffusion import diffusion_residual
 from meshes import tags as T
 
-SATURATION_X = 0.999  # discharge ends when the whole surface is this full (i0 -> 0)
 T_REF_K = 298.15  # temperature of the material's reference diffusivity
 NAME = "particle_discharge"
 DESCRIPTION = ("Constant-current discharge of a (polycrystalline, anisotropic) cathode particle: "
@@ -107,6 +106,9 @@ class ParticleDischargeParameters(Parameters):
     c_rate: float = param(1.0, "C-rate; > 0 discharges (lithiates), < 0 charges", "1/h")
     x0: float = param(-1.0, "initial x = c/c_max (< 0: the material's charged state x_full)", "-", lt=1)
     cutoff_voltage_V: float = param(3.0, "stop when the voltage crosses this value", "V", gt=0)
+    saturation_x: float = param(0.98, "discharge also ends when the whole surface has x >= this: i0 ~ "
+                                "sqrt(1 - x) vanishes and the voltage collapses within < 1 % of the capacity",
+                                "-", gt=0, le=1)
     flux_mol_m2_s: float = param(0.0, "inward flux (surface_condition='flux'); 0: from c_rate", "mol/(m^2 s)")
     c_surface_mol_m3: float = param(0.0, "surface concentration (surface_condition='concentration')",
                                     "mol/m^3", ge=0)
@@ -386,8 +388,9 @@ class ParticleDischarge:
         if self.phi is None:
             return None
         V = self.voltage_V
-        if self.p.c_rate > 0 and self.x_surface_min >= SATURATION_X:
-            return (f"surface saturated (min surface x = {self.x_surface_min:.4f} >= {SATURATION_X}): the "
+        sat = self.p.saturation_x
+        if self.p.c_rate > 0 and self.x_surface_min >= sat:
+            return (f"surface saturated (min surface x = {self.x_surface_min:.4f} >= saturation_x = {sat}): the "
                     f"exchange current vanishes and the voltage collapses (V = {V:.4f} V)")
         if (self.p.c_rate > 0 and V <= self.p.cutoff_voltage_V) or (self.p.c_rate < 0 and V >= self.p.cutoff_voltage_V):
             return f"cut-off voltage {self.p.cutoff_voltage_V} V reached (V = {V:.4f} V)"

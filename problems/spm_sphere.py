@@ -72,10 +72,10 @@ def reference_1d(prob: pd.ParticleDischarge, t_end_s: float):
     def voltage(xs):
         return float(ocv(xs) + bv.overpotential(i, xs))
 
-    stop = lambda t, xm, xs: xs >= pd.SATURATION_X or voltage(min(xs, pd.SATURATION_X)) <= p.cutoff_voltage_V  # noqa: E731
+    stop = lambda t, xm, xs: xs >= p.saturation_x or voltage(min(xs, p.saturation_x)) <= p.cutoff_voltage_V  # noqa: E731
     ref = solve_sphere(R, D, prob.x0, j, mat.c_max_mol_m3, t_end_s, n_cells=p.reference_cells,
                        n_steps=p.reference_steps, stop=stop)
-    v = np.array([voltage(min(x, pd.SATURATION_X)) for x in ref.x_surface])
+    v = np.array([voltage(min(x, p.saturation_x)) for x in ref.x_surface])
     return ref.t_s, v, ref
 
 
