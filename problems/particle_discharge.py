@@ -33,6 +33,12 @@ matrix).  Fixed-flux and fixed-concentration surfaces use the shared SNES
 solver.  Variable-step BDF2; a failed Newton solve cuts the step and retries
 (:func:`fem.timestepping.integrate`).
 
+The run ends at the cut-off voltage or when the whole surface is saturated
+(x >= ``saturation_x``: i0 ~ sqrt(1 - x) vanishes and V collapses within a
+fraction of a percent of the capacity; resolving that collapse costs many tiny
+steps and adds nothing to the capacity).  A step that moves V by more than
+``max_voltage_step_V`` is rejected and retried with a smaller dt.
+
 Outputs: ``timeseries.csv`` (t_s, voltage_V, ocv_surface_V, overpotential_V,
 current_A, capacity_mAh, c_mean_mol_m3, c_surface_mean_mol_m3,
 c_surface_min/max_mol_m3, x_mean, moles_mol, mass_balance_rel_error),
