@@ -762,6 +762,12 @@ def _plot(out: RunOutput, p: ShrinkingCoreParameters, spherical: bool, xa: float
             r = shrinking_core_radius(t, p.radius_m, p.D_shell_m2_s, xa * p.c_max_mol_m3, xb * p.c_max_mol_m3,
                                       p.surface_fraction * p.c_max_mol_m3, p.initial_core_fraction)
             ax.plot(t, r * 1e9, "k:", label="quasi-steady shrinking core")
+        elif p.surface_condition == "current" and spherical:
+            from fem.analytic_stefan import shrinking_core_constant_current_radius
+            current_mol_s = abs(ts.column("current_A")[-1]) / FARADAY
+            r = shrinking_core_constant_current_radius(t, p.radius_m, ts.column(col)[0], current_mol_s,
+                                                       abs(xa - xb) * p.c_max_mol_m3, 0.0)
+            ax.plot(t, r * 1e9, "k:", label="all current from core conversion")
         ax.set_xlabel("t [s]")
         ax.set_ylabel(("core radius" if spherical else "interface position") + " [nm]")
         ax.legend()

@@ -264,6 +264,33 @@ def test_problem_3d_sphere_shrinks_and_stops_cleanly(tmp_path):
     assert err < 0.01, f"core radius vs mass balance {err:.3g}"
 
 
+@pytest.mark.parametrize("extra", [
+    ("surface_condition=butler_volmer", "electrode_potential_V=3.45"),                   # potentiostatic, delithiation
+    ("surface_condition=current", "process=lithiation", "geometry=slab_1d"),            # planar, lithiation
+    ("surface_condition=concentration", "surface_fraction=0.004", "geometry=axisymmetric_2d", "mesh_size=0.04"),
+])
+def test_problem_surface_conditions(tmp_path, extra):
+    """Every surface condition converts the core, conserves the moles (the inflow integrated from
+    the boundary flux) and keeps the mesh valid."""
+    out = tmp_path / "run"
+    args = ["run", "shrinking_core", "--out", out, "--set", "t_end_s=600", "--set", "fields_every=0",
+            "--set", "initial_core_fraction=0.9"]
+    for e in extra:
+        args += ["--set", e]
+    r = solidion(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok", summary["reason"]
+    data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
+    f = data["core_volume_fraction"]
+    assert f[-1] < f[0] - 0.05, "the core did not shrink"
+    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    assert np.all(data["min_cell_size_ratio"] > 0)
+    lith = "process=lithiation" in extra
+    assert np.all(np.diff(data["moles_mol" if "moles_mol" in data.dtype.names else "moles_mol_m2"])
+                  * (1 if lith else -1) >= -1e-30)  # monotone (de)lithiation
+
+
 @pytest.mark.parametrize("override,name", [
     ("surface_condition=concentration", "surface_fraction"),   # default 0.005 ok; use 0.5 below
     ("omega_eV=0.03", "omega_eV"),
