@@ -128,6 +128,28 @@ def test_planar_similarity_solution(dim, h, dt_max):
     prob.destroy()
 
 
+def test_planar_similarity_convergence_rate():
+    """Refining h and dt together (dt ~ h, backward Euler + P1): first-order convergence of the
+    final interface position and of the concentration profiles."""
+    errs = []
+    for h in (0.02, 0.01, 0.005):
+        ex, prob, t0, L = _neumann_problem(1, h, MPI.COMM_WORLD)
+        res, rows = run(prob, lambda t: (t0 + t, L - prob.interface_position()), 0.05 - t0, h * 1e-3, h / 10)
+        t, s = np.array(rows).T
+        X = L - prob.V.tabulate_dof_coordinates()[:, 0]
+        c_exact = ex.concentration(X, t[-1])
+        ma = X > s[-1] + 1e-9
+        errs.append((abs(s[-1] - ex.position(t[-1])) / ex.position(t[-1]),
+                     np.max(np.abs(prob.c["alpha"].x.array[ma] - c_exact[ma]))))
+        prob.destroy()
+    rate_s = math.log2(errs[1][0] / errs[2][0])
+    rate_c = math.log2(errs[1][1] / errs[2][1])
+    print(f"rates: interface {rate_s:.3f} profile {rate_c:.3f} errors {errs}")
+    assert errs[0][0] > errs[1][0] > errs[2][0] and errs[0][1] > errs[1][1] > errs[2][1]
+    assert rate_s > 0.9, f"interface rate {rate_s:.2f} (errors {errs})"
+    assert rate_c > 0.9, f"profile rate {rate_c:.2f} (errors {errs})"
+
+
 # --- spherical shrinking core, quasi-steady regime -----------------------------------------------
 
 def test_spherical_shrinking_core_quasi_steady():
