@@ -110,10 +110,7 @@ def _tag(mesh, cell_markers, facet_markers, length_scale) -> TaggedMesh:
     def tags(dim, markers, ids):
         idx, val, names = [], [], {}
         for nm, marker in markers:
-            if dim == tdim:
-                ent = dolfinx.mesh.locate_entities(mesh, dim, marker)
-            else:
-                ent = dolfinx.mesh.locate_entities(mesh, dim, marker)
+            ent = dolfinx.mesh.locate_entities(mesh, dim, marker)
             idx.append(ent)
             val.append(np.full(len(ent), ids(nm), dtype=np.int32))
             names[nm] = ids(nm)
@@ -664,10 +661,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                 row["core_radius_m"] = prob.interface_radius() * p.radius_m
         else:
             row["interface_position_m"] = prob.interface_position() * p.radius_m
-        if p.surface_condition == "butler_volmer":
-            i_A = -flux * mol / s.time * FARADAY
-        else:
-            i_A = -flux * mol / s.time * FARADAY
+        i_A = -flux * mol / s.time * FARADAY  # anodic (Li out) positive
         row.update({
             "core_volume_fraction": vol_core / volume_w,
             "voltage_V": voltage(min(max(xs, 1e-12), 1 - 1e-12)),
