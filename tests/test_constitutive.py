@@ -71,7 +71,10 @@ def test_butler_volmer_inverse_and_chen_exchange_current():
     x = 0.5
     i0 = bv.exchange_current(x)
     cm = NMC811_CHEN2020.c_max_mol_m3
-    assert abs(i0 - 3.42e-6 * 1000**0.5 * (cm * 0.5) ** 0.5 * (cm * 0.5) ** 0.5) < 1e-12 * i0
+    assert abs(i0 - 3.42e-6 * 1000**0.5 * (cm * 0.5) ** 0.5 * (cm * 0.5) ** 0.5) < 1e-7 * i0
+    # regularized near the bounds: finite slope, restoring sign beyond x = 1
+    assert bv.exchange_current(1.0) == 0.0 and bv.exchange_current(1.001) < 0
+    assert abs(bv.exchange_current(0.9) / (3.42e-6 * 1000**0.5 * cm * np.sqrt(0.9 * 0.1)) - 1) < 1e-5
     for i in (-5.0, -0.1, 0.0, 2.0):
         eta = bv.overpotential(i, x)
         assert abs(bv.current(x, eta) - i) < 1e-10 * max(1, abs(i))

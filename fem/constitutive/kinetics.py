@@ -12,17 +12,26 @@ Overpotential eta = phi_s - phi_e - U(x) [V]; with f = F/(R T) = e/(k_B T):
 Symmetric case alpha_a = alpha_c = 1/2:  i = 2 i0 sinh(f eta / 2), inverted by
 eta = (2/f) asinh(i / (2 i0)) (:meth:`ButlerVolmer.overpotential`).
 
-Works on numpy values and UFL expressions.  ``x`` is clipped to
-[x_floor, 1 - x_floor] in i0 so a Newton iterate outside (0, 1) stays finite.
+Works on numpy values and UFL expressions.  Near the bounds the powers are
+regularized, y^a -> y (y^2 + delta^2)^((a-1)/2) (y = x or 1 - x, delta = ``x_regularization``):
+equal to y^a up to a relative (a-1)/2 (delta/y)^2 for y >> delta, linear in y with
+a bounded slope delta^(a-1) at y = 0, and odd, so an iterate with x > 1 gets a
+reversed (restoring) current instead of a NaN or a square-root singularity in
+the Jacobian.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fem.constitutive.mathops import asinh, exp, max_value, min_value
+from fem.constitutive.mathops import asinh, exp
 from fem.errors import InputError
 from fem.scaling import FARADAY, GAS_CONSTANT
+
+
+def regularized_power(y, a, delta):
+    """y (y^2 + delta^2)^((a - 1)/2): ~ y^a for y >> delta, odd and smooth through 0."""
+    return y * (y * y + delta * delta) ** ((a - 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class ButlerVolmer:
     alpha_a: float = 0.5
     alpha_c: float = 0.5
     temperature_K: float = 298.15
-    x_floor: float = 1e-10
+    x_regularization: float = 1e-4
 
     def __post_init__(self):
         for k in ("rate_constant_A_m2", "c_max_mol_m3", "c_electrolyte_mol_m3", "alpha_a", "alpha_c",
@@ -52,10 +61,11 @@ class ButlerVolmer:
 
     def exchange_current(self, x):
         """i0(x) [A/m^2], x = c/c_max."""
-        xc = min_value(max_value(x, self.x_floor), 1 - self.x_floor)
         cm = self.c_max_mol_m3
         return (self.rate_constant_A_m2 * self.c_electrolyte_mol_m3**self.alpha_c
-                * (cm * xc) ** self.alpha_a * (cm * (1 - xc)) ** self.alpha_c)
+                * cm ** (self.alpha_a + self.alpha_c)
+                * regularized_power(x, self.alpha_a, self.x_regularization)
+                * regularized_power(1 - x, self.alpha_c, self.x_regularization))
 
     def current(self, x, eta_V):
         """i(x, eta) [A/m^2] (anodic positive)."""
