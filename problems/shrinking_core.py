@@ -519,6 +519,8 @@ class ShrinkingCoreParameters(Parameters):
                                   "-", gt=0, le=1)
     min_core_volume_fraction: float = param(1e-3, "end the run when the core volume fraction drops below this",
                                             "-", gt=0, lt=1)
+    mesh_stiffening: float = param(1.0, "Jacobian-stiffening exponent chi of the mesh-motion extension "
+                                   "(k = (|K_0|/|K|)^chi; 0: plain harmonic)", "-", ge=-3, le=3)
     min_mesh_quality: float = param(0.25, "end the run when the shape quality (relative to the initial mesh) "
                                     "drops below this", "-", gt=0, lt=1)
     interface_tolerance: float = param(1e-7, "Stefan iteration tolerance: nodal interface displacement error / R "
@@ -619,7 +621,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
 
     prob = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
                           dirichlet=dirichlet, inflow=inflow, solver=p.solver, ale_solver="lu" if p.solver == "lu" else "cg_amg",
-                          tol=p.interface_tolerance, max_move=p.max_move_cells, **geo)
+                          tol=p.interface_tolerance, max_move=p.max_move_cells,
+                          stiffening=p.mesh_stiffening, **geo)
     c_beta = prob.c["beta"]
     c_surface = Integral(rho * c_beta * dom.ds(T.SURFACE))
     surface_dofs = dolfinx.fem.locate_dofs_topological(prob.V, mesh.topology.dim - 1, dom.facets(T.SURFACE))
