@@ -259,7 +259,7 @@ class TwoPhaseStefan:
             linear = not callable(D_alpha if p == "alpha" else D_beta) and not any(
                 callable(j) for ph, _, j in inflow if ph == p)
             self.solvers[p] = SNESSolver(F, c, bcs, prefix=f"stefan_{p}_",
-                                         options={**opts, "snes_type": "ksponly"} if linear else opts)
+                                         options={**opts, "snes_max_it": 1, "snes_convergence_test": "skip"} if linear else opts)
             self.R_forms[p] = dolfinx.fem.form(F)
             self.moles[p] = Integral(rho * c * dxp)
             self.volume[p] = Integral(rho * dxp)
