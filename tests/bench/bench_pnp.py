@@ -7,8 +7,22 @@ solver, printing dofs, wall times, Newton and Krylov iterations as one JSON line
     docker/run python3 tests/bench/bench_pnp.py --h-interface 1.0 --h-bulk 8 --solver lu
     docker/run mpirun -n 2 python3 tests/bench/bench_pnp.py --solver gmres_asm
 
-About 500k dofs (3 fields) needs --h-interface ~0.25 --h-bulk ~3 (not run on the
-2-core development machine; see the report for measured sizes).
+Measured on the shared 2-core development machine (load average 6-8, so wall
+times are ~3x the CPU times), R = 30 nm, box half-width 60 nm, Debye length 3.4 nm:
+
+  ranks solver     h_int/h_bulk  PB dofs  PB s (Newton/Krylov)  PNP dofs  s/step (Newton/Krylov per 2 steps)
+  1     lu         1.0 / 8         2801     0.8 (5/5)             8403     7.3  (16/16 per 5 steps)
+  1     gmres_asm  1.0 / 8         2801     0.5 (5/30)            8403     1.9  (16/258 per 5 steps)
+  2     lu         1.0 / 8         2801    16.8 (5/5)             8403    16.4  (16/16 per 5 steps)
+  1     gmres_asm  0.5 / 4        10113     1.5 (5/46)           30339     7.0  (9/211 per 3 steps)
+  1     gmres_asm  0.12 / 1.0    167456    75   (5/31)          502368   248    (8/337)
+  2     gmres_asm  0.12 / 1.0    254252   151   (5/35)          762756   203    (8/390)
+
+(the 2-rank Gmsh mesh came out larger for the same sizes).  PB: CG + BoomerAMG
+(SPD Jacobian), 6-7 CG its per Newton step.  PNP: GMRES + additive Schwarz /
+ILU(1) on the monolithic (phi, eta_Li, eta_hole) Jacobian, 40-50 its per
+Newton step, 4 Newton steps per time step; LU (MUMPS) is the robust option for
+small runs.
 """
 
 from __future__ import annotations
