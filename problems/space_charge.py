@@ -76,6 +76,11 @@ from fem.timestepping import Progress, StepControl, integrate
 from fem.weak_forms import pnp as wf
 from meshes import tags as T
 
+# solver option prefixes of this module (registered up front so that a user option given with one
+# prefix, e.g. -pnps_snes_monitor, is not also forwarded to solvers created earlier)
+for _prefix in ("pb_", "pnpt_", "pnps_", "pnpp_"):
+    petsc_options.register_prefix(_prefix)
+
 NAME = "space_charge"
 DESCRIPTION = "PNP / Poisson-Boltzmann space-charge layers at a cathode | solid-electrolyte bilayer"
 
