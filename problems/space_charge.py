@@ -921,10 +921,12 @@ def _plot_profiles(out, x, vals, s, species, name, xi):
         ax.set_xlabel("x - x_interface [nm]")
         ax.set_ylabel(r"$\phi$ [mV]")
         ax2 = ax.twinx()
-        for sp in species:
+        for sp, style in zip(species, ("-", "--", ":", "-.")):
             c = vals[f"c_{sp.name}"] * s.concentration
-            m = c > 0
-            ax2.semilogy(xx[m], c[m], label=sp.name)
+            for i in np.unique(vals["material"]):  # one segment per material (c jumps at the interface)
+                m = (c > 0) & (vals["material"] == i)
+                ax2.semilogy(xx[m], c[m], style, color=f"C{species.index(sp)}",
+                             label=sp.name if i == vals["material"][c > 0][0] else None)
         ax2.set_ylabel("c [mol/m$^3$]")
         ax2.legend(loc="upper right")
         ax.legend(loc="upper left")
