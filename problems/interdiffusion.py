@@ -138,6 +138,7 @@ class InterdiffusionCouple:
         lumped = dolfinx.fem.assemble_vector(
             dolfinx.fem.form(ufl.inner(ufl.as_vector([1.0] * gdim), w) * ufl.dx))
         lumped.scatter_reverse(dolfinx.la.InsertMode.add)
+        lumped.scatter_forward()  # ghosts too (no 0/0 on ghost entries)
         self.lumped_mass = lumped.array.copy()
         self.tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
         # markers: one on the initial interface (centre of the cross-section)
