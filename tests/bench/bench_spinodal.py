@@ -17,6 +17,29 @@
        docker/run mpirun -n 2 python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 4
 
 Results go to results/bench/ (JSON/CSV).
+
+Measured (2 shared cores, 2026-11-21)
+-------------------------------------
+PFHub 1b, 100 x 100 cells (h = 2), dt = 1 fixed; solidion: Q1 mixed (c, mu), fully implicit
+backward Euler, Newton + MUMPS; FiPy 4.0.3: FV, coupled c & mu, sweeps to 1e-3 (max 10), scipy LU.
+
+    t      F solidion   F FiPy    rel diff      (F solidion h = 1 (200^2): t=50 168.0, t=100 129.5)
+    0      319.042      319.040   7e-6          (analytic F(0) = 319.043)
+    10     294.64       292.70    6.6e-3
+    50     166.38       157.83    5.4e-2
+    100    128.76       121.48    6.0e-2
+    300    98.42        93.95     4.8e-2
+    30 steps on an idle machine: solidion 10.8 s wall (3.7 Newton/step), FiPy 39.5 s (9.4 sweeps/step):
+    wall ratio solidion/FiPy = 0.27.  solidion's F changes by < 0.7 % from h = 2 to h = 1, so the
+    6 % gap is FiPy's under-resolved interface (lambda = 1.1 < h) / cell-centred gradient energy.
+
+3D sphere, regular solution, fieldsplit (FGMRES, Schur selfp, Jacobi / BoomerAMG), dt = 0.02 R^2/D:
+
+    dofs     ranks  s/step (wall)  CPU s/step  Newton/step  Krylov/Newton
+    13 386   1      1.6 (loaded)   -           2.0          4.9-8.9
+    48 690   1      15.7 (loaded)  -           2.0          7.3
+    399 944  1      33.4           33.0        2.0          11.7
+    399 944  2      46.9           23.2        2.0          11.7    (machine shared with other jobs)
 """
 
 from __future__ import annotations
