@@ -461,7 +461,7 @@ class PNPModel:
 
         Returns dict: 'phi', 'material' (index), 'c_<species>' (0 where absent), 'eta_<carrier>'.
         """
-        probe = _Probe(self.mesh, points)
+        probe = PointProbe(self.mesh, points)
         if len(self.subs) == 1:
             vals = probe(self.u).reshape(len(points), 1)
         else:
@@ -493,31 +493,6 @@ class PNPModel:
     def destroy(self):
         self.solver.destroy()
 
-
-class _Probe(PointProbe):
-    """Point evaluation, collective; owner ranks reduced elementwise (numpy Allreduce)."""
-
-    def __init__(self, mesh, points):
-        import dolfinx.geometry
-        pts = np.zeros((len(points), 3))
-        p = np.asarray(points, dtype=float)
-        pts[:, : p.shape[1]] = p
-        self.mesh, self.points = mesh, pts
-        tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
-        cand = dolfinx.geometry.compute_collisions_points(tree, pts)
-        coll = dolfinx.geometry.compute_colliding_cells(mesh, cand, pts)
-        nlocal = mesh.topology.index_map(mesh.topology.dim).size_local
-        owned = []
-        for i in range(len(pts)):
-            cells = coll.links(i)
-            cells = cells[cells < nlocal]
-            owned.append(int(cells[0]) if len(cells) else -1)
-        ranks = np.where(np.array(owned) >= 0, mesh.comm.rank, mesh.comm.size).astype(np.int32)
-        owner = np.empty_like(ranks)
-        mesh.comm.Allreduce(ranks, owner, op=MPI.MIN)
-        if np.any(owner == mesh.comm.size):
-            raise ValueError(f"probe points {pts[owner == mesh.comm.size].tolist()} are outside the mesh")
-        self.local = [(i, owned[i]) for i in range(len(pts)) if owner[i] == mesh.comm.rank]
 
 
 def equilibrium_etas(materials, species, reference: str, phi_reference=0.0, bulk=None):
