@@ -79,6 +79,8 @@ class SNESSolver:
         self.snes.getKSP().setFromOptions()
         self.total_newton = 0
         self.total_krylov = 0
+        self._jacobian_built = False
+        self._reuse_jacobian = False
         # wall-clock split: residual + Jacobian assembly vs the rest of SNES (linear solves)
         self.time_assembly = 0.0
         self.time_total = 0.0
@@ -98,6 +100,9 @@ class SNESSolver:
         self.time_assembly += time.perf_counter() - tic
 
     def _J(self, snes, x, J, P):
+        if self._reuse_jacobian:
+            return
+        self._jacobian_built = True
         tic = time.perf_counter()
         J.zeroEntries()
         fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
@@ -105,12 +110,20 @@ class SNESSolver:
         self.time_assembly += time.perf_counter() - tic
 
     # ---------------------------------------------------------------------
-    def solve(self) -> SolveStats:
+    def solve(self, reuse_jacobian: bool = False) -> SolveStats:
         """Newton solve from the current value of ``u``; ``u`` holds the result.
+
+        ``reuse_jacobian=True`` keeps the Jacobian (and its preconditioner, e.g.
+        the AMG hierarchy) of the previous solve: right for a linear problem
+        whose operator has not changed (same time step); never for a
+        nonlinear one.
 
         On divergence (or a non-finite iterate) ``u`` is left as SNES left it;
         the caller restores the previous state and cuts the step.
         """
+        # An untouched matrix keeps its PETSc object state, so KSP also keeps
+        # the preconditioner built for it.
+        self._reuse_jacobian = bool(reuse_jacobian) and self._jacobian_built
         self.u.x.scatter_forward()
         self.u.x.petsc_vec.copy(self.x)
         tic = time.perf_counter()

@@ -142,11 +142,17 @@ class SphereDiffusion:
 
     # TimeDependent protocol --------------------------------------------
     def step(self, t, dt) -> SolveStats:
+        # Linear problem: the operator changes only with the BDF coefficients,
+        # so the Jacobian and its AMG hierarchy are reused while they are unchanged.
+        coefficients = (dt, *self.bdf.coefficients(dt))
+        same = coefficients == getattr(self, "_last_coefficients", None)
+        self._last_coefficients = coefficients
         self.bdf.set_step(dt)
-        return self.solver.solve()
+        return self.solver.solve(reuse_jacobian=same)
 
     def reject(self):
         self.c.x.array[:] = self.c_old.x.array
+        self._last_coefficients = None
 
     def accept(self, t_new, dt, stats):
         self.flux_now = self.consistent_flux()
