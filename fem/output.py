@@ -199,6 +199,30 @@ def _figure(path: Path, comm):
         plt.close(fig)
 
 
+class FieldSchedule:
+    """When to write fields: every ``every`` accepted steps (0: only first and last).
+
+    ``write(t)`` is the problem's field writer; call :meth:`step` after each
+    accepted step and :meth:`final` at the end (writes unless just written).
+    """
+
+    def __init__(self, every: int, write):
+        self.every, self._write, self.pending = int(every), write, 0
+
+    def write(self, t) -> None:
+        self._write(t)
+        self.pending = 0
+
+    def step(self, t) -> None:
+        self.pending += 1
+        if self.every and self.pending >= self.every:
+            self.write(t)
+
+    def final(self, t) -> None:
+        if self.pending:
+            self.write(t)
+
+
 class ScaledVTX:
     """VTX output whose mesh coordinates are written in metres.
 

@@ -38,7 +38,7 @@ from fem import petsc_options
 from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
                                              regular_solution_thermodynamic_factor)
 from fem.observables import Integral
-from fem.output import RunOutput, atomic_write_text, mesh_summary
+from fem.output import FieldSchedule, RunOutput, atomic_write_text, mesh_summary
 from fem.parameters import Parameters, param
 from fem.probes import PointProbe
 from fem.scaling import GAS_CONSTANT
@@ -150,7 +150,6 @@ class InterdiffusionCouple:
         self.volume = Integral(1.0 * ufl.dx(domain=mesh))()
         self.int_x = Integral(self.x * ufl.dx(domain=mesh))
         self.amount0 = self.int_x()
-        self.steps_since_fields = 0
 
     def update_velocity(self):
         b = dolfinx.fem.assemble_vector(self.v_form)
@@ -202,15 +201,12 @@ class InterdiffusionCouple:
 
     def record(self, t):
         self.out.timeseries.add(self.observables(t))
-        self.steps_since_fields += 1
-        if self.p.fields_every and self.steps_since_fields >= self.p.fields_every:
-            self.write_fields(t)
+        self.fields.step(t)
 
     def write_fields(self, t):
         self.v_si.x.array[:] = self.velocity.x.array * (self.L / self.T)
         self.vtx.write(t * self.T)
         self.vtx_velocity.write(t * self.T)
-        self.steps_since_fields = 0
 
     def profile(self, n=401):
         """x_A along the stacking direction (centre line), gathered on every rank."""
@@ -228,14 +224,15 @@ def solve(p: InterdiffusionParameters, out: RunOutput) -> None:
     prob.v_si = dolfinx.fem.Function(prob.W, name="kirkendall_velocity_m_s")
     prob.vtx = out.vtx("composition", [prob.x], prob.L)
     prob.vtx_velocity = out.vtx("kirkendall_velocity", [prob.v_si], prob.L)
+    prob.fields = FieldSchedule(p.fields_every, prob.write_fields)
     out.update(mesh=mesh_summary(prob.domain.mesh, [prob.V]),
                scales={"length_m": prob.L, "time_s": prob.T})
-    prob.record(0.0)
-    prob.write_fields(0.0)
+    out.timeseries.add(prob.observables(0.0))
+    prob.fields.write(0.0)
     control = StepControl(t_end=p.t_end_s / prob.T, dt=p.dt_s / prob.T, dt_min=1e-8 * p.dt_s / prob.T,
                           dt_max=p.dt_max_s / prob.T, grow=1.2, easy_newton=5)
     res = integrate(prob, control, progress=Progress(out.comm, control.t_end, prob.T, quiet=out.quiet))
-    prob.write_fields(res.t)
+    prob.fields.final(res.t)
     prob.vtx.close()
     prob.vtx_velocity.close()
     z, xa = prob.profile()

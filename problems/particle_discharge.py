@@ -65,7 +65,7 @@ from fem.constitutive.mathops import exp
 from fem.constitutive.tabulated import Tabulated
 from fem.errors import InputError
 from fem.observables import Integral
-from fem.output import RunOutput, mesh_summary
+from fem.output import FieldSchedule, RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales, thermal_voltage
 from fem.solver import SNESSolver, SolveStats
@@ -285,7 +285,6 @@ class ParticleDischarge:
             self.total_inflow = Integral(dcdt * dx)
         self.moles0 = self.int_c()
         self.moles_in = self.moles_in_old = 0.0
-        self.steps_since_fields = 0
         self.t_hat = 0.0
         self.x_surface_min = self.x0
         self.phi_old = float(self.phi.value) if self.phi is not None else None
@@ -381,14 +380,11 @@ class ParticleDischarge:
 
     def record(self, t):
         self.out.timeseries.add(self.observables(t))
-        self.steps_since_fields += 1
-        if self.p.fields_every and self.steps_since_fields >= self.p.fields_every:
-            self.write_fields(t)
+        self.fields.step(t)
 
     def write_fields(self, t):
         self.c_si.x.array[:] = self.c.x.array * self.scales.concentration
         self.vtx.write(t * self.scales.time)
-        self.steps_since_fields = 0
 
     def stop(self, t) -> str | None:
         if self.phi is None:
@@ -529,16 +525,16 @@ def _run_with_output(prob: ParticleDischarge, p, out: RunOutput, extra_summary=N
     prob.out = out
     prob.c_si = dolfinx.fem.Function(prob.V, name="concentration_mol_m3")
     prob.vtx = out.vtx("concentration", prob.c_si, s.length)
+    prob.fields = FieldSchedule(p.fields_every, prob.write_fields)
     out.update(mesh=mesh_summary(prob.mesh, [prob.V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                volume_m3=prob.volume_m3, surface_area_m2=prob.area_m2, applied_current_A=prob.I_app,
                nominal_capacity_mAh=prob.capacity_C / 3.6,
                initial_voltage_analytic_V=prob.initial_potential() if prob.phi is not None else None)
-    prob.record(0.0)
-    prob.write_fields(0.0)
+    out.timeseries.add(prob.observables(0.0))
+    prob.fields.write(0.0)
     res = prob.run(out, quiet=out.quiet)
-    if prob.steps_since_fields:
-        prob.write_fields(res.t)
+    prob.fields.final(res.t)
     prob.vtx.close()
     ts = out.timeseries
     stats = dict(steps=res.steps, rejected_steps=res.rejected, newton_iterations=res.newton,

@@ -32,7 +32,7 @@ import dolfinx.fem
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
 from fem.observables import Integral
-from fem.output import RunOutput, mesh_summary
+from fem.output import FieldSchedule, RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import AVOGADRO, Scales
 from fem.timestepping import Progress, StepControl, integrate
@@ -98,7 +98,6 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
     c2 = Integral(model.c_expr * model.c_expr * model.dx)
     c_out = dolfinx.fem.Function(model.V, name="concentration")
     vtx = out.vtx("concentration", c_out, s.length)
-    counters = {"since": 0}
 
     def write_fields(t):
         c_out.x.array[:] = model.concentration()
@@ -113,14 +112,13 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
                             "c_min": lo, "c_max": hi, "c_std": std, "dt_s": dt * s.time,
                             "newton_iterations": stats.newton_iterations if stats else 0,
                             "krylov_iterations": stats.krylov_iterations if stats else 0})
-        counters["since"] += 1
-        if p.fields_every and counters["since"] >= p.fields_every:
-            write_fields(t)
-            counters["since"] = 0
+        if stats is not None:  # the initial state is written below
+            fields.step(t)
 
+    fields = FieldSchedule(p.fields_every, write_fields)
     model.on_accept = record
     record(0.0, 0.0, None)
-    write_fields(0.0)
+    fields.write(0.0)
     sp = fe.spinodal()
     out.update(mesh=mesh_summary(model.mesh, [model.W]),
                scales={"length_m": s.length, "time_s": s.time, "energy_J": energy_J},
@@ -129,7 +127,7 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=5, max_steps=p.max_steps)
     res = integrate(model, control, progress=Progress(out.comm, control.t_end, s.time, quiet=out.quiet))
-    write_fields(res.t)
+    fields.final(res.t)
     vtx.close()
     ts = out.timeseries
     F = ts.column("free_energy_J")

@@ -63,7 +63,7 @@ from fem import petsc_options
 from fem.ale import MeshMotion
 from fem.constitutive.free_energy import RegularSolution
 from fem.observables import Integral
-from fem.output import RunOutput, mesh_summary
+from fem.output import FieldSchedule, RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import FARADAY, Scales
 from fem.solver import SNESSolver, SolveStats
@@ -643,7 +643,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
             cross = Integral(one * dom.ds(T.SURFACE))()
         mol = s.concentration * p.radius_m / cross  # -> mol per m^2 of cross-section
     moles0 = prob.total_moles()
-    state = dict(moles_in=0.0, steps_since_fields=0, iterations=0)
+    state = dict(moles_in=0.0, iterations=0)
     V0_core = prob.volume["alpha"]()
 
     def voltage(xs):
@@ -687,7 +687,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         fields[0].x.array[:] = prob.c["alpha"].x.array * s.concentration
         fields[1].x.array[:] = prob.c["beta"].x.array * s.concentration
         vtx.write(t * s.time)
-        state["steps_since_fields"] = 0
+
+    field_schedule = FieldSchedule(p.fields_every, write_fields)
 
     class Driver:
         def step(self, t, dt):
@@ -702,9 +703,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
             state["iterations"] = stats.newton_iterations
             prob.accept(t_new, dt, stats)
             out.timeseries.add(observables(t_new))
-            state["steps_since_fields"] += 1
-            if p.fields_every and state["steps_since_fields"] >= p.fields_every:
-                write_fields(t_new)
+            field_schedule.step(t_new)
 
     def stop(t):
         row = state["last"]
@@ -724,13 +723,12 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density,
                volume_m3=omega * volume_w * p.radius_m ** 3 if spherical else None)
     out.timeseries.add(observables(0.0))
-    write_fields(0.0)
+    field_schedule.write(0.0)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     res = integrate(Driver(), control, stop=stop,
                     progress=Progress(comm, control.t_end, s.time, quiet=out.quiet))
-    if state["steps_since_fields"]:
-        write_fields(res.t)
+    field_schedule.final(res.t)
     vtx.close()
     last = state["last"]
     stats = dict(steps=res.steps, rejected_steps=res.rejected, stefan_iterations=res.newton,

@@ -27,7 +27,7 @@ import dolfinx.fem.petsc
 from fem import analytic, petsc_options
 from fem.errors import SolverError
 from fem.observables import Integral
-from fem.output import RunOutput, mesh_summary
+from fem.output import FieldSchedule, RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.probes import PointProbe
 from fem.scaling import Scales
@@ -138,7 +138,6 @@ class SphereDiffusion:
         self.probe = PointProbe(mesh, [[0.0, 0.0, 0.0]])
         self.moles0 = self.int_c()
         self.moles_in = self.moles_in_old = 0.0  # integrated surface inflow (nondimensional)
-        self.steps_since_fields = 0
 
     # TimeDependent protocol --------------------------------------------
     def step(self, t, dt) -> SolveStats:
@@ -183,14 +182,11 @@ class SphereDiffusion:
 
     def record(self, t):
         self.out.timeseries.add(self.observables(t))
-        self.steps_since_fields += 1
-        if self.p.fields_every and self.steps_since_fields >= self.p.fields_every:
-            self.write_fields(t)
+        self.fields.step(t)
 
     def write_fields(self, t):
         self.c_si.x.array[:] = self.c.x.array * self.scales.concentration
         self.vtx.write(t * self.scales.time)
-        self.steps_since_fields = 0
 
 
 def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
@@ -199,17 +195,17 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     prob.out = out
     prob.c_si = dolfinx.fem.Function(prob.V, name="concentration_mol_m3")
     prob.vtx = out.vtx("concentration", prob.c_si, s.length)
+    prob.fields = FieldSchedule(p.fields_every, prob.write_fields)
     out.update(mesh=mesh_summary(prob.domain.mesh, [prob.V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                volume_m3=prob.volume * s.length**3, surface_area_m2=prob.area * s.length**2)
-    prob.record(0.0)
-    prob.write_fields(0.0)
+    out.timeseries.add(prob.observables(0.0))
+    prob.fields.write(0.0)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10,
                           fixed=p.dt_max_s <= p.dt_s)
     res = integrate(prob, control, progress=Progress(out.comm, control.t_end, s.time, quiet=out.quiet))
-    if prob.steps_since_fields:
-        prob.write_fields(res.t)
+    prob.fields.final(res.t)
     prob.vtx.close()
     stats = dict(steps=res.steps, rejected_steps=res.rejected, newton_iterations=res.newton,
                  krylov_iterations=res.krylov, time_loop_s=res.wall_s, t_final_s=res.t * s.time,

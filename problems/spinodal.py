@@ -37,7 +37,7 @@ import dolfinx.mesh
 
 from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
-from fem.output import RunOutput, mesh_summary
+from fem.output import FieldSchedule, RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.timestepping import Progress, StepControl, integrate
 from problems.cahn_hilliard_common import SOLVERS, CahnHilliardModel, plot_section
@@ -110,27 +110,25 @@ def solve(p: SpinodalParameters, out: RunOutput) -> None:
         c_out.x.scatter_forward()
         vtx.write(t)
 
-    counters = {"since_fields": 0}
 
     def record(t, dt, stats):
         out.timeseries.add({"t_s": t, "free_energy": model.energy(), "mass": model.mass(),
                             "mass_rel_change": abs(model.mass() - mass0) / abs(mass0),
                             "dt_s": dt, "newton_iterations": stats.newton_iterations if stats else 0,
                             "krylov_iterations": stats.krylov_iterations if stats else 0})
-        counters["since_fields"] += 1
-        if p.fields_every and counters["since_fields"] >= p.fields_every:
-            write_fields(t)
-            counters["since_fields"] = 0
+        if stats is not None:  # the initial state is written below
+            fields.step(t)
 
+    fields = FieldSchedule(p.fields_every, write_fields)
     model.on_accept = record
     record(0.0, 0.0, None)
-    write_fields(0.0)
+    fields.write(0.0)
     out.update(mesh=mesh_summary(model.mesh, [model.W]), variant="1b (no-flux square)",
                units="PFHub benchmark 1 (nondimensional)")
     control = StepControl(t_end=p.t_end_s, dt=p.dt_s, dt_min=1e-8 * p.dt_s, dt_max=p.dt_max_s,
                           grow=1.2, easy_newton=5, fixed=p.fixed_dt)
     res = integrate(model, control, progress=Progress(out.comm, control.t_end, 1.0, quiet=out.quiet))
-    write_fields(res.t)
+    fields.final(res.t)
     vtx.close()
     ts = out.timeseries
     energy = ts.column("free_energy")
