@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark sphere_diffusion at three resolutions, serial and on 2 ranks.
 
-    docker/run python3 tests/bench/bench_sphere_diffusion.py [--sizes 0.095,0.048,0.03] [--ranks 1,2]
+    docker/run python3 tests/bench/bench_sphere_diffusion.py [--sizes 0.095,0.048,0.028] [--ranks 1,2]
 
 Each case runs ``solidion run sphere_diffusion`` (fixed dt, 10 steps, CG +
 BoomerAMG, P2) in a subprocess (``mpirun -n N`` for N > 1) and reads its
@@ -43,7 +43,7 @@ def run_case(h: float, ranks: int, steps: int, outroot: Path) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="0.095,0.048,0.03", help="relative mesh sizes (~30k, 250k, 1M P2 dofs)")
+    ap.add_argument("--sizes", default="0.095,0.048,0.028", help="relative mesh sizes (~30k, 210k, 1M P2 dofs)")
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--out", default="results/bench")
