@@ -110,10 +110,10 @@ def solve(p: SpinodalParameters, out: RunOutput) -> None:
         c_out.x.scatter_forward()
         vtx.write(t)
 
-
     def record(t, dt, stats):
-        out.timeseries.add({"t_s": t, "free_energy": model.energy(), "mass": model.mass(),
-                            "mass_rel_change": abs(model.mass() - mass0) / abs(mass0),
+        mass = model.mass()
+        out.timeseries.add({"t_s": t, "free_energy": model.energy(), "mass": mass,
+                            "mass_rel_change": abs(mass - mass0) / abs(mass0),
                             "dt_s": dt, "newton_iterations": stats.newton_iterations if stats else 0,
                             "krylov_iterations": stats.krylov_iterations if stats else 0})
         if stats is not None:  # the initial state is written below
