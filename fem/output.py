@@ -28,6 +28,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from fem.errors import InputError
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
@@ -47,7 +49,7 @@ def versions(comm=None) -> dict[str, Any]:
     from mpi4py import MPI
     v = {"solidion": fem.__version__, "dolfinx": dolfinx.__version__,
          "petsc": ".".join(map(str, PETSc.Sys.getVersion())),
-         "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+         "mpi": MPI.Get_library_version().replace("\x00", "").splitlines()[0].strip(),
          "python": platform.python_version()}
     try:
         import gmsh
@@ -110,9 +112,10 @@ class TimeSeries:
         i = self.columns.index(name)
         return np.array([r[i] for r in self.rows])
 
-    def flush(self) -> None:
+    def flush(self, rank: int = 0) -> None:
+        """Write the file (on ``rank``; another rank only when rank 0 cannot)."""
         self._last_flush = time.perf_counter()
-        if self.comm.rank != 0 or self.columns is None:
+        if self.comm.rank != rank or self.columns is None:
             return
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -123,13 +126,25 @@ class TimeSeries:
 
 
 class RunOutput:
-    """Output directory of one run; all ranks construct it, rank 0 writes files."""
+    """Output directory of one run; all ranks construct it, rank 0 writes files.
 
-    def __init__(self, outdir: str | Path, problem: str, parameters: dict, comm, quiet=False):
+    ``mode``: ``"new"`` refuses (InputError) a directory that is in use by a
+    live run or holds a finished one; ``"overwrite"`` removes the old outputs
+    first (still refusing a live run); ``"restart"`` continues the run there.
+    A live run holds an exclusive ``flock`` on ``DIR/.solidion.lock`` (rank 0)
+    until the process ends.
+    """
+
+    OUTPUTS = ("summary.json", "timeseries.csv", "fields", "plots", "checkpoint")
+
+    def __init__(self, outdir: str | Path, problem: str, parameters: dict, comm, quiet=False,
+                 mode: str = "new"):
         self.dir = Path(outdir)
         self.comm = comm
         self.quiet = quiet
         self.problem = problem
+        self.mode = mode
+        self.checkpointer = None
         self.start = time.perf_counter()
         self.summary: dict[str, Any] = {
             "problem": problem, "status": "running", "reason": "",
@@ -137,12 +152,58 @@ class RunOutput:
             "mpi_size": comm.size,
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
         }
+        error = None
         if comm.rank == 0:
-            (self.dir / "plots").mkdir(parents=True, exist_ok=True)
-            (self.dir / "fields").mkdir(parents=True, exist_ok=True)
+            try:
+                self._claim(mode)
+            except Exception as e:  # noqa: BLE001 - re-raised on every rank below
+                error = str(e)
+        error = comm.bcast(error, root=0)
+        if error:
+            raise InputError(error)
+        self.restarts = 0
         comm.barrier()
         self.timeseries = TimeSeries(self.dir / "timeseries.csv", comm)
         self.write_summary()
+
+    def _claim(self, mode: str) -> None:
+        """Create the directory, take the run lock, check or clear old outputs (rank 0)."""
+        import fcntl
+        import shutil
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe = self.dir / f".write-test-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise InputError(f"--out {self.dir}: not a writable directory ({e.strerror or e})") from None
+        self._lock = open(self.dir / ".solidion.lock", "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"--out {self.dir}: in use by a running solidion job; choose another "
+                             "directory") from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f"{platform.node()} {os.getpid()}\n")
+        self._lock.flush()
+        summary = self.dir / "summary.json"
+        if mode == "new" and summary.exists():
+            try:
+                old = json.loads(summary.read_text()).get("status", "?")
+            except ValueError:
+                old = "unreadable"
+            raise InputError(f"--out {self.dir}: holds an earlier run (status {old}); use --overwrite "
+                             "to replace it, `solidion restart DIR` to continue it, or another --out")
+        if mode == "overwrite":
+            for name in self.OUTPUTS:
+                path = self.dir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        (self.dir / "plots").mkdir(parents=True, exist_ok=True)
+        (self.dir / "fields").mkdir(parents=True, exist_ok=True)
 
     # --- summary ---------------------------------------------------------
     def update(self, **entries) -> None:
@@ -153,6 +214,24 @@ class RunOutput:
             self.summary["wall_time_s"] = time.perf_counter() - self.start
             atomic_write_text(self.dir / "summary.json",
                               json.dumps(_clean(self.summary), indent=2) + "\n")
+
+    def finish_local(self, status: str, reason: str, **entries) -> dict:
+        """Like :meth:`finish` but without collectives: for one failing rank.
+
+        Any rank may write the summary here (the others may be stuck in a
+        collective waiting for it); the job is then aborted by the caller.
+        """
+        self.update(**entries)
+        self.summary.update(status=status, reason=reason,
+                            finished=_dt.datetime.now().isoformat(timespec="seconds"))
+        try:
+            if self.timeseries.columns is not None:
+                self.timeseries.flush(rank=self.comm.rank)
+            self.summary["wall_time_s"] = time.perf_counter() - self.start
+            atomic_write_text(self.dir / "summary.json", json.dumps(_clean(self.summary), indent=2) + "\n")
+        except Exception:  # noqa: BLE001 - best effort on the way to MPI_Abort
+            pass
+        return self.summary
 
     def finish(self, status: str = "ok", reason: str = "", **entries) -> dict:
         """Flush the time series and write the final summary (collective)."""
@@ -168,7 +247,10 @@ class RunOutput:
     # --- fields ----------------------------------------------------------
     def vtx(self, name: str, functions, length_scale: float = 1.0):
         """VTX writer for ``functions`` (all on one mesh) with SI coordinates."""
-        return ScaledVTX(self.comm, self.dir / "fields" / f"{name}.bp", functions, length_scale)
+        # A restarted run writes its fields into new files: VTX cannot append.
+        restarts = int(self.summary.get("restarts", 0) or 0)
+        suffix = f".restart{restarts}" if self.mode == "restart" else ""
+        return ScaledVTX(self.comm, self.dir / "fields" / f"{name}{suffix}.bp", functions, length_scale)
 
     # --- plots -----------------------------------------------------------
     def figure(self, name: str):
@@ -192,7 +274,7 @@ def _figure(path: Path, comm):
     try:
         yield fig, ax
         fig.tight_layout()
-        tmp = path.with_name(f".{path.stem}.tmp.png")
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
         fig.savefig(tmp)
         os.replace(tmp, path)
     finally:
@@ -272,3 +354,36 @@ def mesh_summary(mesh, spaces: Iterable = ()) -> dict[str, int]:
         dofs += int(V.dofmap.index_map.size_global * V.dofmap.index_map_bs)
     out["dofs"] = dofs
     return out
+
+
+def si_fields(out: RunOutput, name: str, items, scales, every: int = 0):
+    """A :class:`fem.simulation.FieldOutput` writing SI copies of fields to ``fields/NAME.bp``.
+
+    ``items``: ``(field, si_name, factor)`` with ``field`` a Function (its SI
+    copy lives in the same space and is ``factor * field``), or
+    ``(si_function, fill)`` with ``fill(si_function)`` computing the SI values
+    (e.g. from a sub-function of a mixed space).  Coordinates are written in
+    metres (``scales.length``) and times in seconds (``scales.time``).
+    """
+    import dolfinx.fem
+    from fem.simulation import FieldOutput
+    copies, fills = [], []
+    for item in items:
+        if len(item) == 3:
+            src, si_name, factor = item
+            dst = dolfinx.fem.Function(src.function_space, name=si_name)
+
+            def fill(d, src=src, factor=factor):
+                d.x.array[:] = src.x.array * factor
+        else:
+            dst, fill = item
+        copies.append(dst)
+        fills.append(fill)
+    vtx = out.vtx(name, copies, scales.length)
+
+    def write(t):
+        for dst, fill in zip(copies, fills):
+            fill(dst)
+        vtx.write(t * scales.time)
+
+    return FieldOutput(write, every, close=vtx.close)

@@ -101,3 +101,35 @@ def gmres_amg() -> dict[str, object]:
     """GMRES with hypre BoomerAMG: scalable for nonsymmetric scalar systems."""
     return {"ksp_type": "gmres", **boomeramg(), "ksp_rtol": 1e-10, "ksp_atol": 1e-14,
             "ksp_gmres_restart": 100}
+
+
+_NUMERIC_SUFFIXES = ("_rtol", "_atol", "_stol", "_divtol", "_max_it", "_max_funcs", "_restart",
+                     "_strong_threshold", "_P_max", "_agg_nl", "_levels", "_overlap")
+
+
+def _type_names(kind: str) -> set[str]:
+    from petsc4py import PETSc
+    cls = {"ksp": PETSc.KSP.Type, "pc": PETSc.PC.Type, "snes": PETSc.SNES.Type}[kind]
+    return {str(v).lower() for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, str)}
+
+
+def validate_user_options() -> None:
+    """Refuse obviously invalid user options before any PETSc work (InputError).
+
+    Checked: ``*ksp_type``, ``*pc_type`` and ``*snes_type`` against the types
+    this PETSc knows, and numeric options (tolerances, iteration counts) for a
+    numeric value.  Everything else is left to PETSc.
+    """
+    from fem.errors import InputError
+    for key, value in _user_options.items():
+        for kind in ("ksp", "pc", "snes"):
+            if key == f"{kind}_type" or key.endswith(f"_{kind}_type"):
+                if value is None or value.lower() not in _type_names(kind):
+                    allowed = ", ".join(sorted(_type_names(kind)))
+                    raise InputError(f"PETSc option '-{key}': unknown {kind.upper()} type {value!r}; "
+                                     f"allowed: {allowed}")
+        if key.endswith(_NUMERIC_SUFFIXES):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"PETSc option '-{key}' needs a number, got {value!r}") from None

@@ -46,3 +46,66 @@ class BDF:
         """Integrate dQ/dt = rate with the same scheme (for exact discrete balances)."""
         a0, a1, a2 = self.coefficients(dt)
         return (dt * rate - a1 * Q_n - a2 * Q_nm1) / a0
+
+
+class BDFHistory:
+    """A field ``u`` with its history u^n, u^{n-1} under variable-step BDF1/2.
+
+    Owns the history Functions and the :class:`BDF` coefficients (pass ``bdf``
+    to share one set of coefficients between several fields of a model)::
+
+        hist = BDFHistory(u, order=2)
+        F = ... hist.ddt() ...            # UFL (a0 u + a1 u^n + a2 u^{n-1}) / dt
+        hist.set_step(dt); solve; hist.accept(dt)   or   hist.reject()
+
+    ``accept`` shifts the history (u^{n-1} <- u^n <- u) and records dt;
+    ``reject`` restores u <- u^n; ``predict`` sets u to the linear
+    extrapolation from the history (a Newton initial guess).
+    """
+
+    def __init__(self, u: dolfinx.fem.Function, order: int = 2, bdf: BDF | None = None):
+        V = u.function_space
+        self.u = u
+        self.u_n = dolfinx.fem.Function(V, name=f"{u.name}_n")
+        self.u_nm1 = dolfinx.fem.Function(V, name=f"{u.name}_nm1")
+        self.bdf = bdf if bdf is not None else BDF(V.mesh, order)
+        self._owns_bdf = bdf is None
+
+    def set_all(self, values) -> None:
+        """Set u, u^n and u^{n-1} to ``values`` (a number or a local array)."""
+        for f in (self.u, self.u_n, self.u_nm1):
+            f.x.array[:] = values
+
+    def ddt(self):
+        return self.bdf.ddt(self.u, self.u_n, self.u_nm1)
+
+    def set_step(self, dt: float) -> None:
+        self.bdf.set_step(dt)
+
+    def accept(self, dt: float) -> None:
+        self.u_nm1.x.array[:] = self.u_n.x.array
+        self.u_n.x.array[:] = self.u.x.array
+        if self._owns_bdf:
+            self.bdf.accepted(dt)
+
+    def reject(self) -> None:
+        self.u.x.array[:] = self.u_n.x.array
+
+    def predict(self, dt: float) -> None:
+        """u = u^n + (dt / dt_prev) (u^n - u^{n-1}) when there is a history, else u^n."""
+        if self.bdf.dt_prev is None:
+            self.u.x.array[:] = self.u_n.x.array
+        else:
+            w = dt / self.bdf.dt_prev
+            self.u.x.array[:] = self.u_n.x.array + w * (self.u_n.x.array - self.u_nm1.x.array)
+
+    def checkpoint_state(self, prefix: str) -> dict:
+        """Functions and values a restart needs, keys prefixed with ``prefix``."""
+        state = {f"{prefix}": self.u, f"{prefix}_n": self.u_n, f"{prefix}_nm1": self.u_nm1}
+        if self._owns_bdf:
+            state[f"{prefix}_dt_prev"] = self.bdf.dt_prev
+        return state
+
+    def restore_state(self, prefix: str, state: dict) -> None:
+        if self._owns_bdf:
+            self.bdf.dt_prev = state[f"{prefix}_dt_prev"]

@@ -1,4 +1,6 @@
-"""Adaptive time stepping with step rejection and retry on Newton failure.
+"""TRANSITIONAL: superseded by :mod:`fem.simulation`; removed once every problem uses it.
+
+Adaptive time stepping with step rejection and retry on Newton failure.
 
 A time-dependent problem provides ``step(t, dt) -> SolveStats`` (attempt one
 step from the last accepted state), ``reject()`` (restore that state) and
@@ -13,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from fem.simulation import Progress, StepControl  # noqa: F401 (transitional)
 from fem.solver import SolveStats
 
 
@@ -20,21 +23,6 @@ class TimeDependent(Protocol):
     def step(self, t: float, dt: float) -> SolveStats: ...
     def reject(self) -> None: ...
     def accept(self, t_new: float, dt: float, stats: SolveStats) -> None: ...
-
-
-@dataclass
-class StepControl:
-    """Step-size control in the solver's (nondimensional) time."""
-
-    t_end: float
-    dt: float
-    dt_min: float
-    dt_max: float
-    grow: float = 1.25
-    cut: float = 0.5
-    easy_newton: int = 4  # grow dt after a step that converged in at most this many its
-    fixed: bool = False  # no growth (cuts on failure still allowed)
-    max_steps: int = 10**7
 
 
 @dataclass
@@ -48,29 +36,6 @@ class LoopResult:
     reason: str = ""
     wall_s: float = 0.0
     dts: list = field(default_factory=list)
-
-
-class Progress:
-    """One progress line on rank 0 every ``interval`` seconds."""
-
-    def __init__(self, comm, t_end: float, time_scale: float = 1.0, quiet=False, interval=5.0):
-        self.comm, self.t_end, self.ts, self.quiet, self.interval = comm, t_end, time_scale, quiet, interval
-        self.start = time.perf_counter()
-        self.last = -1e30
-
-    def __call__(self, step, t, dt, newton, force=False):
-        if self.quiet or self.comm.rank != 0:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
-        elapsed = now - self.start
-        frac = min(t / self.t_end, 1.0) if self.t_end > 0 else 1.0
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        print(f"step {step:6d}  t = {t * self.ts:.4e} s  dt = {dt * self.ts:.3e} s  "
-              f"newton {newton:2d}  {100 * frac:5.1f}%  elapsed {elapsed:7.1f} s  ETA {eta:7.1f} s",
-              flush=True)
 
 
 def integrate(problem: TimeDependent, control: StepControl, t0: float = 0.0,

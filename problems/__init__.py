@@ -3,7 +3,7 @@
 Each problem is a module with ``NAME``, ``DESCRIPTION``, a ``Parameters``
 dataclass (SI units) and ``solve(params, out)``.  Run one from Python with::
 
-    from problems import run
+    from solidion import run
     summary = run("sphere_diffusion", radius_m=5e-6, out="results/my-run")
 
 or from the shell with ``solidion run sphere_diffusion --set radius_m=5e-6``.
@@ -43,11 +43,3 @@ def get(name: str):
     if name not in REGISTRY:
         raise InputError(f"unknown problem {name!r}; available: {', '.join(sorted(REGISTRY))}")
     return importlib.import_module(REGISTRY[name][0])
-
-
-def run(name: str, out=None, *, config=None, overrides=None, comm=None, quiet=False,
-        petsc_options=None, **parameters):
-    """Run problem ``name`` and return its summary dict (see :mod:`fem.run`)."""
-    from fem.run import run_problem
-    return run_problem(name, out=out, config=config, overrides=overrides, comm=comm,
-                       quiet=quiet, petsc_options=petsc_options, **parameters)

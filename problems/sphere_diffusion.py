@@ -19,22 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import ufl
 
-import dolfinx.fem
-import dolfinx.fem.petsc
-
-from fem import analytic, petsc_options
-from fem.errors import SolverError
-from fem.observables import Integral
-from fem.output import FieldSchedule, RunOutput, mesh_summary
+from fem import analytic
+from fem.models.diffusion import FickianDiffusion
+from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
 from fem.probes import PointProbe
 from fem.scaling import Scales
-from fem.solver import SNESSolver, SolveStats
-from fem.time_schemes import BDF
-from fem.timestepping import Progress, StepControl, integrate
-from fem.weak_forms.diffusion import diffusion_residual
+from fem.simulation import Simulation, StepControl
 from meshes import tags as T
 from meshes.sphere import sphere
 
@@ -83,136 +75,56 @@ class SphereDiffusionParameters(Parameters):
 Parameters = SphereDiffusionParameters
 
 
-class SphereDiffusion:
-    """Assembled problem: mesh, spaces, forms, solver and observables."""
+def build(p: SphereDiffusionParameters, comm) -> tuple[FickianDiffusion, Scales]:
+    """Geometry and model: the unit ball (x^ = x/R) with the surface condition of ``p``."""
+    scales = Scales.diffusive(p.radius_m, p.diffusivity_m2_s, p.c_max_mol_m3)
+    domain = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm)
+    fixed = p.surface_condition == "concentration"
+    model = FickianDiffusion(
+        domain, T.SURFACE, c0=p.c0_mol_m3 / p.c_max_mol_m3,
+        c_surface=p.c_surface_mol_m3 / p.c_max_mol_m3 if fixed else None,
+        flux=p.flux_mol_m2_s / scales.molar_flux, degree=p.element_degree,
+        time_order=p.time_order, solver=p.solver)
+    return model, scales
 
-    def __init__(self, p: SphereDiffusionParameters, comm):
-        self.p = p
-        self.scales = Scales.diffusive(p.radius_m, p.diffusivity_m2_s, p.c_max_mol_m3)
-        self.domain = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm)
-        mesh = self.domain.mesh
-        V = dolfinx.fem.functionspace(mesh, ("Lagrange", p.element_degree))
-        self.V = V
-        self.c = dolfinx.fem.Function(V, name="concentration")
-        self.c_old = dolfinx.fem.Function(V)    # c^n
-        self.c_older = dolfinx.fem.Function(V)  # c^{n-1}
-        c0 = p.c0_mol_m3 / p.c_max_mol_m3
-        for f in (self.c, self.c_old, self.c_older):
-            f.x.array[:] = c0
-        self.bdf = BDF(mesh, p.time_order)
-        dcdt = self.bdf.ddt(self.c, self.c_old, self.c_older)
-        v = ufl.TestFunction(V)
-        # Exact quadrature for P_k on affine cells; avoids the inflated
-        # estimate UFL makes for curved (order-2) geometry.
-        md = {"quadrature_degree": 2 * p.element_degree + (p.geometry_order - 1)}
-        dx = self.domain.dx(metadata=md)
-        ds = self.domain.ds(T.SURFACE, metadata=md)
-        D = dolfinx.fem.Constant(mesh, 1.0)  # D / D_ref
-        bcs, inflow = [], []
-        if p.surface_condition == "concentration":
-            facets = self.domain.facets(T.SURFACE)
-            dofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, facets)
-            self.c_surface = p.c_surface_mol_m3 / p.c_max_mol_m3
-            bcs.append(dolfinx.fem.dirichletbc(self.c_surface, dofs, V))
-            self.j_in = None
-        else:
-            self.j_in = dolfinx.fem.Constant(mesh, p.flux_mol_m2_s / self.scales.molar_flux)
-            inflow.append((self.j_in, ds))
-        F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=inflow)
-        opts = petsc_options.cg_amg() if p.solver == "cg_amg" else petsc_options.direct_lu()
-        self.solver = SNESSolver(F, self.c, bcs, prefix="diffusion_", options=opts)
 
-        # Observables.  The surface flux is the variationally consistent one:
-        # the residual tested with a function that is 1 on surface dofs only.
-        self.volume = Integral(1.0 * dx)()
-        self.area = Integral(1.0 * ds)()
-        self.int_c = Integral(self.c * dx)
-        self.int_c_surface = Integral(self.c * ds)
-        v_surface = dolfinx.fem.Function(V)
-        facets = self.domain.facets(T.SURFACE)
-        sdofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, facets)
-        v_surface.x.array[sdofs] = 1.0
-        v_surface.x.scatter_forward()
-        F_unconstrained = diffusion_residual(dcdt, self.c, v_surface, D, dx)
-        self.consistent_flux = Integral(F_unconstrained)  # = int j_in ds (nondim, per unit time)
-        self.probe = PointProbe(mesh, [[0.0, 0.0, 0.0]])
-        self.moles0 = self.int_c()
-        self.moles_in = self.moles_in_old = 0.0  # integrated surface inflow (nondimensional)
+def observables(model: FickianDiffusion, s: Scales):
+    """Recorder: SI observables of the sphere at model time t."""
+    probe = PointProbe(model.domain.mesh, [[0.0, 0.0, 0.0]])
+    L3 = s.length**3
 
-    # TimeDependent protocol --------------------------------------------
-    def step(self, t, dt) -> SolveStats:
-        # Linear problem: the operator changes only with the BDF coefficients,
-        # so the Jacobian and its AMG hierarchy are reused while they are unchanged.
-        coefficients = (dt, *self.bdf.coefficients(dt))
-        same = coefficients == getattr(self, "_last_coefficients", None)
-        self._last_coefficients = coefficients
-        self.bdf.set_step(dt)
-        return self.solver.solve(reuse_jacobian=same)
-
-    def reject(self):
-        self.c.x.array[:] = self.c_old.x.array
-        self._last_coefficients = None
-
-    def accept(self, t_new, dt, stats):
-        self.flux_now = self.consistent_flux()
-        # integrate the inflow with the same BDF formula -> exact discrete balance
-        self.moles_in, self.moles_in_old = (
-            self.bdf.integrate_rate(self.moles_in, self.moles_in_old, self.flux_now, dt), self.moles_in)
-        self.bdf.accepted(dt)
-        self.c_older.x.array[:] = self.c_old.x.array
-        self.c_old.x.array[:] = self.c.x.array
-        self.record(t_new)
-
-    # ---------------------------------------------------------------------
-    def observables(self, t) -> dict[str, float]:
-        s, p = self.scales, self.p
-        L3 = s.length**3
-        moles = self.int_c()
-        stored = moles - self.moles0
-        err = abs(stored - self.moles_in) / max(abs(stored), abs(self.moles_in), 1e-300) if t > 0 else 0.0
+    def record(t) -> dict[str, float]:
+        moles = model.moles()
+        stored = moles - model.moles0
+        err = (abs(stored - model.moles_in) / max(abs(stored), abs(model.moles_in), 1e-300)
+               if t > 0 else 0.0)
         return {
-            "t_s": t * s.time,
-            "c_mean_mol_m3": moles / self.volume * s.concentration,
-            "c_surface_mean_mol_m3": self.int_c_surface() / self.area * s.concentration,
-            "c_center_mol_m3": float(self.probe(self.c)[0]) * s.concentration,
-            "surface_flux_mol_s": getattr(self, "flux_now", 0.0) * s.concentration * L3 / s.time,
+            "c_mean_mol_m3": moles / model.volume * s.concentration,
+            "c_surface_mean_mol_m3": model.surface_mean() * s.concentration,
+            "c_center_mol_m3": float(probe(model.c)[0]) * s.concentration,
+            "surface_flux_mol_s": model.flux_now * s.concentration * L3 / s.time,
             "moles_mol": moles * s.concentration * L3,
             "mass_balance_rel_error": err,
         }
-
-    def record(self, t):
-        self.out.timeseries.add(self.observables(t))
-        self.fields.step(t)
-
-    def write_fields(self, t):
-        self.c_si.x.array[:] = self.c.x.array * self.scales.concentration
-        self.vtx.write(t * self.scales.time)
+    return record
 
 
 def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
-    prob = SphereDiffusion(p, out.comm)
-    s = prob.scales
-    prob.out = out
-    prob.c_si = dolfinx.fem.Function(prob.V, name="concentration_mol_m3")
-    prob.vtx = out.vtx("concentration", prob.c_si, s.length)
-    prob.fields = FieldSchedule(p.fields_every, prob.write_fields)
-    out.update(mesh=mesh_summary(prob.domain.mesh, [prob.V]),
+    model, s = build(p, out.comm)
+    out.update(mesh=mesh_summary(model.domain.mesh, [model.V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
-               volume_m3=prob.volume * s.length**3, surface_area_m2=prob.area * s.length**2)
-    out.timeseries.add(prob.observables(0.0))
-    prob.fields.write(0.0)
+               volume_m3=model.volume * s.length**3, surface_area_m2=model.area * s.length**2)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10,
                           fixed=p.dt_max_s <= p.dt_s)
-    res = integrate(prob, control, progress=Progress(out.comm, control.t_end, s.time, quiet=out.quiet))
-    prob.fields.final(res.t)
-    prob.vtx.close()
-    stats = dict(steps=res.steps, rejected_steps=res.rejected, newton_iterations=res.newton,
-                 krylov_iterations=res.krylov, time_loop_s=res.wall_s, t_final_s=res.t * s.time,
-                 timings=prob.solver.timings())
+    fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)],
+                       s, every=p.fields_every)
+    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
+                     recorders=[observables(model, s)], fields=[fields])
+    res = sim.run()
     _plot(out, p)
-    out.finish(res.status, res.reason, **stats)
-    prob.solver.destroy()
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
+    model.destroy()
 
 
 def _plot(out: RunOutput, p: SphereDiffusionParameters):

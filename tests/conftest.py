@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def solidion(*args, timeout=600, cwd=None, mpi: int | None = None):
     """Run the solidion CLI in a subprocess; returns CompletedProcess (text)."""
-    cmd = [sys.executable, "-m", "fem.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "solidion", *map(str, args)]
     if mpi:
         cmd = ["mpirun", "-n", str(mpi), *cmd]
     env = dict(os.environ, PYTHONPATH=str(REPO))

@@ -13,7 +13,7 @@ from fem.scaling import ELEMENTARY_CHARGE
 
 
 def _run(tmp_path, comm=MPI.COMM_SELF, **kw):
-    from problems import run
+    from solidion import run
     # a thin section (12 nm x 50 nm): the phase boundaries are flat layers parallel to the
     # insertion faces, so there is no Gibbs-Thomson shift of the plateau (curved Li-rich
     # islands in a wide 2D section raise the voltage by a few mV until they coarsen)

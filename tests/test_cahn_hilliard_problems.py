@@ -34,7 +34,7 @@ def pfhub_initial_free_energy(n=1600):
 
 
 def test_spinodal_pfhub1(tmp_path):
-    from problems import run
+    from solidion import run
     s = run("spinodal", out=tmp_path / "sp", comm=MPI.COMM_SELF, quiet=True, cells_per_side=40,
             t_end_s=30.0, dt_s=0.5)
     assert s["status"] == "ok", s["reason"]
@@ -52,7 +52,7 @@ def test_spinodal_pfhub1(tmp_path):
 
 
 def test_particle_spinodal_3d(tmp_path):
-    from problems import run
+    from solidion import run
     s = run("particle_spinodal", out=tmp_path / "ps", comm=MPI.COMM_SELF, quiet=True, mesh_size=0.3,
             interface_length_m=20e-9, t_end_s=40.0, dt_s=0.05)
     assert s["status"] == "ok", s["reason"]
@@ -68,7 +68,7 @@ def test_particle_spinodal_3d(tmp_path):
 
 @pytest.mark.mpi
 def test_spinodal_problem_mpi_matches_serial(shared_tmp_path):
-    from problems import run
+    from solidion import run
     kw = dict(quiet=True, cells_per_side=24, t_end_s=10.0, dt_s=0.5, fixed_dt=True, solver="fieldsplit",
               cell_type="triangle")
     rank = MPI.COMM_WORLD.rank

@@ -77,7 +77,7 @@ def test_mms_rate_nonlinear_darken(degree):
 
 
 def test_equal_intrinsic_diffusivities_give_erf_and_no_marker_motion(tmp_path):
-    from problems import run
+    from solidion import run
     D = 5e-16
     s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=D,
             tracer_diffusivity_B_m2_s=D, t_end_s=2000.0)
@@ -91,7 +91,7 @@ def test_equal_intrinsic_diffusivities_give_erf_and_no_marker_motion(tmp_path):
 
 
 def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
-    from problems import run
+    from solidion import run
     DA, DB = 1e-15, 2e-16
     s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=DA,
             tracer_diffusivity_B_m2_s=DB, t_end_s=2000.0)
@@ -113,7 +113,7 @@ def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
 
 
 def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
-    from problems import run
+    from solidion import run
     from fem.scaling import GAS_CONSTANT
     DA, DB, T = 1e-15, 4e-16, 600.0
     omega = 1.2 * GAS_CONSTANT * T  # Phi = 1 - 2.4 x (1-x) > 0
@@ -127,7 +127,7 @@ def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
 
 @pytest.mark.mpi
 def test_parallel_matches_serial(shared_tmp_path):
-    from problems import run
+    from solidion import run
     world = MPI.COMM_WORLD
     kw = dict(quiet=True, t_end_s=500.0, fields_every=0)
     run("interdiffusion", out=shared_tmp_path / "par", comm=world, **kw)

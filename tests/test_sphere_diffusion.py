@@ -99,7 +99,7 @@ def test_mms_convergence_rate(degree, ns):
 # (b), (c) Crank's sphere solutions and mass balance at the default resolution
 # --------------------------------------------------------------------------
 def test_crank_fixed_surface_concentration(tmp_path):
-    from problems import run
+    from solidion import run
     s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="concentration")
     assert s["status"] == "ok"
     d = read_csv(tmp_path / "timeseries.csv")
@@ -119,7 +119,7 @@ def test_crank_fixed_surface_concentration(tmp_path):
 
 
 def test_crank_constant_flux_and_mass_balance(tmp_path):
-    from problems import run
+    from solidion import run
     s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="flux")
     assert s["status"] == "ok"
     d = read_csv(tmp_path / "timeseries.csv")
@@ -148,7 +148,7 @@ def test_crank_constant_flux_and_mass_balance(tmp_path):
 @pytest.mark.mpi
 @pytest.mark.parametrize("condition", ["concentration", "flux"])
 def test_parallel_matches_serial(shared_tmp_path, condition):
-    from problems import run
+    from solidion import run
     world = MPI.COMM_WORLD
     kw = dict(quiet=True, surface_condition=condition, mesh_size=0.2, t_end_s=200.0, fields_every=0)
     run("sphere_diffusion", out=shared_tmp_path / "par", comm=world, **kw)

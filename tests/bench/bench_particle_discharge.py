@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int) -> dict:
     out = REPO / "results" / "bench" / f"particle_discharge_h{h}_g{grains}_np{ranks}"
-    cmd = [sys.executable, "-m", "fem.cli", "run", "particle_discharge", "--quiet",
+    cmd = [sys.executable, "-m", "solidion", "run", "particle_discharge", "--quiet",
            "--set", f"mesh_size={h}", "--set", f"n_grains={grains}", "--set", f"element_degree={degree}",
            "--set", "fields_every=0", "--set", "section_plot=false", "--set", f"t_end_s={t_end}",
            "--out", str(out)]

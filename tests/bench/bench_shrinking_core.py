@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_case(h: float, ranks: int, solver: str, c_rate: float, outroot: Path) -> dict:
     out = outroot / f"shrinking_core-h{h}-n{ranks}"
-    cmd = [sys.executable, "-m", "fem.cli", "run", "shrinking_core", "--quiet", "--out", str(out),
+    cmd = [sys.executable, "-m", "solidion", "run", "shrinking_core", "--quiet", "--out", str(out),
            "--set", "geometry=sphere_3d", "--set", f"mesh_size={h}", "--set", f"solver={solver}",
            "--set", "initial_core_fraction=0.7", "--set", f"c_rate={c_rate}", "--set", "fields_every=0",
            "--set", "min_core_volume_fraction=0.01"]

@@ -108,7 +108,7 @@ def run_fipy(nx, dt, t_end, sweeps_max=10, tol=1e-3):
 
 
 def run_solidion(nx, dt, t_end, scheme="implicit"):
-    from problems import run
+    from solidion import run
     out = OUT / "solidion_spinodal"
     cpu0 = time.process_time()
     s = run("spinodal", out=out, quiet=True, cells_per_side=nx, cell_type="quadrilateral", dt_s=dt,

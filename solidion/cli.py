@@ -2,13 +2,17 @@
 
     solidion list
     solidion run [PROBLEM] [--config FILE.toml] [--set key=value ...] [--out DIR]
-                 [--quiet] [--debug] [-- PETSc options]
+                 [--overwrite] [--checkpoint-every N] [--quiet] [--debug] [-- PETSc options]
+    solidion restart DIR [--set key=value ...] [--checkpoint-every N] [-- PETSc options]
     solidion params PROBLEM
     solidion info
+    solidion mesh KIND --set key=value ... --out FILE
 
-Bad input exits with status 2 and a one-line message before any PETSc work
-(``--debug`` shows the traceback); a failed solve exits with status 1 after
-writing what it has; an exception on any MPI rank ends the whole job.
+Exit status: 0 ok; 1 a failed solve (after writing what it has) or an error;
+2 bad input (one line naming the parameter and the allowed range, before any
+mesh or PETSc work; ``--debug`` shows the traceback); 128+N a run ended by
+signal N (SIGINT 130, SIGUSR1 138, SIGTERM 143), after writing a checkpoint if
+enabled.  An exception on any MPI rank ends the whole job (MPI_Abort).
 """
 
 from __future__ import annotations
@@ -39,13 +43,30 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                    help="set one parameter (TOML literal), repeatable")
     r.add_argument("--out", metavar="DIR", help="output directory (default results/<problem>-<timestamp>/)")
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
-    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    r.add_argument("--overwrite", action="store_true",
+                   help="reuse an --out directory holding a finished run (its outputs are removed first)")
+    _add_run_options(r)
+
+    rs = sub.add_parser("restart", help="continue a run from its checkpoint",
+                        description="Continue the run in DIR from its newest checkpoint (same number of "
+                                    "MPI ranks). --set changes parameters, typically t_end_s.")
+    rs.add_argument("run_dir", metavar="DIR", help="output directory of the run to continue")
+    rs.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                    help="change one parameter (TOML literal), repeatable")
+    _add_run_options(rs, checkpoint_default=None)
 
     pp = sub.add_parser("params", help="list a problem's parameters, units, defaults and ranges")
     pp.add_argument("problem")
     _add_mesh_parser(sub)
     return p
+
+
+def _add_run_options(p, checkpoint_default=0) -> None:
+    p.add_argument("--checkpoint-every", metavar="N", type=int, default=checkpoint_default,
+                   help="write a checkpoint every N accepted steps (one is also written on "
+                        "SIGTERM/SIGINT/SIGUSR1); continue with `solidion restart DIR`")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _add_mesh_parser(sub) -> None:
@@ -80,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "info":
             return _info()
-        if args.command == "run":
+        if args.command in ("run", "restart"):
             return _run(args, petsc_argv, debug)
         if args.command == "mesh":
             from meshes.cli import run as mesh_run
@@ -105,6 +126,7 @@ def _list() -> int:
     for name, (_, desc) in sorted(problems.REGISTRY.items()):
         mark = " (default)" if name == problems.DEFAULT else ""
         print(f"{name:{width}s}  {desc}{mark}")
+    sys.stdout.flush()
     return EXIT_OK
 
 
@@ -123,28 +145,53 @@ def _run(args, petsc_argv, debug) -> int:
     from fem import petsc_options
     from fem.errors import InputError
     from fem.mpi import abort_on_exception
-    from fem.run import run_problem
+    from fem.simulation import signal_exit_status
+    from solidion.app import restart_problem, run_problem
 
     comm = MPI.COMM_WORLD
-    name = args.problem or problems.DEFAULT
     try:
         petsc_options.set_user_options(petsc_argv)
     except ValueError as e:
         raise InputError(str(e)) from None
     try:
-        summary = run_problem(name, out=args.out, config=args.config, overrides=args.overrides,
-                              comm=comm, quiet=args.quiet)
+        if args.command == "restart":
+            summary = restart_problem(args.run_dir, overrides=args.overrides, comm=comm, quiet=args.quiet,
+                                      checkpoint_every=args.checkpoint_every)
+            name = summary.get("problem", "?")
+        else:
+            name = args.problem or problems.DEFAULT
+            summary = run_problem(name, out=args.out, config=args.config, overrides=args.overrides,
+                                  comm=comm, quiet=args.quiet, overwrite=args.overwrite,
+                                  checkpoint_every=args.checkpoint_every)
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - end every rank, never hang
         abort_on_exception(comm, e, debug)
         return EXIT_FAILED
     if comm.rank == 0 and not args.quiet:
-        out = summary.get("output_dir", args.out)
+        out = summary.get("output_dir", getattr(args, "out", None))
         print(f"solidion: {name} {summary['status']}"
               f"{': ' + summary['reason'] if summary.get('reason') else ''}"
               f" ({summary.get('wall_time_s', 0):.1f} s) -> {out}", flush=True)
+    if summary["status"] == "interrupted":
+        return signal_exit_status(summary.get("signal", ""))
     return EXIT_OK if summary["status"] == "ok" else EXIT_FAILED
+
+
+def _quiet_broken_pipe(func):
+    """``solidion list | head -1``: a closed stdout ends the command quietly."""
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except BrokenPipeError:
+            import os
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
+    return wrapper
+
+
+main = _quiet_broken_pipe(main)
 
 
 if __name__ == "__main__":

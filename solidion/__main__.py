@@ -1,0 +1,5 @@
+import sys
+
+from solidion.cli import main
+
+sys.exit(main())
