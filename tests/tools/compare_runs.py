@@ -88,10 +88,13 @@ def main(argv=None):
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
     ap.add_argument("--rtol", type=float, default=1e-8)
+    ap.add_argument("--only", nargs="*", help="problem names to compare (default: all in BEFORE_DIR)")
     a = ap.parse_args(argv)
     bad = 0
     print(f"{'problem':26s} {'max rel diff':>12s}  where")
     for d in sorted(p for p in a.before.iterdir() if (p / "summary.json").exists()):
+        if a.only and d.name not in a.only:
+            continue
         other = a.after / d.name
         if not (other / "summary.json").exists():
             print(f"{d.name:26s} {'missing':>12s}")
