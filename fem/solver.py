@@ -81,12 +81,31 @@ class SNESSolver:
         self.total_krylov = 0
         self._jacobian_built = False
         self._reuse_jacobian = False
+        self._callback_error: BaseException | None = None
         # wall-clock split: residual + Jacobian assembly vs the rest of SNES (linear solves)
         self.time_assembly = 0.0
         self.time_total = 0.0
 
     # SNES callbacks ------------------------------------------------------
+    # An exception raised inside a callback (a bug, or a fault on one rank) is
+    # kept and re-raised by :meth:`solve`: PETSc would report it as an error
+    # code on this rank only, which must never be taken for a solver failure
+    # (the step would be retried while the other ranks wait in a collective).
     def _F(self, snes, x, F):
+        try:
+            self._assemble_F(x, F)
+        except BaseException as e:
+            self._callback_error = e
+            raise
+
+    def _J(self, snes, x, J, P):
+        try:
+            self._assemble_J(x, J)
+        except BaseException as e:
+            self._callback_error = e
+            raise
+
+    def _assemble_F(self, x, F):
         tic = time.perf_counter()
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         x.copy(self.u.x.petsc_vec)
@@ -99,7 +118,7 @@ class SNESSolver:
         fem_petsc.set_bc(F, self.bcs, x, -1.0)
         self.time_assembly += time.perf_counter() - tic
 
-    def _J(self, snes, x, J, P):
+    def _assemble_J(self, x, J):
         if self._reuse_jacobian:
             return
         self._jacobian_built = True
@@ -127,12 +146,17 @@ class SNESSolver:
         self.u.x.scatter_forward()
         self.u.x.petsc_vec.copy(self.x)
         tic = time.perf_counter()
+        self._callback_error = None
         try:
             self.snes.solve(None, self.x)
         except PETSc.Error as e:  # e.g. a factorization failure
+            if self._callback_error is not None:
+                raise self._callback_error from None
             return SolveStats(False, self.snes.getIterationNumber(), 0, f"PETSc error {e.ierr}")
         finally:
             self.time_total += time.perf_counter() - tic
+        if self._callback_error is not None:
+            raise self._callback_error
         reason = self.snes.getConvergedReason()
         its = self.snes.getIterationNumber()
         kits = self.snes.getLinearSolveIterations()
