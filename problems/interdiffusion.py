@@ -18,7 +18,8 @@ E. O. Kirkendall, Trans. AIME 171 (1947) 130; C. Matano, Jpn. J. Phys. 8 (1933) 
 
 Outputs: ``timeseries.csv`` (t_s, x_A_mean_frac, amount_A_rel_change,
 matano_plane_m, marker_position_m, marker_velocity_m_s), ``profiles.csv``
-(final z_m, x_A_frac), fields ``fields/composition.bp``, plots.
+(final z_m, x_A_frac), fields ``fields/composition.bp`` and
+``fields/kirkendall_velocity.bp``, plots.
 """
 
 from __future__ import annotations
@@ -28,24 +29,12 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-import ufl
 
-import dolfinx.fem
-import dolfinx.geometry
-import dolfinx.la
-
-from fem import petsc_options
-from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
-                                             regular_solution_thermodynamic_factor)
-from fem.observables import Integral
-from fem.output import FieldSchedule, RunOutput, atomic_write_text, mesh_summary
+from fem.models.interdiffusion import DarkenInterdiffusion
+from fem.output import RunOutput, atomic_write_text, mesh_summary, si_fields
 from fem.parameters import Parameters, param
-from fem.probes import PointProbe
-from fem.scaling import GAS_CONSTANT
-from fem.solver import SNESSolver, SolveStats
-from fem.time_schemes import BDF
-from fem.timestepping import Progress, StepControl, integrate
-from fem.weak_forms.diffusion import diffusion_residual
+from fem.scaling import GAS_CONSTANT, Scales
+from fem.simulation import Simulation, StepControl
 from meshes import tags as T
 from meshes.bilayer import bilayer
 
@@ -88,181 +77,95 @@ class InterdiffusionParameters(Parameters):
 Parameters = InterdiffusionParameters
 
 
-class InterdiffusionCouple:
-    def __init__(self, p: InterdiffusionParameters, comm):
-        self.p = p
-        L = p.thickness_left_m + p.thickness_right_m
-        d_ref = max(p.tracer_diffusivity_A_m2_s, p.tracer_diffusivity_B_m2_s)
-        self.L, self.T = L, L * L / d_ref
-        self.z0 = p.thickness_left_m / L
-        self.domain = bilayer([p.thickness_left_m, p.thickness_right_m], dim=p.dim, h=p.mesh_size,
-                              h_interface=p.mesh_size_interface, comm=comm, length_scale=L,
-                              layer_names=[T.layer(0), T.layer(1)])
-        mesh = self.domain.mesh
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", p.element_degree))
-        self.x = dolfinx.fem.Function(self.V, name="x_A")
-        self.x_n = dolfinx.fem.Function(self.V)
-        self.x_nm1 = dolfinx.fem.Function(self.V)
-        xl, xr, z0 = p.x_left, p.x_right, self.z0
-        eps = 1e-12
+def build(p: InterdiffusionParameters, comm):
+    """Geometry and model: the couple in x^ = x/L (L the couple length), t^ = t d_ref/L^2."""
+    L = p.thickness_left_m + p.thickness_right_m
+    d_ref = max(p.tracer_diffusivity_A_m2_s, p.tracer_diffusivity_B_m2_s)
+    scales = Scales(L, L * L / d_ref)
+    z0 = p.thickness_left_m / L
+    domain = bilayer([p.thickness_left_m, p.thickness_right_m], dim=p.dim, h=p.mesh_size,
+                     h_interface=p.mesh_size_interface, comm=comm, length_scale=L,
+                     layer_names=[T.layer(0), T.layer(1)])
+    xl, xr, eps = p.x_left, p.x_right, 1e-12
 
-        def step(X):
-            return np.where(X[0] < z0 - eps, xl, np.where(X[0] > z0 + eps, xr, 0.5 * (xl + xr)))
+    def x_initial(X):
+        return np.where(X[0] < z0 - eps, xl, np.where(X[0] > z0 + eps, xr, 0.5 * (xl + xr)))
 
-        for f in (self.x, self.x_n, self.x_nm1):
-            f.interpolate(step)
+    # one marker on the initial interface (centre of the cross-section)
+    centre = 0.5 * domain.metadata.get("width_m", L) / L if p.dim > 1 else 0.0
+    model = DarkenInterdiffusion(
+        domain, x_initial=x_initial, tracer_A=p.tracer_diffusivity_A_m2_s / d_ref,
+        tracer_B=p.tracer_diffusivity_B_m2_s / d_ref,
+        omega_over_RT=p.omega_J_mol / (GAS_CONSTANT * p.temperature_K),
+        markers=[[z0] + [centre] * (domain.mesh.geometry.dim - 1)], degree=p.element_degree,
+        solver="lu" if p.dim == 1 else "gmres_amg")
+    return model, scales, z0
 
-        # Constitutive laws (nondimensional diffusivities D / d_ref)
-        a = p.omega_J_mol / (GAS_CONSTANT * p.temperature_K)
-        phi = regular_solution_thermodynamic_factor(self.x, a)
-        # Constants (not floats): keeps D_A - D_B a form even when the tracers are equal
-        tracer_A = dolfinx.fem.Constant(mesh, p.tracer_diffusivity_A_m2_s / d_ref)
-        tracer_B = dolfinx.fem.Constant(mesh, p.tracer_diffusivity_B_m2_s / d_ref)
-        D_A, D_B = intrinsic_diffusivities(self.x, tracer_A, tracer_B, phi)
-        D_tilde = interdiffusion_coefficient(self.x, D_A, D_B)
-        self.bdf = BDF(mesh, 2)
-        md = {"quadrature_degree": 2 * p.element_degree + 2}
-        dx = self.domain.dx(metadata=md)
-        F = diffusion_residual(self.bdf.ddt(self.x, self.x_n, self.x_nm1), self.x,
-                               ufl.TestFunction(self.V), D_tilde, dx)
-        opts = petsc_options.direct_lu() if p.dim == 1 else petsc_options.gmres_amg()
-        self.solver = SNESSolver(F, self.x, [], prefix="interdiffusion_", options=opts)
 
-        # Kirkendall velocity v = (D_A - D_B) grad x, mass-lumped onto P1 vectors
-        gdim = mesh.geometry.dim
-        self.W = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (gdim,)))
-        w = ufl.TestFunction(self.W)
-        self.velocity = dolfinx.fem.Function(self.W, name="kirkendall_velocity")
-        self.velocity_old = dolfinx.fem.Function(self.W)
-        self.v_form = dolfinx.fem.form(ufl.inner((D_A - D_B) * ufl.grad(self.x), w) * dx)
-        lumped = dolfinx.fem.assemble_vector(
-            dolfinx.fem.form(ufl.inner(ufl.as_vector([1.0] * gdim), w) * ufl.dx))
-        lumped.scatter_reverse(dolfinx.la.InsertMode.add)
-        lumped.scatter_forward()  # ghosts too (no 0/0 on ghost entries)
-        self.lumped_mass = lumped.array.copy()
-        self.tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
-        # markers: one on the initial interface (centre of the cross-section)
-        centre = 0.5 * self.domain.metadata.get("width_m", L) / L if p.dim > 1 else 0.0
-        self.markers = np.array([[z0] + [centre] * (gdim - 1)])
-        self.update_velocity()
-        self.velocity_old.x.array[:] = self.velocity.x.array
-
-        self.volume = Integral(1.0 * ufl.dx(domain=mesh))()
-        self.int_x = Integral(self.x * ufl.dx(domain=mesh))
-        self.amount0 = self.int_x()
-
-    def update_velocity(self):
-        b = dolfinx.fem.assemble_vector(self.v_form)
-        b.scatter_reverse(dolfinx.la.InsertMode.add)
-        self.velocity.x.array[:] = b.array / self.lumped_mass
-        self.velocity.x.scatter_forward()
-
-    def velocity_at(self, f, points):
-        vals = PointProbe(self.domain.mesh, points, tree=self.tree)(f)
-        return np.asarray(vals).reshape(len(points), -1)[:, 0:1]  # z component
-
-    # TimeDependent protocol ---------------------------------------------
-    def step(self, t, dt) -> SolveStats:
-        self.bdf.set_step(dt)
-        return self.solver.solve()
-
-    def reject(self):
-        self.x.x.array[:] = self.x_n.x.array
-
-    def accept(self, t_new, dt, stats):
-        self.update_velocity()
-        # Heun: predictor with the old velocity, corrector with the new one (z only)
-        z = self.markers.copy()
-        v0 = self.velocity_at(self.velocity_old, z)
-        zp = z.copy()
-        zp[:, 0:1] = z[:, 0:1] + dt * v0
-        v1 = self.velocity_at(self.velocity, zp)
-        self.markers[:, 0:1] = z[:, 0:1] + 0.5 * dt * (v0 + v1)
-        self.marker_velocity = float(v1[0, 0])
-        self.velocity_old.x.array[:] = self.velocity.x.array
-        self.bdf.accepted(dt)
-        self.x_nm1.x.array[:] = self.x_n.x.array
-        self.x_n.x.array[:] = self.x.x.array
-        self.record(t_new)
-
-    # ----------------------------------------------------------------------
-    def observables(self, t):
-        p = self.p
-        amount = self.int_x()
-        mean = amount / self.volume
+def observables(model: DarkenInterdiffusion, p: InterdiffusionParameters, s: Scales, z0: float):
+    """Recorder: SI observables of the couple at model time t."""
+    def record(t) -> dict[str, float]:
+        amount = model.amount()
+        mean = amount / model.volume
         # Matano plane: where the areas between the profile and the end values balance
-        matano = (p.x_right - mean) / (p.x_right - p.x_left) if p.x_right != p.x_left else self.z0
-        return {"t_s": t * self.T,
-                "x_A_mean_frac": mean,
-                "amount_A_rel_change": (amount - self.amount0) / self.amount0,
-                "matano_plane_m": matano * self.L,
-                "marker_position_m": float(self.markers[0, 0]) * self.L,
-                "marker_velocity_m_s": getattr(self, "marker_velocity", 0.0) * self.L / self.T}
+        matano = (p.x_right - mean) / (p.x_right - p.x_left) if p.x_right != p.x_left else z0
+        return {"x_A_mean_frac": mean,
+                "amount_A_rel_change": (amount - model.amount0) / model.amount0,
+                "matano_plane_m": matano * s.length,
+                "marker_position_m": float(model.markers[0, 0]) * s.length,
+                "marker_velocity_m_s": float(model.marker_velocity[0]) * s.length / s.time}
+    return record
 
-    def record(self, t):
-        self.out.timeseries.add(self.observables(t))
-        self.fields.step(t)
 
-    def write_fields(self, t):
-        self.v_si.x.array[:] = self.velocity.x.array * (self.L / self.T)
-        self.vtx.write(t * self.T)
-        self.vtx_velocity.write(t * self.T)
-
-    def profile(self, n=401):
-        """x_A along the stacking direction (centre line), gathered on every rank."""
-        gdim = self.domain.mesh.geometry.dim
-        pts = np.zeros((n, gdim))
-        pts[:, 0] = np.linspace(0.0, 1.0, n)
-        if gdim > 1:
-            pts[:, 1:] = self.markers[0, 1:]
-        return pts[:, 0] * self.L, PointProbe(self.domain.mesh, pts, tree=self.tree)(self.x)
+def profile(model: DarkenInterdiffusion, s: Scales, n=401):
+    """x_A along the stacking direction (centre line through the marker), on every rank."""
+    gdim = model.domain.mesh.geometry.dim
+    pts = np.zeros((n, gdim))
+    pts[:, 0] = np.linspace(0.0, 1.0, n)
+    if gdim > 1:
+        pts[:, 1:] = model.markers[0, 1:]
+    return pts[:, 0] * s.length, model.sample(pts)
 
 
 def solve(p: InterdiffusionParameters, out: RunOutput) -> None:
-    prob = InterdiffusionCouple(p, out.comm)
-    prob.out = out
-    prob.v_si = dolfinx.fem.Function(prob.W, name="kirkendall_velocity_m_s")
-    prob.vtx = out.vtx("composition", [prob.x], prob.L)
-    prob.vtx_velocity = out.vtx("kirkendall_velocity", [prob.v_si], prob.L)
-    prob.fields = FieldSchedule(p.fields_every, prob.write_fields)
-    out.update(mesh=mesh_summary(prob.domain.mesh, [prob.V]),
-               scales={"length_m": prob.L, "time_s": prob.T})
-    out.timeseries.add(prob.observables(0.0))
-    prob.fields.write(0.0)
-    control = StepControl(t_end=p.t_end_s / prob.T, dt=p.dt_s / prob.T, dt_min=1e-8 * p.dt_s / prob.T,
-                          dt_max=p.dt_max_s / prob.T, grow=1.2, easy_newton=5)
-    res = integrate(prob, control, progress=Progress(out.comm, control.t_end, prob.T, quiet=out.quiet))
-    prob.fields.final(res.t)
-    prob.vtx.close()
-    prob.vtx_velocity.close()
-    z, xa = prob.profile()
+    model, s, z0 = build(p, out.comm)
+    out.update(mesh=mesh_summary(model.domain.mesh, [model.V]),
+               scales={"length_m": s.length, "time_s": s.time})
+    control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
+                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=5)
+    fields = [si_fields(out, "composition", [(model.x, "x_A", 1.0)], s, every=p.fields_every),
+              si_fields(out, "kirkendall_velocity",
+                        [(model.velocity, "kirkendall_velocity_m_s", s.length / s.time)],
+                        s, every=p.fields_every)]
+    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
+                     recorders=[observables(model, p, s, z0)], fields=fields)
+    res = sim.run()
+    z, xa = profile(model, s)
     if out.comm.rank == 0:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["z_m", "x_A_frac"])
         w.writerows(zip(z.tolist(), xa.tolist()))
         atomic_write_text(out.dir / "profiles.csv", buf.getvalue())
-    _plot(out, prob, z, xa)
-    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
-               newton_iterations=res.newton, krylov_iterations=res.krylov, time_loop_s=res.wall_s,
-               t_final_s=res.t * prob.T, timings=prob.solver.timings(),
-               marker_displacement_m=float(prob.markers[0, 0] - prob.z0) * prob.L)
-    prob.solver.destroy()
+    _plot(out, z0 * s.length, z, xa)
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings(),
+               marker_displacement_m=float(model.markers[0, 0] - z0) * s.length)
+    model.destroy()
 
 
-def _plot(out, prob, z, xa):
+def _plot(out, z0_m, z, xa):
     if out.comm.rank != 0:
         return
     ts = out.timeseries
     with out.figure("profile") as (fig, ax):
-        ax.plot((z - prob.z0 * prob.L) * 1e6, xa, label=f"t = {ts.column('t_s')[-1]:.4g} s")
-        ax.axvline((ts.column("marker_position_m")[-1] - prob.z0 * prob.L) * 1e6, color="k", ls=":",
+        ax.plot((z - z0_m) * 1e6, xa, label=f"t = {ts.column('t_s')[-1]:.4g} s")
+        ax.axvline((ts.column("marker_position_m")[-1] - z0_m) * 1e6, color="k", ls=":",
                    label="Kirkendall marker")
         ax.set_xlabel("z - z$_0$ [µm]")
         ax.set_ylabel("x$_A$")
         ax.legend()
     with out.figure("marker") as (fig, ax):
         t = ts.column("t_s")
-        ax.plot(np.sqrt(t), (ts.column("marker_position_m") - prob.z0 * prob.L) * 1e6)
+        ax.plot(np.sqrt(t), (ts.column("marker_position_m") - z0_m) * 1e6)
         ax.set_xlabel("$\\sqrt{t}$ [s$^{1/2}$]")
         ax.set_ylabel("marker displacement [µm]")
