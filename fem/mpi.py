@@ -27,3 +27,23 @@ def abort_on_exception(comm, exc: BaseException, debug: bool = False) -> None:
 def all_ok(comm, ok: bool) -> bool:
     """True on every rank iff ``ok`` on every rank (collective)."""
     return bool(comm.allreduce(bool(ok), op=MPI.LAND))
+
+
+def install_excepthook() -> None:
+    """Under MPI, an uncaught exception on any rank aborts the whole job.
+
+    Python scripts that drive solidion directly (not through the CLI) would
+    otherwise leave the other ranks waiting in a collective forever.
+    """
+    if MPI.COMM_WORLD.size == 1 or getattr(sys.excepthook, "_solidion", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        print(f"solidion: uncaught {kind.__name__} on rank {MPI.COMM_WORLD.rank}: aborting the MPI job",
+              file=sys.stderr, flush=True)
+        MPI.COMM_WORLD.Abort(1)
+
+    hook._solidion = True
+    sys.excepthook = hook

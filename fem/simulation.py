@@ -218,6 +218,8 @@ class Simulation:
                  max_dt: Callable[[float], float] | None = None,
                  output_times: Iterable[float] = (), output=None, checkpoint=None,
                  quiet: bool | None = None, name: str = "main"):
+        from fem.mpi import install_excepthook
+        install_excepthook()
         self.model, self.control, self.comm, self.time_scale = model, control, comm, float(time_scale)
         self.recorders, self.fields = list(recorders), list(fields)
         self.stops, self.checks, self.max_dt = list(stops), list(checks), max_dt

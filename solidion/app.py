@@ -81,6 +81,7 @@ def run_problem(name: str, out=None, *, config=None, overrides=None, comm=None, 
                        mode="overwrite" if overwrite else "new")
     output.update(output_dir=str(outdir), checkpoint_every=checkpoint_every)
     output.checkpointer = Checkpointer(outdir, comm, every=checkpoint_every)
+    output.write_summary()
     return _execute(module, name, params, output)
 
 
@@ -117,4 +118,5 @@ def restart_problem(run_dir, *, overrides=None, comm=None, quiet=False, petsc_op
     output.update(output_dir=str(run_dir), restarts=old.get("restarts", 0) + 1,
                   checkpoint_every=every)
     output.checkpointer = checkpointer
+    output.write_summary()
     return _execute(module, name, params, output)
