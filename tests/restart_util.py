@@ -1,0 +1,91 @@
+"""Kill-and-restart checks shared by the physics tests.
+
+:func:`kill_and_restart` runs a problem twice through the CLI: once
+uninterrupted (A), once killed with SIGKILL right after its checkpoint at
+step ``kill_after_step`` and then continued with ``solidion restart`` (B); it
+returns both summaries and time series so a test can assert that B ends with
+the same observables (to ~1e-10) and the same step count as A.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import REPO
+
+
+def _cmd(args, mpi):
+    cmd = [sys.executable, "-m", "solidion", *map(str, args)]
+    return ["mpirun", "-n", str(mpi), *cmd] if mpi else cmd
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(REPO))
+
+
+def read_run(path: Path) -> tuple[dict, dict]:
+    summary = json.loads((path / "summary.json").read_text())
+    with open(path / "timeseries.csv") as f:
+        rows = list(csv.reader(f))
+    series = {c: [float(r[i]) for r in rows[1:]] for i, c in enumerate(rows[0])}
+    return summary, series
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    try:
+        return int(json.loads((run_dir / "checkpoint" / "meta.json").read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def wait_for_checkpoint(proc, run_dir: Path, step: int, timeout: float) -> None:
+    end = time.time() + timeout
+    while checkpoint_step(run_dir) < step:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended (status {proc.returncode}) before checkpoint step {step}")
+        if time.time() > end:
+            raise AssertionError(f"no checkpoint at step {step} within {timeout} s")
+        time.sleep(0.02)
+
+
+def kill_and_restart(problem: str, tmp: Path, sets: list[str], every: int, kill_after_step: int,
+                     mpi: int | None = None, timeout: float = 300):
+    """Returns ((summary_A, series_A), (summary_B, series_B))."""
+    sets = [x for s in sets for x in ("--set", s)]
+    a, b = tmp / "uninterrupted", tmp / "restarted"
+    r = subprocess.run(_cmd(["run", problem, "--quiet", "--out", a, "--checkpoint-every", every, *sets], mpi),
+                       capture_output=True, text=True, timeout=timeout, cwd=REPO, env=_env())
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen(_cmd(["run", problem, "--quiet", "--out", b, "--checkpoint-every", every, *sets], mpi),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=_env(),
+                            start_new_session=True)
+    try:
+        wait_for_checkpoint(proc, b, kill_after_step, timeout)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole job (mpirun and ranks)
+        proc.wait()
+    assert checkpoint_step(b) >= kill_after_step
+    r = subprocess.run(_cmd(["restart", b, "--quiet"], mpi), capture_output=True, text=True,
+                       timeout=timeout, cwd=REPO, env=_env())
+    assert r.returncode == 0, r.stderr
+    return read_run(a), read_run(b)
+
+
+def assert_same_run(A, B, rtol: float = 1e-10) -> None:
+    (sa, ta), (sb, tb) = A, B
+    assert sa["status"] == sb["status"] == "ok", (sa["reason"], sb["reason"])
+    assert sb.get("restarts", 0) >= 1
+    assert sa["steps"] == sb["steps"] and sa["rejected_steps"] == sb["rejected_steps"]
+    assert list(ta) == list(tb)
+    for col in ta:
+        assert len(ta[col]) == len(tb[col]), col
+        scale = max(max(abs(v) for v in ta[col]), 1e-300)
+        worst = max(abs(x - y) for x, y in zip(ta[col], tb[col])) / scale
+        assert worst <= rtol, f"{col}: max relative difference {worst:.3e}"
