@@ -28,7 +28,7 @@ import dolfinx.la
 
 from fem import petsc_options
 from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
-                                             regular_solution_thermodynamic_factor)
+                                             kirkendall_velocity, regular_solution_thermodynamic_factor)
 from fem.observables import Integral
 from fem.probes import PointProbe
 from fem.solver import SNESSolver, SolveStats
@@ -72,7 +72,7 @@ class DarkenInterdiffusion:
         w = ufl.TestFunction(self.W)
         self.velocity = dolfinx.fem.Function(self.W, name="kirkendall_velocity")
         self.velocity_old = dolfinx.fem.Function(self.W)
-        self.v_form = dolfinx.fem.form(ufl.inner((D_A - D_B) * ufl.grad(self.x), w) * dx)
+        self.v_form = dolfinx.fem.form(ufl.inner(kirkendall_velocity(self.x, D_A, D_B), w) * dx)
         lumped = dolfinx.fem.assemble_vector(
             dolfinx.fem.form(ufl.inner(ufl.as_vector([1.0] * gdim), w) * ufl.dx))
         lumped.scatter_reverse(dolfinx.la.InsertMode.add)
