@@ -31,6 +31,30 @@ class SolveStats:
     reason: str
 
 
+#: Newton defaults shared by :class:`SNESSolver` and :class:`fem.galvanostatic.BorderedNewton`
+NEWTON_RTOL, NEWTON_ATOL, NEWTON_MAX_IT = 1e-10, 1e-12, 25
+NON_FINITE = "non-finite iterate"
+
+
+def all_finite(u: dolfinx.fem.Function) -> bool:
+    """True when every value of ``u`` (ghosts included) is finite on every rank (collective)."""
+    return bool(u.function_space.mesh.comm.allreduce(bool(np.isfinite(u.x.array).all()), op=_mpi_land()))
+
+
+def residual_converged(norm: float, norm0: float, rtol: float = NEWTON_RTOL, atol: float = NEWTON_ATOL,
+                       floor: float = 0.0) -> bool:
+    """The residual test of SNES's default convergence test, ``||F|| <= max(rtol ||F_0||, atol)``,
+    with an optional round-off ``floor`` (for Newton loops written outside SNES)."""
+    return norm <= max(rtol * norm0, atol, floor)
+
+
+def checked_stats(u: dolfinx.fem.Function, converged: bool, its: int, kits: int, reason: str) -> SolveStats:
+    """SolveStats of a finished Newton solve, failed (reason ``non-finite iterate``) unless
+    ``u`` is finite on every rank (collective)."""
+    finite = all_finite(u)
+    return SolveStats(bool(converged) and finite, its, kits, reason if finite else NON_FINITE)
+
+
 _SNES_REASONS = {v: k for k, v in vars(PETSc.SNES.ConvergedReason).items() if isinstance(v, int)}
 
 
@@ -66,8 +90,8 @@ class SNESSolver:
         self.snes.setOptionsPrefix(prefix)
         petsc_options.register_prefix(prefix)
         defaults = {"snes_type": "newtonls", "snes_linesearch_type": "basic",
-                    "snes_rtol": 1e-10, "snes_atol": 1e-12, "snes_stol": 0.0,
-                    "snes_max_it": 25, "snes_error_if_not_converged": False}
+                    "snes_rtol": NEWTON_RTOL, "snes_atol": NEWTON_ATOL, "snes_stol": 0.0,
+                    "snes_max_it": NEWTON_MAX_IT, "snes_error_if_not_converged": False}
         options = dict(options or {})
         if "pc_type" not in options and "ksp_type" not in options:
             defaults.update(petsc_options.direct_lu())
@@ -162,13 +186,9 @@ class SNESSolver:
         kits = self.snes.getLinearSolveIterations()
         self.x.copy(self.u.x.petsc_vec)
         self.u.x.scatter_forward()
-        finite = bool(self.u.function_space.mesh.comm.allreduce(
-            bool(np.isfinite(self.u.x.array).all()), op=_mpi_land()))
         self.total_newton += its
         self.total_krylov += kits
-        ok = reason > 0 and finite
-        text = _SNES_REASONS.get(reason, str(reason)) if finite else "non-finite iterate"
-        return SolveStats(ok, its, kits, text)
+        return checked_stats(self.u, reason > 0, its, kits, _SNES_REASONS.get(reason, str(reason)))
 
     def timings(self) -> dict[str, float]:
         """Seconds spent in SNES: assembly (F and J) and the rest (linear solves, line search)."""

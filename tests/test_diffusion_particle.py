@@ -13,27 +13,39 @@ from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.materials import NMC811_CHEN2020 as NMC
 from fem.reference.radial_fv import solve_sphere
 from fem.scaling import FARADAY, GAS_CONSTANT
-from meshes.sphere import sphere
-from problems.particle_discharge import ParticleDischarge, ParticleDischargeParameters, build_domain
+from fem.models.intercalation import observables
+from fem.simulation import Simulation, StepControl
+from problems.particle_discharge import ParticleDischargeParameters, build, build_domain
 
 R, CMAX, D0 = NMC.radius_m, NMC.c_max_mol_m3, NMC.diffusivity_m2_s
+
+
+class Particle:
+    """The built model with its SI setup (model attributes are reachable directly)."""
+
+    def __init__(self, model, setup):
+        self.model, self.setup, self.scales = model, setup, setup.scales
+        self.I_app, self.area_m2 = setup.I_app, setup.area_m2
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def observables(self, t):
+        return {"t_s": t * self.scales.time, **observables(self.model, self.scales, self.I_app)(t)}
 
 
 def make(comm=MPI.COMM_SELF, **kw):
     p = ParticleDischargeParameters(geometry="sphere", **kw)
     p.validate()
     dom, rot = build_domain(p, comm)
-    return ParticleDischarge(p, comm, dom, rot)
+    return Particle(*build(p, comm, dom, rot))
 
 
 def advance(prob, t_end_s, dt_s, dt_max_s):
-    from fem.timestepping import StepControl, integrate
     s = prob.scales
-    if prob.phi is not None:
-        prob.phi_old = float(prob.phi.value)
     ctl = StepControl(t_end=t_end_s / s.time, dt=dt_s / s.time, dt_min=1e-9, dt_max=dt_max_s / s.time,
                       grow=1.2, easy_newton=4)
-    res = integrate(prob, ctl, t0=prob.t_hat)
+    res = Simulation(prob.model, ctl, comm=prob.mesh.comm, quiet=True).run(t0=prob.t)
     assert res.status == "ok", res.reason
     return res
 
@@ -46,7 +58,7 @@ T_FLUX = 1500.0
 def test_isotropic_constant_D_reproduces_crank():
     prob = make(diffusivity_model="constant", **FLUX_CASE)
     advance(prob, T_FLUX, 2.0, 25.0)
-    obs = prob.observables(prob.t_hat)
+    obs = prob.observables(prob.t)
     c0, F = 0.3 * CMAX, FLUX_CASE["flux_mol_m2_s"]
     cs = analytic.crank_sphere_constant_flux(R, T_FLUX, R, D0, c0, F)[0]
     cm = analytic.crank_sphere_constant_flux_mean(T_FLUX, R, c0, F)
@@ -62,7 +74,7 @@ def test_fixed_surface_concentration_reproduces_crank():
                 element_degree=2, geometry_order=2, mesh_size=0.3, x0=0.3, c_surface_mol_m3=0.8 * CMAX)
     advance(prob, 1000.0, 1.0, 25.0)
     cm = analytic.crank_sphere_fixed_surface_mean(1000.0, R, D0, 0.3 * CMAX, 0.8 * CMAX)
-    got = prob.observables(prob.t_hat)["c_mean_mol_m3"]
+    got = prob.observables(prob.t)["c_mean_mol_m3"]
     rel = abs(got - cm) / (cm - 0.3 * CMAX)
     print(f"Crank fixed surface: mean {got:.2f} vs {cm:.2f} (rel {rel:.2e})")
     assert rel < 1e-2
@@ -72,7 +84,7 @@ def test_concentration_dependent_D_matches_radial_reference():
     beta = -2.0
     prob = make(diffusivity_model="exponential", diffusivity_beta=beta, **FLUX_CASE)
     advance(prob, T_FLUX, 2.0, 25.0)
-    obs = prob.observables(prob.t_hat)
+    obs = prob.observables(prob.t)
     ref = solve_sphere(R, lambda x: D0 * np.exp(beta * (x - 0.5)), 0.3, FLUX_CASE["flux_mol_m2_s"], CMAX,
                        T_FLUX, n_cells=400, n_steps=3000)
     c0 = 0.3 * CMAX
@@ -96,8 +108,7 @@ def test_butler_volmer_initial_voltage_and_mass_balance():
     eta = 2 * GAS_CONSTANT * 298.15 / FARADAY * np.arcsinh(i / (2 * i0))
     v_expected = NMC.ocv_V(x0) + eta
     assert eta < -1e-3  # a real overpotential
-    prob.phi.value = NMC.ocv_V(x0) / prob.vt  # start Newton away from the answer
-    prob.phi_old = float(prob.phi.value)
+    prob.set_voltage(NMC.ocv_V(x0))  # start Newton away from the answer
     dt = 1e-4 / prob.scales.time
     st = prob.step(0.0, dt)
     assert st.converged and st.newton_iterations >= 2
@@ -110,12 +121,12 @@ def test_butler_volmer_initial_voltage_and_mass_balance():
     n0 = prob.int_c() * CMAX * R**3
     res = advance(prob, 600.0, 1.0, 30.0)
     n1 = prob.int_c() * CMAX * R**3
-    charge_mol = -prob.I_app * prob.t_hat * prob.scales.time / FARADAY
+    charge_mol = -prob.I_app * prob.t * prob.scales.time / FARADAY
     rel = abs((n1 - n0) - charge_mol) / charge_mol
     print(f"mass balance: stored {n1 - n0:.6e} mol, I t / F = {charge_mol:.6e} mol, rel {rel:.2e}; "
           f"steps {res.steps}, newton {res.newton}, krylov {res.krylov}")
     assert rel < 1e-8
-    assert prob.observables(prob.t_hat)["mass_balance_rel_error"] < 1e-8
+    assert prob.observables(prob.t)["mass_balance_rel_error"] < 1e-8
 
 
 def test_spm_voltage_curve_matches_1d_reference():
@@ -145,7 +156,7 @@ def test_particle_bv_distributed_matches_serial():
         prob = make(comm, diffusivity_model="exponential", anisotropy_ratio=0.1, crystal_euler_deg="20,40,60",
                     mesh_size=0.35, c_rate=2.0)
         advance(prob, 300.0, 1.0, 30.0)
-        o = prob.observables(prob.t_hat)
+        o = prob.observables(prob.t)
         out.append((prob.voltage_V, o["c_surface_mean_mol_m3"], o["c_surface_max_mol_m3"], o["x_mean"]))
     print(out)
     assert np.allclose(out[0], out[1], rtol=1e-8, atol=0)
@@ -159,8 +170,8 @@ def test_polycrystal_grain_tensors_and_cli_run(shared_tmp_path):
     p = ParticleDischargeParameters(geometry="polycrystal", n_grains=6, mesh_size=0.35, anisotropy_ratio=0.05)
     p.validate()
     dom, rot = build_domain(p, MPI.COMM_SELF)
-    prob = ParticleDischarge(p, MPI.COMM_SELF, dom, rot)
-    Dfun = prob.D_tensor
+    model, setup = build(p, MPI.COMM_SELF, dom, rot)
+    Dfun = setup.D_tensor
     arr = Dfun.x.array.reshape(-1, 9)
     for name, Q in dom.metadata["orientations"].items():
         cells = dom.cells(name)

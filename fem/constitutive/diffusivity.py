@@ -175,3 +175,32 @@ def tensor_field(mesh, cell_tags, tensors_by_tag: dict[int, np.ndarray], name="d
         raise InputError(f"{missing} cells have no diffusivity tensor (cell groups {sorted(tensors_by_tag)})")
     D.x.scatter_forward()
     return D
+
+
+def layered_grain_tensors(mesh, cell_tags, rotations: dict, anisotropy_ratio: float):
+    """Diffusivity tensor of a (poly)crystal of a layered compound, relative to D_ab:
+    per cell group ``tag`` D = Q diag(1, 1, r) Q^T (r = ``anisotropy_ratio`` = D_c/D_ab,
+    Q = ``rotations[tag]`` the crystal->lab rotation).  One group: a constant UFL
+    matrix; several: a cell-wise (DG0) tensor Function (:func:`tensor_field`)."""
+    import ufl
+    gdim = mesh.geometry.dim
+    d_cryst = layered_tensor(1.0, anisotropy_ratio, dim=gdim)
+    tensors = {tag: rotate_tensor(d_cryst, np.asarray(Q)[:gdim, :gdim]) for tag, Q in rotations.items()}
+    if len(tensors) == 1:
+        return ufl.as_matrix(next(iter(tensors.values())).tolist())
+    return tensor_field(mesh, cell_tags, tensors)
+
+
+def concentration_factor(model: str, beta: float = 0.0, x_ref: float = 0.5, table=None):
+    """g(x) of D(x) = D_ref g(x), for numpy values and UFL: ``constant`` (1),
+    ``exponential`` exp(beta (x - x_ref)), or ``table`` (a callable, e.g. a log-PCHIP
+    :class:`fem.constitutive.tabulated.Tabulated`)."""
+    if model == "constant":
+        return lambda x: 1.0
+    if model == "exponential":
+        return lambda x: exp(beta * (x - x_ref))
+    if model == "table":
+        if table is None:
+            raise InputError("diffusivity model 'table' needs a table (CSV of x, D/D_ref)")
+        return table
+    raise InputError(f"unknown diffusivity model {model!r}; allowed: constant, exponential, table")

@@ -1,0 +1,230 @@
+"""A field plus one global unknown tied by one scalar constraint (e.g. galvanostatic control).
+
+    F(u, phi) = 0      the FEM residual of the field u (e.g. concentration), which
+                       depends on the global unknown phi (e.g. the particle potential)
+    G(u, phi) = 0      one scalar constraint (e.g. int_S i dS - I_app = 0)
+
+Each Newton step solves the bordered (n+1) system
+
+    [ J   b ] [du  ]   [F]        J = dF/du (FEM Jacobian), b = dF/dphi (vector),
+    [ g^T h ] [dphi] = [G]        g = dG/du (vector), h = dG/dphi (scalar)
+
+by block elimination with two Krylov solves on J (the second reuses the
+preconditioner): J x1 = F, J x2 = b, dphi = (G - g.x1)/(h - g.x2),
+du = x1 - x2 dphi.  Converged when ||F|| <= max(rtol ||F_0||, atol, floor) (the
+residual test of :class:`fem.solver.SNESSolver`, via
+:func:`fem.solver.residual_converged`, plus a round-off floor from a
+``scale_form``) and |G| <= atol (1 + |target|); a non-finite iterate fails the
+solve (:func:`fem.solver.checked_stats`, shared with SNESSolver).  The test is
+residual-based only: an update-based test would stop early when dt is small and
+spoil the discrete mass balance.
+
+Why not scifem's real function space with SNES (``scifem.create_real_functionspace``
++ a blocked system): the global unknown then becomes one more row and column of
+the matrix, dense over the surface dofs and owned by one rank.  BoomerAMG on that
+whole matrix loses its mesh-independent convergence (the dense row couples every
+surface dof), so it would need a PCFIELDSPLIT Schur complement whose scalar
+Schur complement h - g^T J^{-1} b again costs one inner solve with J per
+application -- the block elimination here, but nested and with more Krylov
+iterations.  The bordered form keeps plain GMRES + AMG on the scalar diffusion
+operator (what makes the 50-grain particle scale) and reproduces the existing
+results bitwise.
+
+Pieces: :class:`GlobalUnknown` (a dolfinx Constant with its accepted history
+and linear predictor), :class:`BorderedNewton` (the solver) and
+:func:`max_change_check` (an acceptance check for :class:`fem.simulation.Simulation`
+that rejects a step moving the global unknown by more than a limit).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import dolfinx.fem
+import dolfinx.fem.petsc as fem_petsc
+
+from fem import petsc_options
+from fem.solver import NEWTON_ATOL, NEWTON_MAX_IT, NEWTON_RTOL, SolveStats, checked_stats, residual_converged
+
+
+class GlobalUnknown:
+    """A scalar unknown (``constant``, a dolfinx Constant usable in forms) with its
+    last two accepted values (``old``, ``older``; ``older`` is None until two are known)."""
+
+    def __init__(self, mesh, value: float = 0.0):
+        self.constant = dolfinx.fem.Constant(mesh, float(value))
+        self.old = float(value)
+        self.older: float | None = None
+
+    @property
+    def value(self) -> float:
+        return float(self.constant.value)
+
+    @value.setter
+    def value(self, v: float) -> None:
+        self.constant.value = v
+
+    def set_accepted(self, v: float) -> None:
+        """Set the current and the last accepted value (e.g. the initial state)."""
+        self.value = v
+        self.old = float(self.constant.value)
+
+    def predict(self, w: float) -> None:
+        """Linear extrapolation old + w (old - older), w = dt / dt_prev (when two values are known)."""
+        if self.older is not None:
+            self.value = self.old + w * (self.old - self.older)
+
+    def reject(self) -> None:
+        self.value = self.old
+
+    def accept(self) -> None:
+        self.older, self.old = self.old, self.value
+
+    def checkpoint_state(self, prefix: str) -> dict:
+        return {prefix: self.value, f"{prefix}_old": self.old, f"{prefix}_older": self.older}
+
+    def restore_state(self, prefix: str, state: dict) -> None:
+        self.value = state[prefix]
+        self.old, self.older = state[f"{prefix}_old"], state[f"{prefix}_older"]
+
+
+def max_change_check(unknown: GlobalUnknown, limit: float, scale: float = 1.0, *, what: str = "voltage",
+                     unit: str = "V", parameter: str = "max_voltage_step_V"):
+    """Acceptance check ``(t, dt, stats) -> reason | None``: reject a step that moves
+    ``scale * unknown`` by more than ``limit`` from its last accepted value."""
+
+    def check(t, dt, stats) -> str | None:
+        change = abs(unknown.value - unknown.old) * scale
+        if change > limit:
+            return f"{what} changed by {change:.3g} {unit} > {parameter}"
+        return None
+
+    return check
+
+
+class BorderedNewton:
+    """Newton for (u, phi): residual ``F`` of the field ``u`` plus one constraint (module docstring).
+
+    F : UFL residual (linear in the test function v), depending on ``unknown.constant``.
+    border : UFL forms ``b`` (dF/dphi, linear in v), ``g`` (dG/du, linear in v),
+        ``G`` (the constraint integral, scalar) and ``h`` (dG/dphi, scalar);
+        the constraint is G - target = 0.
+    scale_form : vector form of the largest residual term (e.g. u/dt v dx) whose
+        round-off, 1e3 eps ||scale||, bounds the attainable residual.
+    max_dphi : bound of the global update per iteration (damping of far starts).
+    """
+
+    def __init__(self, F, u: dolfinx.fem.Function, unknown: GlobalUnknown, border: dict, target: float, *,
+                 options, prefix="bordered_", rtol=NEWTON_RTOL, atol=NEWTON_ATOL, max_it=NEWTON_MAX_IT,
+                 max_dphi=20.0, scale_form=None):
+        self.scale_form = None if scale_form is None else dolfinx.fem.form(scale_form)
+        self.u, self.unknown, self.target = u, unknown, target
+        self.rtol, self.atol, self.max_it, self.max_dphi = rtol, atol, max_it, max_dphi
+        V = u.function_space
+        self.L = dolfinx.fem.form(F)
+        self.a = dolfinx.fem.form(ufl.derivative(F, u, ufl.TrialFunction(V)))
+        self.b_form = dolfinx.fem.form(border["b"])
+        self.g_form = dolfinx.fem.form(border["g"])
+        self.G_form = dolfinx.fem.form(border["G"])
+        self.h_form = dolfinx.fem.form(border["h"])
+        self.A = fem_petsc.create_matrix(self.a)
+        self.F = fem_petsc.create_vector(self.L)
+        self.bvec = fem_petsc.create_vector(self.L)
+        self.gvec = fem_petsc.create_vector(self.L)
+        self.x1 = self.F.duplicate()
+        self.x2 = self.F.duplicate()
+        self.comm = V.mesh.comm
+        self.ksp = PETSc.KSP().create(self.comm)
+        self.ksp.setOptionsPrefix(prefix)
+        petsc_options.register_prefix(prefix)
+        petsc_options.apply(prefix, options)
+        self.ksp.setOperators(self.A)
+        self.ksp.setFromOptions()
+        self.total_newton = self.total_krylov = 0
+        self.time_assembly = self.time_total = 0.0
+
+    def _vec(self, vec, form):
+        with vec.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(vec, form)
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+
+    def _scalar(self, form):
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    def solve(self) -> SolveStats:
+        """Newton from the current (u, phi); both hold the result."""
+        tic = time.perf_counter()
+        try:
+            return self._solve()
+        finally:
+            self.time_total += time.perf_counter() - tic
+
+    def _solve(self) -> SolveStats:
+        u, phi = self.u, self.unknown
+        kits = 0
+        r0 = None
+        for it in range(self.max_it + 1):
+            tic = time.perf_counter()
+            u.x.scatter_forward()
+            self._vec(self.F, self.L)
+            G = self._scalar(self.G_form) - self.target
+            self.time_assembly += time.perf_counter() - tic
+            rn = self.F.norm()
+            if not (np.isfinite(rn) and np.isfinite(G)):
+                return self._done(False, it, kits, "non-finite residual")
+            if r0 is None:
+                r0 = rn
+                floor = 0.0
+                if self.scale_form is not None:  # round-off floor of the residual
+                    self._vec(self.bvec, self.scale_form)
+                    floor = 1e3 * np.finfo(float).eps * self.bvec.norm()
+            if (it > 0 and residual_converged(rn, r0, self.rtol, self.atol, floor)
+                    and abs(G) <= self.atol * (1 + abs(self.target))):
+                return self._done(True, it, kits, "converged (residual)")
+            if it == self.max_it:
+                break
+            tic = time.perf_counter()
+            self.A.zeroEntries()
+            fem_petsc.assemble_matrix(self.A, self.a)
+            self.A.assemble()
+            self._vec(self.bvec, self.b_form)
+            self._vec(self.gvec, self.g_form)
+            h = self._scalar(self.h_form)
+            self.time_assembly += time.perf_counter() - tic
+            self.ksp.setOperators(self.A)
+            self.ksp.solve(self.F, self.x1)
+            ok1 = self.ksp.getConvergedReason() > 0
+            kits += self.ksp.getIterationNumber()
+            self.ksp.solve(self.bvec, self.x2)
+            ok2 = self.ksp.getConvergedReason() > 0
+            kits += self.ksp.getIterationNumber()
+            if not (ok1 and ok2):
+                return self._done(False, it, kits, f"KSP diverged ({self.ksp.getConvergedReason()})")
+            denom = h - self.gvec.dot(self.x2)
+            dphi = (G - self.gvec.dot(self.x1)) / denom
+            dphi = float(np.clip(dphi, -self.max_dphi, self.max_dphi))
+            self.x1.axpy(-dphi, self.x2)  # du = x1 - x2 dphi
+            u.x.petsc_vec.axpy(-1.0, self.x1)
+            u.x.scatter_forward()
+            phi.value = phi.value - dphi
+        return self._done(False, self.max_it, kits, "max Newton iterations")
+
+    def _done(self, ok, its, kits, reason):
+        self.total_newton += its
+        self.total_krylov += kits
+        return checked_stats(self.u, ok, its, kits, reason)
+
+    def timings(self) -> dict[str, float]:
+        """Seconds in the solver: assembly (F, J, border) and the rest (linear solves)."""
+        return {"snes_s": self.time_total, "assembly_s": self.time_assembly,
+                "linear_solve_s": self.time_total - self.time_assembly}
+
+    def destroy(self):
+        for o in (self.ksp, self.A, self.F, self.bvec, self.gvec, self.x1, self.x2):
+            o.destroy()

@@ -1,0 +1,278 @@
+"""Intercalation particle: nonlinear (tensor) solid diffusion with a surface reaction.
+
+Nondimensional (x^ = x/L, t^ = t D_ref/L^2, c^ = x = c/c_max, potential in
+k_B T/e, current density in ``current_scale`` = F c_max D_ref / L)::
+
+    dx/dt = div( D(x) grad x )                      in the particle
+    -D(x) grad x . n = i(x, eta)                    on ``surface`` (Butler–Volmer)
+    eta = v_T phi - U(x)  [V],   i = i_BV(x, eta) / current_scale
+
+``D(x)`` is any UFL tensor (or scalar) of the concentration, e.g. per-grain
+rotated tensors times g(x) (:mod:`fem.constitutive.diffusivity`).  Surface
+conditions (``condition``):
+
+* ``galvanostatic``: int_S i dS = I (``current``, nondimensional, anodic
+  positive); the particle potential phi is a global unknown solved with x by
+  the bordered Newton of :mod:`fem.galvanostatic` (GMRES/CG + AMG stays
+  effective on the field block);
+* ``potentiostatic``: phi fixed (``voltage``), SNES on x;
+* ``flux``: fixed inward flux density ``flux``; ``concentration``: x = ``c_surface``.
+
+Variable-step BDF1/2 (:class:`fem.time_schemes.BDFHistory`).  Newton's initial
+guess is the linear extrapolation of the last two accepted states
+(:meth:`BDFHistory.predict`, clipped to (0, 1)) and of phi.  The surface inflow is
+integrated with the field's BDF formula, so ``moles_in`` is what the discrete
+scheme put in (exact discrete balance).
+
+Also here: the SI recorder of the particle's observables (:func:`observables`),
+the stop conditions of a discharge (:func:`surface_saturation_stop`,
+:func:`cutoff_voltage_stop`) and :func:`capacity_at_cutoff_mAh`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+
+import dolfinx.fem
+
+from fem import petsc_options
+from fem.galvanostatic import BorderedNewton, GlobalUnknown
+from fem.observables import Integral
+from fem.scaling import FARADAY
+from fem.solver import SNESSolver, SolveStats
+from fem.time_schemes import BDFHistory
+from fem.weak_forms.diffusion import diffusion_residual
+
+CONDITIONS = ("galvanostatic", "potentiostatic", "flux", "concentration")
+
+
+class IntercalationParticle:
+    """One concentration field x on ``domain`` (a :class:`meshes.tagged.TaggedMesh`).
+
+    surface : name of the boundary region of the reaction / flux / fixed concentration.
+    diffusivity : callable x -> UFL diffusivity (tensor or scalar, relative to D_ref).
+    x0 : initial (uniform) x.
+    condition : one of :data:`CONDITIONS` (module docstring).
+    ocv, kinetics : U(x) [V] (numpy and UFL) and a :class:`fem.constitutive.kinetics.ButlerVolmer`
+        (galvanostatic, potentiostatic; ``ocv`` also for the surface-OCV observable).
+    thermal_voltage : k_B T/e [V]; current_scale : A/m^2 per nondimensional current density.
+    current : total current (nondimensional, anodic positive; galvanostatic).
+    voltage : particle potential [V] (potentiostatic; galvanostatic: set it with :meth:`set_voltage`).
+    flux : inward flux density (nondimensional; ``flux``); c_surface : x on the surface (``concentration``).
+    """
+
+    def __init__(self, domain, surface: str, *, diffusivity: Callable, x0: float,
+                 condition: str = "galvanostatic", ocv=None, kinetics=None, thermal_voltage: float = 1.0,
+                 current_scale: float = 1.0, current: float = 0.0, voltage: float = 0.0, flux: float = 0.0,
+                 c_surface: float | None = None, degree: int = 1, time_order: int = 2,
+                 solver: str = "gmres_amg", prefix: str = "particle_", x_clip: float = 1e-6):
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+        self.domain, self.condition, self.x0, self.x_clip = domain, condition, x0, x_clip
+        self.ocv, self.vt = ocv, thermal_voltage
+        mesh = self.mesh = domain.mesh
+        V = self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.c = dolfinx.fem.Function(V, name="x")
+        self.history = BDFHistory(self.c, time_order)
+        self.history.set_all(x0)
+        dcdt = self.history.ddt()
+        v = ufl.TestFunction(V)
+        md = {"quadrature_degree": 2 * degree + mesh.geometry.cmap.degree}
+        dx = self.dx = domain.dx(metadata=md)
+        ds = self.ds = domain.ds(surface, metadata=md)
+        D = diffusivity(self.c)
+        self.volume = Integral(1.0 * dx)()
+        self.area = Integral(1.0 * ds)()
+        opts = petsc_options.gmres_amg() if solver == "gmres_amg" else petsc_options.direct_lu()
+        self.phi = None  # GlobalUnknown of the particle potential (V / v_T)
+        self.current = current
+        if condition in ("galvanostatic", "potentiostatic"):
+            self.phi = GlobalUnknown(mesh, 0.0)
+            phi_v = ufl.variable(self.phi.constant)
+            eta = thermal_voltage * phi_v - ocv(self.c)
+            i_hat = self.i_hat = kinetics.current(self.c, eta) / current_scale
+            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(-i_hat, ds)])
+            if condition == "galvanostatic":
+                di_dphi = ufl.diff(i_hat, phi_v)
+                border = dict(b=di_dphi * v * ds, g=ufl.derivative(i_hat * ds, self.c, v), G=i_hat * ds,
+                              h=di_dphi * ds)
+                self.solver = BorderedNewton(F, self.c, self.phi, border, current, options=opts, prefix=prefix,
+                                             scale_form=self.c / self.history.bdf.dt * v * dx)
+            else:
+                self.phi.set_accepted(voltage / thermal_voltage)
+                self.solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
+            self.total_inflow = Integral(-i_hat * ds)
+            self.total_current = Integral(i_hat * ds)
+        elif condition == "flux":
+            self.j_in = dolfinx.fem.Constant(mesh, flux)
+            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(self.j_in, ds)])
+            self.solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
+            self.total_inflow = Integral(self.j_in * ds)
+        else:
+            dofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, domain.facets(surface))
+            bc = dolfinx.fem.dirichletbc(c_surface, dofs, V)
+            F = diffusion_residual(dcdt, self.c, v, D, dx)
+            self.solver = SNESSolver(F, self.c, [bc], prefix=prefix, options=opts)
+            self.total_inflow = Integral(dcdt * dx)  # variationally consistent flux
+        # observables
+        self.int_c = Integral(self.c * dx)
+        self.int_c_surface = Integral(self.c * ds)
+        self.int_ocv_surface = Integral(ocv(self.c) * ds) if ocv is not None else None
+        sdofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, domain.facets(surface))
+        self.surface_dofs = sdofs[sdofs < V.dofmap.index_map.size_local]  # owned
+        self.moles0 = self.int_c()
+        self.moles_in = self.moles_in_old = 0.0
+        self.t = 0.0  # model time of the last accepted state
+        self.x_surface_min = x0
+
+    # ------------------------------------------------------------------
+    @property
+    def voltage_V(self) -> float:
+        return self.phi.value * self.vt if self.phi is not None else float("nan")
+
+    def set_voltage(self, volts: float) -> None:
+        """Set the particle potential (current and accepted value), e.g. the initial state."""
+        self.phi.set_accepted(volts / self.vt)
+
+    def set_current(self, current: float) -> None:
+        """Galvanostatic: the total current (nondimensional, anodic positive)."""
+        self.current = self.solver.target = current
+
+    def set_flux(self, flux: float) -> None:
+        """``flux`` condition: the inward flux density (nondimensional)."""
+        self.j_in.value = flux
+
+    def surface_range(self) -> tuple[float, float]:
+        """(min, max) of x over the surface dofs (collective)."""
+        xs = self.c.x.array[self.surface_dofs]
+        comm = self.mesh.comm
+        return (comm.allreduce(float(xs.min()) if len(xs) else 1e300, op=MPI.MIN),
+                comm.allreduce(float(xs.max()) if len(xs) else -1e300, op=MPI.MAX))
+
+    # step / reject / accept ----------------------------------------------
+    def step(self, t: float, dt: float) -> SolveStats:
+        self.history.set_step(dt)
+        self.predict(dt)
+        return self.solver.solve()
+
+    def predict(self, dt: float) -> None:
+        """Newton initial guess: linear extrapolation of the last two accepted states."""
+        dt_prev = self.history.bdf.dt_prev
+        if dt_prev is None:
+            return
+        self.history.predict(dt)
+        np.clip(self.c.x.array, self.x_clip, 1 - self.x_clip, out=self.c.x.array)
+        if self.condition == "galvanostatic":
+            self.phi.predict(dt / dt_prev)
+
+    def reject(self) -> None:
+        self.history.reject()
+        if self.phi is not None:
+            self.phi.reject()
+
+    def accept(self, t_new: float, dt: float, stats: SolveStats) -> None:
+        inflow = self.total_inflow()
+        self.moles_in, self.moles_in_old = (
+            self.history.bdf.integrate_rate(self.moles_in, self.moles_in_old, inflow, dt), self.moles_in)
+        self.history.accept(dt)
+        if self.phi is not None:
+            self.phi.accept()
+        self.t = t_new
+        self.x_surface_min = self.surface_range()[0]
+
+    # restart ----------------------------------------------------------------
+    def checkpoint_state(self) -> dict:
+        state = {**self.history.checkpoint_state("c"), "moles_in": self.moles_in,
+                 "moles_in_old": self.moles_in_old, "t": self.t, "x_surface_min": self.x_surface_min}
+        if self.phi is not None:
+            state.update(self.phi.checkpoint_state("phi"))
+        return state
+
+    def restore_state(self, state: dict) -> None:
+        self.history.restore_state("c", state)
+        self.moles_in, self.moles_in_old = state["moles_in"], state["moles_in_old"]
+        self.t, self.x_surface_min = state["t"], state["x_surface_min"]
+        if self.phi is not None:
+            self.phi.restore_state("phi", state)
+
+    def destroy(self) -> None:
+        self.solver.destroy()
+
+
+# --- SI observables and stop conditions --------------------------------------------
+
+def observables(model: IntercalationParticle, scales, current_A: float | None = None):
+    """Recorder t -> SI columns: the voltage block (when the particle has a potential;
+    ``current_A`` the applied current, None: the computed one) and the concentrations,
+    moles and the relative mass-balance error."""
+    L3 = scales.length**3
+
+    def record(t) -> dict[str, float]:
+        moles = model.int_c()
+        stored = moles - model.moles0
+        err = abs(stored - model.moles_in) / max(abs(stored), 1e-300) if t > 0 else 0.0
+        xs_min, xs_max = model.surface_range()
+        row = {}
+        if model.phi is not None:
+            V = model.voltage_V
+            ocv_s = model.int_ocv_surface() / model.area
+            if current_A is not None:  # constant current
+                I, charge_C = current_A, abs(current_A) * t * scales.time
+            else:  # computed current, integrated charge
+                I = model.total_current() * scales.current_density * scales.length**2
+                charge_C = abs(model.moles_in) * scales.concentration * L3 * FARADAY
+            row.update(voltage_V=V, ocv_surface_V=ocv_s, overpotential_V=V - ocv_s, current_A=I,
+                       capacity_mAh=charge_C / 3.6)
+        row.update({
+            "x_mean": moles / model.volume,
+            "c_mean_mol_m3": moles / model.volume * scales.concentration,
+            "c_surface_mean_mol_m3": model.int_c_surface() / model.area * scales.concentration,
+            "c_surface_min_mol_m3": xs_min * scales.concentration,
+            "c_surface_max_mol_m3": xs_max * scales.concentration,
+            "moles_mol": moles * scales.concentration * L3,
+            "mass_balance_rel_error": err,
+        })
+        return row
+
+    return record
+
+
+def surface_saturation_stop(model: IntercalationParticle, saturation_x: float):
+    """Stop when the whole surface has x >= saturation_x (i0 ~ sqrt(1 - x) vanishes and
+    the voltage collapses within a fraction of a percent of the capacity)."""
+
+    def stop(t) -> str | None:
+        if model.x_surface_min >= saturation_x:
+            return (f"surface saturated (min surface x = {model.x_surface_min:.4f} >= saturation_x = "
+                    f"{saturation_x}): the exchange current vanishes and the voltage collapses "
+                    f"(V = {model.voltage_V:.4f} V)")
+        return None
+
+    return stop
+
+
+def cutoff_voltage_stop(model: IntercalationParticle, cutoff_V: float, discharge: bool):
+    """Stop when the voltage falls to (discharge) or rises to (charge) ``cutoff_V``."""
+
+    def stop(t) -> str | None:
+        V = model.voltage_V
+        if (discharge and V <= cutoff_V) or (not discharge and V >= cutoff_V):
+            return f"cut-off voltage {cutoff_V} V reached (V = {V:.4f} V)"
+        return None
+
+    return stop
+
+
+def capacity_at_cutoff_mAh(t_s, voltage_V, current_A: float, cutoff_V: float, discharge: bool) -> float:
+    """Capacity [mAh] at the cut-off voltage (linear interpolation in the last step), or at
+    the last time if the cut-off was not crossed."""
+    t, v = np.asarray(t_s), np.asarray(voltage_V)
+    sign = 1 if discharge else -1
+    t_cut = t[-1]
+    if len(t) >= 2 and sign * (v[-1] - cutoff_V) <= 0 < sign * (v[-2] - cutoff_V):
+        t_cut = t[-2] + (t[-1] - t[-2]) * (v[-2] - cutoff_V) / (v[-2] - v[-1])
+    return abs(current_A) * t_cut / 3.6
