@@ -141,7 +141,8 @@ def test_parallel_matches_serial(shared_tmp_path):
 
 
 def _restart_matches_uninterrupted(root, comm):
-    """Run A with checkpoints; B = A's checkpoint at a mid-run step, restarted: same rows and steps."""
+    """Run A with checkpoints; B = A's checkpoint at a mid-run step, restarted: same rows and steps.
+    (In-process, so it also runs under mpirun; the serial test below kills a real run.)"""
     import json
     import shutil
 
@@ -172,8 +173,18 @@ def _restart_matches_uninterrupted(root, comm):
             np.testing.assert_allclose(tb[key], ta[key], rtol=1e-10, atol=atol, err_msg=f"{f}: {key}")
 
 
-def test_restart_from_mid_run_checkpoint_matches_uninterrupted(tmp_path):
-    _restart_matches_uninterrupted(tmp_path, MPI.COMM_SELF)
+def test_killed_run_restarted_matches_uninterrupted(tmp_path):
+    from restart_util import assert_same_run, kill_and_restart
+    # ~220 steps: killed with SIGKILL after the checkpoint at step 50
+    A, B = kill_and_restart("interdiffusion", tmp_path, ["t_end_s=100.0", "dt_max_s=0.5", "fields_every=20"],
+                            every=25, kill_after_step=50)
+    (sa, ta), (sb, tb) = A, B
+    assert sb["restarted_from_step"] < sa["steps"]
+    # the conservation error is round-off (1e-15) itself: compared absolutely
+    ca, cb = ta.pop("amount_A_rel_change"), tb.pop("amount_A_rel_change")
+    assert np.max(np.abs(np.subtract(ca, cb))) < 1e-13
+    assert_same_run((sa, ta), (sb, tb), rtol=1e-10)
+    assert sb["marker_displacement_m"] == pytest.approx(sa["marker_displacement_m"], rel=1e-10, abs=0)
 
 
 @pytest.mark.mpi
