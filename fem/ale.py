@@ -136,6 +136,7 @@ class MeshMotion:
 
         self.node2dof = _node_to_dof(mesh, W)
         self.x_ref = mesh.geometry.x.copy()  # x^n
+        self._reference = dolfinx.fem.Function(W, name="mesh_reference")  # x^n for checkpoints
         self.krylov_iterations = 0
         self.solves = 0
 
@@ -143,6 +144,16 @@ class MeshMotion:
     def _cellwise(self, expr) -> np.ndarray:
         self._work.interpolate(expr)
         return self._work.x.array.copy()
+
+    def jacobian_determinants(self) -> np.ndarray:
+        """det J of every local cell (ghosts included) in the current configuration."""
+        return self._cellwise(self._det_expr)
+
+    def min_cell_size(self) -> float:
+        """Smallest cell size |det J|^(1/tdim) over all ranks, current configuration (collective)."""
+        det = np.abs(self.jacobian_determinants())
+        local = float(np.min(det, initial=np.inf)) ** (1.0 / self.tdim)
+        return self.mesh.comm.allreduce(local, op=MPI.MIN)
 
     def begin_step(self) -> None:
         """Record x^n and assemble the extension operator on it."""
@@ -153,6 +164,18 @@ class MeshMotion:
         fem_petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
         self.A.assemble()
         self.ksp.setOperators(self.A)
+
+    def reference_function(self) -> dolfinx.fem.Function:
+        """x^n (the configuration of the last :meth:`begin_step`) as a P1 vector Function, for
+        checkpoints: the mesh coordinates themselves may carry round-off from output scaling."""
+        self._reference.x.array.reshape(-1, self.gdim)[self.node2dof] = self.x_ref[:, : self.gdim]
+        return self._reference
+
+    def restore_reference(self) -> None:
+        """Back to the x^n held by :meth:`reference_function` (filled by a restart); call
+        :meth:`begin_step` next."""
+        self.x_ref[:, : self.gdim] = self._reference.x.array.reshape(-1, self.gdim)[self.node2dof]
+        self.reset()
 
     def reset(self) -> None:
         """Back to x^n (zero step displacement)."""

@@ -1,4 +1,4 @@
-"""Global integrals of UFL expressions (compiled once, assembled on demand)."""
+"""Global integrals of UFL expressions (compiled once, assembled on demand) and global reductions."""
 
 from __future__ import annotations
 
@@ -21,3 +21,12 @@ class Integral:
 def integrate(expr_measure) -> float:
     """One-off global integral."""
     return Integral(expr_measure)()
+
+
+def allreduce_array(comm, values, op=MPI.SUM):
+    """Element-wise reduction of a float array over the ranks (one collective)."""
+    import numpy as np
+    a = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty_like(a)
+    comm.Allreduce(a, out, op=op)
+    return out

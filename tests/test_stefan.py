@@ -4,7 +4,8 @@ References: the planar two-phase Neumann similarity solution and the
 quasi-steady shrinking core (fem/analytic_stefan.py); conservation of the
 total moles across the moving interface; mesh validity; the shrinking_core
 problem end to end (CLI, outputs, voltage plateau, constant-current core
-radius from the mass balance); input validation.
+radius from the mass balance); input validation; restart from a checkpoint
+(model level, and the CLI run killed with SIGKILL) = the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -19,35 +20,35 @@ from scipy.special import erf, erfc
 
 from fem.analytic_stefan import (NeumannSolution, neumann_lambda, shrinking_core_constant_current_radius,
                                  shrinking_core_radius, shrinking_core_time)
+from fem.checkpoint import Checkpointer
 from fem.errors import InputError
-from fem.timestepping import StepControl, integrate
+from fem.models.stefan import TwoPhaseStefan
+from fem.simulation import Simulation, StepControl
 from meshes import tags as T
-from problems.shrinking_core import TwoPhaseStefan, interval_domain, radial_domain, slab_domain
+from meshes.two_phase import radial_core_shell as radial_domain
+from meshes.two_phase import two_phase_slab as slab_domain
 from tests.conftest import solidion
 
 
-class Recorder:
-    """TimeDependent adapter recording observables after every accepted step."""
+class Trajectory:
+    """Recorder keeping ``observe(t)`` at every recorded time (the initial state first)."""
 
-    def __init__(self, prob, observe):
-        self.prob, self.observe, self.rows = prob, observe, []
+    def __init__(self, observe):
+        self.observe, self.rows = observe, []
 
-    def step(self, t, dt):
-        return self.prob.step(t, dt)
-
-    def reject(self):
-        self.prob.reject()
-
-    def accept(self, t, dt, stats):
-        self.prob.accept(t, dt, stats)
+    def __call__(self, t):
         self.rows.append(self.observe(t))
+        return {}
 
 
-def run(prob, observe, t_end, dt, dt_max):
-    rec = Recorder(prob, observe)
-    res = integrate(rec, StepControl(t_end=t_end, dt=dt, dt_min=1e-12, dt_max=dt_max, grow=1.25, easy_newton=10))
-    assert res.status == "ok", res.reason
-    return res, rec.rows
+def run(prob, observe, t_end, dt, dt_max, fixed=False, checkpoint=None, max_steps=10**7):
+    """Simulation of ``prob``; the observations after every accepted step."""
+    traj = Trajectory(observe)
+    control = StepControl(t_end=t_end, dt=dt, dt_min=1e-12, dt_max=dt_max, grow=1.25, easy_newton=10,
+                          fixed=fixed, max_steps=max_steps)
+    res = Simulation(prob, control, comm=prob.comm, recorders=[traj], checkpoint=checkpoint, quiet=True).run()
+    assert res.status == "ok" or max_steps < 10**7, res.reason
+    return res, traj.rows[1:]
 
 
 # --- analytic reference self-checks ------------------------------------------------------
@@ -217,6 +218,66 @@ def test_moles_conserved_mesh_valid(geometry):
     va_eq = (m0 - cb * v_total) / (ca - cb)
     assert va[-1] <= va_eq * (1 + 1e-3)
     prob.destroy()
+
+
+# --- restart ----------------------------------------------------------------------------------
+
+def restart_case(comm, directory, geometry="sphere_1d", k=5, t_end=0.05):
+    """Closed particle run uninterrupted, and stopped after the checkpoint at step ``k`` and
+    restarted on a rebuilt model: (uninterrupted, restarted) as (result, rows)."""
+
+    def simulate(max_steps=10**7, restart=False):
+        prob, *_ = _closed_problem(geometry, comm)
+
+        def record(t):
+            return {"moles": prob.total_moles(), "v_alpha": prob.volume["alpha"](), "r": prob.interface_radius(),
+                    "iterations": prob.iterations, "gain": prob.gain,
+                    "quality": prob.last_quality.min_size_ratio}
+        control = StepControl(t_end=t_end, dt=1e-3, dt_min=1e-12, dt_max=0.01, grow=1.25, easy_newton=10,
+                              max_steps=max_steps)
+        ckpt = Checkpointer(directory, comm, every=k, restart=restart) if max_steps < 10**7 or restart else None
+        sim = Simulation(prob, control, comm=comm, recorders=[record], checkpoint=ckpt, quiet=True)
+        res = sim.run()
+        prob.destroy()
+        return res, sim.rows
+
+    full = simulate()
+    stopped, _ = simulate(max_steps=k)
+    assert stopped.steps == k and stopped.checkpoints == 1
+    return full, simulate(restart=True)
+
+
+def assert_same_runs(full, restarted, rtol=1e-10):
+    (ra, rows_a), (rb, rows_b) = full, restarted
+    assert rb.status == ra.status == "ok", rb.reason
+    assert (rb.steps, rb.rejected, rb.newton) == (ra.steps, ra.rejected, ra.newton)
+    assert len(rows_a) == len(rows_b)
+    for a, b in zip(rows_a, rows_b):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=rtol, abs=1e-300), (key, a, b)
+
+
+def test_model_restart_matches_uninterrupted(tmp_path):
+    full, restarted = restart_case(MPI.COMM_SELF, tmp_path / "run")
+    assert full[0].steps > 8
+    assert_same_runs(full, restarted)
+
+
+def test_problem_restart_after_kill_matches_uninterrupted(tmp_path):
+    """``solidion run`` killed with SIGKILL after a checkpoint and ``solidion restart``-ed ends with
+    the observables of the uninterrupted run and the same step count (fields written at the
+    checkpointed steps: the output scaling of the moving mesh must not leak into the restart)."""
+    from restart_util import assert_same_run, kill_and_restart
+    A, B = kill_and_restart("shrinking_core", tmp_path, ["mesh_size=0.04", "t_end_s=300", "fields_every=3"],
+                            every=3, kill_after_step=3)
+    (sa, ta), (sb, tb) = A, B
+    assert 3 <= sb["restarted_from_step"] < sa["steps"] and len(ta["t_s"]) > 10
+    assert_same_run(A, B, rtol=1e-10)
+    for key in ("newton_iterations", "krylov_iterations"):
+        assert sb[key] == sa[key], key
+    for key in ("t_final_s", "final_core_volume_fraction", "max_mass_balance_rel_error"):
+        assert sb[key] == pytest.approx(sa[key], rel=1e-10, abs=1e-300), key
 
 
 # --- the problem, end to end -------------------------------------------------------------------

@@ -1,0 +1,409 @@
+"""Two phases with a sharp, moving phase boundary (Stefan problem) on an ALE mesh.
+
+Each phase p = alpha, beta obeys Fickian diffusion in its moving domain
+(nondimensional; rho = r^2 for 1D spheres, 2 pi r -> r for 2D axisymmetric
+sections, 1 otherwise)
+
+    rho dc/dt = div(rho D_p grad c)                 in Omega_p(t)
+
+with the equilibrium values c = c_alpha, c = c_beta on the two sides of the
+interface Gamma(t), which moves by the Stefan condition
+
+    v (c_beta - c_alpha) = J_alpha . n - J_beta . n     (n from alpha into beta).
+
+Arbitrary Lagrangian-Eulerian: the mesh conforms to the interface; interface
+nodes move along their normals, the step displacement is extended into both
+phases by a stiffened harmonic extension (:class:`fem.ale.MeshMotion`), and
+each phase is solved with the conservative ALE backward-Euler form of
+:mod:`fem.weak_forms.stefan` (P1).  The interface displacement of a step is
+found by Anderson-accelerated fixed-point iteration (preconditioned by the
+Jacobian (c_alpha - c_beta) M_Gamma / dt, M_Gamma the interface mass matrix,
+times a secant gain carried from step to step) on the discrete Stefan
+condition R_alpha,i + R_beta,i = 0 (the interface-dof residuals of the two
+phases), which conserves the total moles to the iteration tolerance.  A step
+fails (and is cut by the driver) when the iteration does not converge, when
+the interface moves more than ``max_move`` of the smallest cell, or when a
+cell would invert.
+
+:class:`TwoPhaseStefan` offers the step/reject/accept and checkpoint protocol
+of :class:`fem.simulation.Simulation`; region names are arguments.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import dolfinx.fem
+import dolfinx.fem.petsc
+import dolfinx.la
+
+from fem import petsc_options
+from fem.ale import MeshMotion, MeshQuality
+from fem.observables import Integral, allreduce_array
+from fem.solver import SNESSolver, SolveStats
+from fem.weak_forms.stefan import ale_diffusion_residual
+
+_DEBUG = False
+PHASES = ("alpha", "beta")
+
+
+def assembled(form) -> np.ndarray:
+    """Assemble a vector form; owned and ghost values consistent."""
+    vec = dolfinx.fem.assemble_vector(form)
+    vec.scatter_reverse(dolfinx.la.InsertMode.add)
+    vec.scatter_forward()
+    return vec.array
+
+
+class TwoPhaseStefan:
+    """Two phases with a sharp interface on a moving, interface-conforming P1 mesh.
+
+    Parameters (nondimensional)
+    ---------------------------
+    domain : :class:`meshes.tagged.TaggedMesh`.
+    alpha, beta, interface : names of the two cell groups and of the interior facet group between them.
+    c_alpha, c_beta : interface (equilibrium) concentrations of each phase.
+    D_alpha, D_beta : float or callable c -> UFL diffusivity.
+    init_alpha, init_beta : float or callable X -> values (X of shape (3, n)).
+    weight : callable x -> rho(x) (``lambda x: x[0]**2`` for 1D spheres) or None.
+    fixed : facet names where the mesh does not move; slip : (facet name, component) pairs.
+    components : mesh displacement components that may be nonzero (None: all).
+    dirichlet : (phase, facet name, value) with value a float or Constant.
+    inflow : (phase, facet name, j_in) with j_in a UFL expression (may depend on c of that phase;
+             pass a callable c -> UFL for that).
+    solver : "lu" (MUMPS) or "amg" (GMRES + BoomerAMG) for the phases; ale_solver : "lu" or "cg_amg".
+    tol : interface iteration tolerance (nodal displacement error; the mean mode to 1e-2 of it).
+    max_move : largest interface displacement per step in units of the smallest cell.
+    stiffening : Jacobian-stiffening exponent of the mesh-motion extension.
+
+    After each accepted step ``flux_now`` is the total inflow rate (prescribed inflows plus the
+    discrete fluxes through the Dirichlet boundaries, weighted, nondimensional) and ``moles_in``
+    its time integral (backward Euler, as the scheme), so that
+    ``total_moles() - moles0 == moles_in`` to the iteration tolerance.
+    """
+
+    def __init__(self, domain, *, alpha: str, beta: str, interface: str,
+                 c_alpha: float, c_beta: float, D_alpha=1.0, D_beta=1.0, init_alpha=None, init_beta=None,
+                 weight=None, fixed=(), slip=(), components=None, dirichlet=(), inflow=(),
+                 solver="lu", ale_solver="lu", tol=1e-7, max_iterations=40, max_move=0.3,
+                 stiffening=1.0):
+        self.domain = domain
+        mesh = domain.mesh
+        self.mesh = mesh
+        self.comm = mesh.comm
+        tdim = mesh.topology.dim
+        gdim = mesh.geometry.dim
+        self.gdim = gdim
+        fdim = tdim - 1
+        self.weight = weight
+        self.tol, self.max_iterations, self.max_move = tol, max_iterations, max_move
+        self.c_eq = {"alpha": float(c_alpha), "beta": float(c_beta)}
+        self.names = {"alpha": alpha, "beta": beta}
+        fixed_facets = np.unique(np.concatenate([domain.facets(f) for f in fixed])) if fixed else []
+        self.ale = MeshMotion(mesh, domain.facets(interface), fixed_facets, components=components,
+                              slip=[(domain.facets(f), i) for f, i in slip], solver=ale_solver,
+                              stiffening=stiffening, prefix="stefan_ale_")
+        V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        self.V = V
+        self.dt = dolfinx.fem.Constant(mesh, 1.0)
+        disp = self.ale.disp
+        x = ufl.SpatialCoordinate(mesh)
+        rho = 1.0 if weight is None else weight(x)
+        v = ufl.TestFunction(V)
+        self.idofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(interface))
+        nown = V.dofmap.index_map.size_local
+        self.owned = self.idofs < nown
+        # the ALE term makes the phase operators nonsymmetric: GMRES + AMG when iterative
+        opts = petsc_options.direct_lu() if solver == "lu" else petsc_options.gmres_amg()
+        opts = {**opts, "snes_atol": 1e-11, "snes_rtol": 1e-10}
+
+        zero = dolfinx.fem.Constant(mesh, 0.0)
+        self.c, self.c_old, self.solvers, self.R_forms, self.moles, self.volume = {}, {}, {}, {}, {}, {}
+        self.bcs, self.inflow_forms = {}, {}
+        self.dirichlet_dofs = []  # (phase, owned non-interface dofs) of each Dirichlet boundary
+        for p in PHASES:
+            dxp = domain.dx(self.names[p])
+            c = dolfinx.fem.Function(V, name=f"c_{p}")
+            c_old = dolfinx.fem.Function(V)
+            ind = assembled(dolfinx.fem.form(v * dxp))
+            outside = np.flatnonzero(ind == 0.0).astype(np.int32)
+            ceq = dolfinx.fem.Constant(mesh, self.c_eq[p])
+            bcs = [dolfinx.fem.dirichletbc(ceq, self.idofs, V), dolfinx.fem.dirichletbc(ceq, outside, V)]
+            for ph, fname, value in dirichlet:
+                if ph == p:
+                    dofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(fname))
+                    self.dirichlet_dofs.append((p, dofs[(dofs < nown) & ~np.isin(dofs, self.idofs)]))
+                    val = value if isinstance(value, dolfinx.fem.Constant) else dolfinx.fem.Constant(mesh, float(value))
+                    bcs.append(dolfinx.fem.dirichletbc(val, dofs, V))
+            flows = []
+            for ph, fname, j in inflow:
+                if ph == p:
+                    flows.append((j(c) if callable(j) else j, domain.ds(fname)))
+            init = (init_alpha if p == "alpha" else init_beta)
+            init = self.c_eq[p] if init is None else init
+            if callable(init):
+                c.interpolate(init)
+            else:
+                c.x.array[:] = init
+            c.x.array[self.idofs] = self.c_eq[p]
+            c.x.array[outside] = self.c_eq[p]
+            c_old.x.array[:] = c.x.array
+            Dp = D_alpha if p == "alpha" else D_beta
+            Dp = Dp(c) if callable(Dp) else dolfinx.fem.Constant(mesh, float(Dp))
+            F = ale_diffusion_residual(c, c_old, v, Dp, dxp, self.dt, disp, weight=weight, inflow=flows)
+            # A zero term over the whole mesh puts the (Dirichlet) dofs outside the phase into the
+            # sparsity pattern, so their unit diagonal can be inserted.
+            F += zero * c * v * domain.dx()
+            # linear (constant D, no c-dependent inflow): one exact linear solve per iterate
+            linear = not callable(D_alpha if p == "alpha" else D_beta) and not any(
+                callable(j) for ph, _, j in inflow if ph == p)
+            self.solvers[p] = SNESSolver(F, c, bcs, prefix=f"stefan_{p}_",
+                                         options={**opts, "snes_max_it": 1, "snes_convergence_test": "skip"} if linear else opts)
+            self.R_forms[p] = dolfinx.fem.form(F)
+            self.moles[p] = Integral(rho * c * dxp)
+            self.volume[p] = Integral(rho * dxp)
+            self.inflow_forms[p] = [Integral(rho * j * ds) for j, ds in flows]
+            self.c[p], self.c_old[p], self.bcs[p] = c, c_old, bcs
+
+        # interface geometry: lumped (weighted) area and outward normal of alpha at each node
+        Q = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        chi = dolfinx.fem.Function(Q)
+        chi.x.array[domain.cells(alpha)] = 1.0
+        n = ufl.FacetNormal(mesh)
+        n_alpha = chi("+") * n("+") + chi("-") * n("-")
+        dS = domain.dS(interface)
+        rho_avg = 1.0 if weight is None else ufl.avg(rho)
+        self.area_form = dolfinx.fem.form(rho_avg * v("+") * dS)
+        psi = ufl.TestFunction(self.ale.W)
+        self.normal_form = dolfinx.fem.form(ufl.inner(n_alpha, psi("+")) * dS)
+        # consistent interface mass matrix M_ij = int_Gamma rho phi_i phi_j dS (identity off the interface):
+        # moving node i by delta_i along the normal changes the moles at node j by c_p M_ij delta_i
+        u = ufl.TrialFunction(V)
+        self.mass_form = dolfinx.fem.form(rho_avg * u("+") * v("+") * dS + zero * u * v * domain.dx())
+        n_local = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+        off = np.setdiff1d(np.arange(n_local, dtype=np.int32), self.idofs)
+        self.mass_bcs = [dolfinx.fem.dirichletbc(zero, off, V)]
+        self.M = dolfinx.fem.petsc.create_matrix(self.mass_form)
+        self.mass_ksp = PETSc.KSP().create(self.comm)
+        self.mass_ksp.setType("cg")
+        self.mass_ksp.getPC().setType("jacobi")
+        self.mass_ksp.setTolerances(rtol=1e-8, atol=1e-300, max_it=200)  # a preconditioner only
+        self.g_fun, self.y_fun = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+        self.interface_measure = Integral(1.0 * dS)
+        self.interface_mean_x = Integral(ufl.avg(x[0]) * dS)
+        self.interface_mean_r = Integral(ufl.avg(ufl.sqrt(ufl.inner(x, x))) * dS)
+        vmap, wmap = V.dofmap.list, self.ale.W.dofmap.list
+        s2b = np.empty(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=np.int64)
+        s2b[vmap.ravel()] = wmap.ravel()
+        self.iblock = s2b[self.idofs]
+
+        self.delta = np.zeros(len(self.idofs))     # normal displacement of the step (along n_alpha)
+        self.velocity = np.zeros(len(self.idofs))  # last accepted normal velocity (along n_alpha)
+        self._velocity_fun = dolfinx.fem.Function(V)  # its checkpoint copy (on the interface dofs)
+        self.gain = 1.0      # secant gain of the preconditioner, carried from step to step
+        self.iterations = 0  # interface iterations of the last accepted step
+        self.ale_wall = 0.0
+        self.diffusion_wall = 0.0
+        self.last_quality = self.ale.quality()
+        self._quality_try = self.last_quality
+        self.moles0 = self.total_moles()
+        self.flux_now = 0.0  # total inflow rate during the last accepted step
+        self.moles_in = 0.0  # its time integral
+        self.begin_step()
+
+    # ------------------------------------------------------------------
+    def _allreduce(self, a, op):
+        return allreduce_array(self.comm, a, op)
+
+    def begin_step(self):
+        """At the accepted configuration x^n: extension operator, nodal areas and normals."""
+        t0 = time.perf_counter()
+        self.ale.begin_step()
+        self.area = assembled(self.area_form)[self.idofs].copy()
+        self.M.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(self.M, self.mass_form, bcs=self.mass_bcs)
+        self.M.assemble()
+        self.mass_ksp.setOperators(self.M)
+        nvec = assembled(self.normal_form).reshape(-1, self.gdim)[self.iblock]
+        norm = np.linalg.norm(nvec, axis=1)
+        self.normal = nvec / np.maximum(norm, 1e-300)[:, None]
+        self.h_min = self.ale.min_cell_size()
+        self.ale_wall += time.perf_counter() - t0
+
+    def solve_interface_mass(self, g):
+        """y = M_Gamma^{-1} g on the interface dofs."""
+        self.g_fun.x.array[:] = 0.0
+        self.g_fun.x.array[self.idofs] = g
+        self.mass_ksp.solve(self.g_fun.x.petsc_vec, self.y_fun.x.petsc_vec)
+        self.y_fun.x.scatter_forward()
+        return self.y_fun.x.array[self.idofs].copy()
+
+    def reaction(self, p):
+        """Residual of phase p at the interface dofs (its discrete interface flux)."""
+        return assembled(self.R_forms[p])[self.idofs]
+
+    def _move(self, delta):
+        t0 = time.perf_counter()
+        bd = self.ale.boundary_disp.x.array.reshape(-1, self.gdim)
+        bd[self.iblock] = delta[:, None] * self.normal
+        self.ale.extend()
+        self.ale.move()
+        self.ale_wall += time.perf_counter() - t0
+
+    # step / reject / accept ------------------------------------------------
+    def step(self, t, dt) -> SolveStats:
+        self.dt.value = dt
+        ca, cb = self.c_eq["alpha"], self.c_eq["beta"]
+        k0 = (ca - cb) / dt
+        k = self.gain * k0  # preconditioner k M_Gamma, gain from the last step's secant estimate
+        delta = self.velocity * dt
+        xs, fs = [], []      # Anderson history: iterates and preconditioned residuals
+        G_prev = d_prev = None
+        secant = None
+        krylov = 0
+        w = np.where(self.owned, self.area, 0.0)  # weights of the (global) inner product
+        own = self.owned
+        for it in range(1, self.max_iterations + 1):
+            self._move(delta)
+            t0 = time.perf_counter()
+            for p in PHASES:
+                st = self.solvers[p].solve()
+                krylov += st.krylov_iterations
+                if not st.converged:
+                    self.diffusion_wall += time.perf_counter() - t0
+                    return SolveStats(False, it, krylov, f"phase {p}: {st.reason}")
+            G = self.reaction("alpha") + self.reaction("beta")
+            self.diffusion_wall += time.perf_counter() - t0
+            # one reduction each for the max-type and the sum-type scalars (few collectives per iterate)
+            local = np.array([np.max(np.abs(G[own]) / (abs(k0) * self.area[own]), initial=0.0),
+                              np.max(np.abs(delta[own]), initial=0.0)])
+            err, dmax = self._allreduce(local, MPI.MAX)
+            if not np.isfinite(err):
+                return SolveStats(False, it, krylov, "non-finite interface residual")
+            # mean (conservation) mode: sum_i G_i = discrete rate of change of the total moles
+            gsum, asum = self._allreduce(np.array([np.sum(G[own]), np.sum(self.area[own])]), MPI.SUM)
+            mean_err = abs(gsum) / (abs(k0) * asum)
+            if G_prev is not None:  # secant estimate of the mean-mode Jacobian, for the next step
+                dG, dd = self._allreduce(np.array([np.sum((G - G_prev)[own]),
+                                                   np.sum((self.area * (delta - d_prev))[own])]), MPI.SUM)
+                if dd != 0.0 and 0.02 < (dG / dd) / k0 < 50:
+                    secant = dG / dd
+            if _DEBUG and self.comm.rank == 0:
+                print(f"  stefan it {it}: err {err:.3e} mean {mean_err:.3e} max delta {dmax:.4e}", flush=True)
+            if err < self.tol and mean_err < 1e-2 * self.tol:
+                break
+            if dmax > 2 * self.max_move * self.h_min:
+                return SolveStats(False, it, krylov, "interface moves too far in one step")
+            G_prev, d_prev = G, delta
+            # Anderson acceleration (depth 5) of delta <- delta - M_Gamma^{-1} G / k
+            f = -self.solve_interface_mass(G) / k
+            xs.append(delta.copy())
+            fs.append(f)
+            if len(xs) > 6:
+                xs.pop(0)
+                fs.pop(0)
+            step = f
+            if len(xs) > 1:
+                dX = np.array([xs[j + 1] - xs[j] for j in range(len(xs) - 1)])
+                dF = np.array([fs[j + 1] - fs[j] for j in range(len(fs) - 1)])
+                m = len(dF)
+                local = np.concatenate([(dF * w) @ dF.T, ((dF * w) @ f)[:, None]], axis=1)
+                glob = self._allreduce(local, MPI.SUM)
+                M, rhs = glob[:, :m], glob[:, m]
+                gamma = np.linalg.lstsq(M + 1e-14 * np.trace(M) * np.eye(m), rhs, rcond=None)[0]
+                step = f - gamma @ (dX + dF)
+            delta = delta + step
+        else:
+            return SolveStats(False, self.max_iterations, krylov, f"interface iteration: residual {err:.3g}")
+        if secant is not None:
+            self.gain = min(max(secant / k0, 0.1), 10.0)
+        if dmax > self.max_move * self.h_min:
+            return SolveStats(False, it, krylov, "interface moves too far in one step")
+        q = self.ale.quality()
+        if q.inverted:
+            return SolveStats(False, it, krylov, "mesh would invert")
+        self.delta = delta
+        self._quality_try = q
+        return SolveStats(True, it, krylov, "interface converged")
+
+    def reject(self):
+        self.ale.reset()
+        for p in PHASES:
+            self.c[p].x.array[:] = self.c_old[p].x.array
+
+    def accept(self, t_new, dt, stats):
+        # the boundary fluxes of the step (residuals on x^{n+1} with c^n): before c_old moves on
+        self.flux_now = self._boundary_inflow()
+        self.moles_in += dt * self.flux_now
+        self.iterations = stats.newton_iterations
+        self.last_quality = self._quality_try
+        self.velocity = self.delta / dt
+        for p in PHASES:
+            self.c_old[p].x.array[:] = self.c[p].x.array
+        self.begin_step()
+
+    def _boundary_inflow(self) -> float:
+        """Prescribed inflows plus the discrete (residual) fluxes through the Dirichlet boundaries."""
+        rate = self.inflow_rate()
+        R = {}
+        for p, dofs in self.dirichlet_dofs:
+            if p not in R:
+                R[p] = assembled(self.R_forms[p])
+            rate += self.comm.allreduce(float(np.sum(R[p][dofs])), op=MPI.SUM)
+        return rate
+
+    # restart -------------------------------------------------------------------
+    def checkpoint_state(self) -> dict:
+        """The moving mesh (and its exact accepted configuration x^n), both phase fields (new and
+        old), the interface velocity (the first iterate of the next step), the preconditioner gain
+        and the observables' memory.  The Anderson history lives within one step only."""
+        vel = self._velocity_fun.x.array
+        vel[:] = 0.0
+        vel[self.idofs] = self.velocity
+        state = {"mesh": self.mesh, "mesh_reference": self.ale.reference_function(),
+                 "interface_velocity": self._velocity_fun}
+        for p in PHASES:
+            state[f"c_{p}"], state[f"c_old_{p}"] = self.c[p], self.c_old[p]
+        q = self.last_quality
+        return {**state, "gain": self.gain, "iterations": self.iterations, "flux_now": self.flux_now,
+                "moles_in": self.moles_in, "min_size_ratio": q.min_size_ratio,
+                "min_shape_ratio": q.min_shape_ratio, "ale_wall": self.ale_wall,
+                "diffusion_wall": self.diffusion_wall}
+
+    def restore_state(self, state: dict) -> None:
+        """Python values back; mesh and Functions are already restored: rebuild the step operators."""
+        self.velocity = self._velocity_fun.x.array[self.idofs].copy()
+        self.gain, self.iterations = state["gain"], state["iterations"]
+        self.flux_now, self.moles_in = state["flux_now"], state["moles_in"]
+        self.last_quality = self._quality_try = MeshQuality(state["min_size_ratio"], state["min_shape_ratio"])
+        self.ale.restore_reference()  # x^n exactly (not the written coordinates), then begin_step there
+        self.begin_step()
+        self.ale_wall, self.diffusion_wall = state["ale_wall"], state["diffusion_wall"]
+
+    # observables ------------------------------------------------------------
+    def total_moles(self) -> float:
+        return self.moles["alpha"]() + self.moles["beta"]()
+
+    def inflow_rate(self) -> float:
+        """Prescribed-flux inflow (weighted), nondimensional moles per unit time."""
+        return sum(f() for p in PHASES for f in self.inflow_forms[p])
+
+    def interface_position(self) -> float:
+        """Mean x over the interface."""
+        return self.interface_mean_x() / self.interface_measure()
+
+    def interface_radius(self) -> float:
+        """Mean |x| over the interface."""
+        return self.interface_mean_r() / self.interface_measure()
+
+    def destroy(self):
+        for s in self.solvers.values():
+            s.destroy()
+        self.ale.destroy()
+        for obj in (self.M, self.mass_ksp):
+            obj.destroy()
