@@ -11,8 +11,9 @@ Scales: R (particle radius), T = R^2/D, energy kT per site; the total free
 energy is reported in J: F = kT c_max N_A R^3 int g + kappa~/2 |grad c|^2 dx^.
 
 Time stepping: backward Euler with the convex-concave split (discrete free
-energy never increases; a step that would increase it is refused), steps
-adapted to max |dc| per step.  Solver: Newton with GMRES preconditioned by
+energy never increases; a step that would increase it is refused by an
+acceptance check), steps adapted to max |dc| per step
+(:class:`fem.models.cahn_hilliard.CahnHilliard` + :class:`fem.simulation.Simulation`).  Solver: Newton with GMRES preconditioned by
 a Schur-complement fieldsplit (A00 = M/dt: Jacobi; Schur 'selfp': hypre
 BoomerAMG), or MUMPS LU.
 
@@ -31,14 +32,14 @@ import dolfinx.fem
 
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
+from fem.field_plots import plot_section
+from fem.models.cahn_hilliard import SOLVERS, CahnHilliard, acceptance_checks, smooth_noise
 from fem.observables import Integral
-from fem.output import FieldSchedule, RunOutput, mesh_summary
+from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
 from fem.scaling import AVOGADRO, Scales
-from fem.timestepping import Progress, StepControl, integrate
+from fem.simulation import Simulation, StepControl
 from meshes.sphere import sphere
-from problems.cahn_hilliard_common import SOLVERS, CahnHilliardModel, plot_section
-from problems.phase_separating_charge import smooth_noise
 
 NAME = "particle_spinodal"
 DESCRIPTION = "3D particle quenched into the spinodal region (Cahn-Hilliard, regular solution)"
@@ -83,42 +84,37 @@ def build(p: ParticleSpinodalParameters, comm):
     fe = RegularSolution.from_eV(p.omega_eV, p.temperature_K, p.s1_eV_K, p.coherency_eV)
     domain = sphere(p.radius_m, p.mesh_size, order=1, comm=comm)
     kappa = fe.a * (p.interface_length_m / p.radius_m) ** 2
-    model = CahnHilliardModel(domain.mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice"),
-                              scheme=p.scheme, dc_max=p.dc_max, check_energy=True, solver=p.solver,
-                              prefix="pspin_")
+    model = CahnHilliard(domain.mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice"),
+                         scheme=p.scheme, solver=p.solver, prefix="pspin_")
     noise = smooth_noise(p.seed, p.noise, n_modes=48, k_max=2.0 / (p.interface_length_m / p.radius_m))
     model.set_concentration(lambda X: p.c0 + noise(X))
     return domain, fe, model
+
+
+def observables(model: CahnHilliard, s: Scales, energy_J: float):
+    """Recorder: free energy [J], composition statistics and the last step."""
+    c2 = Integral(model.c_expr * model.c_expr * model.dx)
+
+    def record(t) -> dict:
+        mean = model.mass() / model.volume
+        lo, hi = model.global_minmax(model.concentration())
+        std = np.sqrt(max(c2() / model.volume - mean**2, 0.0))
+        return {"free_energy_J": model.energy() * energy_J, "c_mean": mean, "c_min": lo, "c_max": hi,
+                "c_std": std, "dt_s": model.last_dt * s.time, "newton_iterations": model.last_newton,
+                "krylov_iterations": model.last_krylov}
+    return record
 
 
 def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
     domain, fe, model = build(p, out.comm)
     s = Scales.diffusive(p.radius_m, p.diffusivity_m2_s, p.c_max_mol_m3, p.temperature_K)
     energy_J = fe.kT * p.c_max_mol_m3 * AVOGADRO * s.length**3
-    c2 = Integral(model.c_expr * model.c_expr * model.dx)
     c_out = dolfinx.fem.Function(model.V, name="concentration")
-    vtx = out.vtx("concentration", c_out, s.length)
 
-    def write_fields(t):
-        c_out.x.array[:] = model.concentration()
-        c_out.x.scatter_forward()
-        vtx.write(t * s.time)
+    def fill(f):
+        f.x.array[:] = model.concentration()
+        f.x.scatter_forward()
 
-    def record(t, dt, stats):
-        mean = model.mass() / model.volume
-        lo, hi = model.global_minmax(model.concentration())
-        std = np.sqrt(max(c2() / model.volume - mean**2, 0.0))
-        out.timeseries.add({"t_s": t * s.time, "free_energy_J": model.energy() * energy_J, "c_mean": mean,
-                            "c_min": lo, "c_max": hi, "c_std": std, "dt_s": dt * s.time,
-                            "newton_iterations": stats.newton_iterations if stats else 0,
-                            "krylov_iterations": stats.krylov_iterations if stats else 0})
-        if stats is not None:  # the initial state is written below
-            fields.step(t)
-
-    fields = FieldSchedule(p.fields_every, write_fields)
-    model.on_accept = record
-    record(0.0, 0.0, None)
-    fields.write(0.0)
     sp = fe.spinodal()
     out.update(mesh=mesh_summary(model.mesh, [model.W]),
                scales={"length_m": s.length, "time_s": s.time, "energy_J": energy_J},
@@ -126,9 +122,11 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
                inside_spinodal=bool(sp and sp[0] < p.c0 < sp[1]))
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=5, max_steps=p.max_steps)
-    res = integrate(model, control, progress=Progress(out.comm, control.t_end, s.time, quiet=out.quiet))
-    fields.final(res.t)
-    vtx.close()
+    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
+                     recorders=[observables(model, s, energy_J)],
+                     fields=[si_fields(out, "concentration", [(c_out, fill)], s, every=p.fields_every)],
+                     checks=acceptance_checks(model, p.dc_max))
+    res = sim.run()
     ts = out.timeseries
     F = ts.column("free_energy_J")
     steps = max(res.steps, 1)
@@ -144,7 +142,5 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
             ax.set_ylabel("free energy [J]")
     plot_section(out, "section", model.V, model.concentration(), out.comm, length_scale=s.length * 1e9,
                  unit="[nm]", section_axis="z", vmin=0, vmax=1, title=f"c on z = 0, t = {res.t * s.time:.3g} s")
-    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
-               newton_iterations=res.newton, krylov_iterations=res.krylov, solve_wall_s=res.wall_s,
-               t_final_s=res.t * s.time)
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
     model.destroy()

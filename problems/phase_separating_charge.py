@@ -15,11 +15,14 @@ and no flux through x = 0, Lx.  A = diag(anisotropy_x, 1) scales the mobility.
 The cell voltage is the surface-averaged equilibrium potential minus a
 symmetric Butler-Volmer overpotential:
 
-    V = U0 - (kT/e) <mu>_surface - (2kT/e) asinh( j_in F / (2 i0) )
+    V = U0 - (kT/e) <mu>_surface + eta_BV(i),   i = -j_in F
 
 At low rate the particle separates into Li-rich and Li-poor phases and V
 sits on the plateau U0 - (kT/e) mu_plateau (common tangent; = U0 for a
 symmetric regular solution); at high rate the concentration gradients tilt it.
+eta_BV: :class:`fem.constitutive.kinetics.ButlerVolmer`, i0(c) = i0 2 sqrt(c(1-c)).
+``control = "voltage"`` holds V; the same kinetics sets the local flux.  One
+:class:`fem.simulation.Simulation` per C-rate (stages ``rate_<i>``).
 Scales: L = Ly, T = Ly^2 / D, c_max; mu in kT.
 
 Outputs: ``timeseries.csv`` (t_s, c_rate, capacity_fraction, c_mean,
@@ -39,14 +42,16 @@ import dolfinx.fem
 import dolfinx.mesh
 
 from fem.constitutive.free_energy import RegularSolution
+from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.mobility import mobility
 from fem.errors import SolverError
-from fem.observables import Integral
+from fem.field_plots import plot_section
+from fem.models.cahn_hilliard import (SOLVERS, ReactingCahnHilliard, acceptance_checks, smooth_noise,
+                                      spinodal_max_dt)
 from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales
-from fem.timestepping import Progress, StepControl, integrate
-from problems.cahn_hilliard_common import SOLVERS, CahnHilliardModel, plot_section, spinodal_dt_cap
+from fem.simulation import Simulation, StepControl
 
 NAME = "phase_separating_charge"
 DESCRIPTION = "Phase-separating (LiFePO4-like) particle at low and high C-rate: voltage plateau, morphology"
@@ -91,11 +96,10 @@ class ChargeParameters(Parameters):
     def check(self):
         self.require(len(self.c_rates) > 0 and all(r > 0 for r in self.c_rates), "c_rates",
                      "needs at least one C-rate, each in (0, inf) 1/h")
-        fe = self.free_energy()
+        self.free_energy()  # validates the energy parameters
         self.require(self.interface_length_m * min(self.cells_x / self.length_x_m,
                                                     self.cells_y / self.length_y_m) >= 0.5,
                      "interface_length_m", "must be at least half a cell (refine cells_x, cells_y)")
-        del fe
 
     def free_energy(self) -> RegularSolution:
         return RegularSolution.from_eV(self.omega_eV, self.temperature_K, self.s1_eV_K, self.coherency_eV,
@@ -105,226 +109,174 @@ class ChargeParameters(Parameters):
 Parameters = ChargeParameters
 
 
-def smooth_noise(seed, amplitude, n_modes=24, k_max=12.0):
-    """Partition-independent seeded noise: a sum of random Fourier modes in x (nondimensional)."""
-    rng = np.random.default_rng(seed)
-    k = rng.uniform(-k_max, k_max, size=(n_modes, 3))
-    phase = rng.uniform(0, 2 * np.pi, n_modes)
-    weight = rng.normal(size=n_modes) / np.sqrt(n_modes)
-
-    def f(X):
-        s = np.zeros(X.shape[1])
-        for kj, pj, wj in zip(k, phase, weight):
-            s += wj * np.cos(kj @ X + pj)
-        return amplitude * s
-    return f
+def kinetics(p: ChargeParameters) -> ButlerVolmer:
+    """Symmetric Butler-Volmer with i0(c) = i0 2 sqrt(c (1 - c)), i0 = exchange_current_A_m2 at c = 1/2
+    (unregularized: the log free energy keeps c in (0, 1))."""
+    unit = ButlerVolmer(1.0, p.c_max_mol_m3, temperature_K=p.temperature_K, x_regularization=0.0)
+    return ButlerVolmer(p.exchange_current_A_m2 / unit.exchange_current(0.5), p.c_max_mol_m3,
+                        temperature_K=p.temperature_K, x_regularization=0.0)
 
 
-class PhaseSeparatingParticle:
-    def __init__(self, p: ChargeParameters, comm):
-        self.p = p
-        self.fe = p.free_energy()
-        self.scales = Scales.diffusive(p.length_y_m, p.diffusivity_m2_s, p.c_max_mol_m3, p.temperature_K)
-        lx = p.length_x_m / p.length_y_m
-        mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [lx, 1.0]], [p.cells_x, p.cells_y],
-                                             cell_type=dolfinx.mesh.CellType.triangle)
-        fdim = mesh.topology.dim - 1
-        facets = dolfinx.mesh.locate_entities_boundary(
-            mesh, fdim, lambda X: np.isclose(X[1], 0.0) | np.isclose(X[1], 1.0))
-        tags = dolfinx.mesh.meshtags(mesh, fdim, np.sort(facets), np.full(len(facets), 1, dtype=np.int32))
-        # fixed quadrature: the inflow in the residual (tested with q, sum_i q_i = 1) and its
-        # integral for the mass balance use the same rule -> exact discrete balance
-        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, subdomain_id=1,
-                              metadata={"quadrature_degree": 4})
-        self.j_in = dolfinx.fem.Constant(mesh, 0.0)  # nondimensional mean inward flux
-        self._w_mean = dolfinx.fem.Constant(mesh, 1.0)
-        self.v_hold = dolfinx.fem.Constant(mesh, (p.hold_voltage_V - p.u0_V) / (self.fe.kT / ELEMENTARY_CHARGE))
-        self.j0 = dolfinx.fem.Constant(mesh, p.exchange_current_A_m2 / FARADAY / self.scales.molar_flux)
-        kappa = self.fe.a * (p.interface_length_m / p.length_y_m) ** 2
-        A = ufl.as_matrix([[p.anisotropy_x, 0.0], [0.0, 1.0]])
-        self.model = CahnHilliardModel(
-            mesh, self.fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice", 1.0, A),
-            inflow=self._inflow, dc_max=p.dc_max, scheme=p.scheme, check_energy=False,
-            solver=p.solver, prefix="psc_",
-            # the potentiostatic inflow depends on the unknowns: converge the residual (whose
-            # sum is the discrete lithium balance) to round-off
-            snes_options={"snes_atol": 1e-14} if p.control == "voltage" else None,
-            dt_cap=lambda model: spinodal_dt_cap(model, lambda c: max(p.anisotropy_x, 1.0) * c * (1 - c)))
-        m = self.model
-        self.weight_norm = Integral(self._weight(m.w_old.sub(0)) * self.ds)
-        self.area = Integral(dolfinx.fem.Constant(mesh, 1.0) * self.ds)()
-        self.mu_surface = Integral(m.mu_expr * self.ds)
-        if p.control == "voltage":
-            self.inflow_total = Integral(self.bv_flux(m.c_expr, m.mu_expr) * self.ds)
-        self.volume = m.volume
-        self.kappa = kappa
+def build(p: ChargeParameters, comm) -> tuple[ReactingCahnHilliard, Scales]:
+    """The section [0, Lx/Ly] x [0, 1] (x^ = x/Ly), insertion through y = 0 and y = 1."""
+    fe = p.free_energy()
+    s = Scales.diffusive(p.length_y_m, p.diffusivity_m2_s, p.c_max_mol_m3, p.temperature_K)
+    mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [p.length_x_m / p.length_y_m, 1.0]],
+                                         [p.cells_x, p.cells_y], cell_type=dolfinx.mesh.CellType.triangle)
+    fdim = mesh.topology.dim - 1
+    facets = dolfinx.mesh.locate_entities_boundary(
+        mesh, fdim, lambda X: np.isclose(X[1], 0.0) | np.isclose(X[1], 1.0))
+    tags = dolfinx.mesh.meshtags(mesh, fdim, np.sort(facets), np.full(len(facets), 1, dtype=np.int32))
+    # fixed quadrature: the inflow in the residual (tested with q, sum_i q_i = 1) and its
+    # integral for the mass balance use the same rule -> exact discrete balance
+    ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, subdomain_id=1, metadata={"quadrature_degree": 4})
+    A = ufl.as_matrix([[p.anisotropy_x, 0.0], [0.0, 1.0]])
+    model = ReactingCahnHilliard(
+        mesh, fe, ds, control=p.control, extract=p.direction == "charge", kinetics=kinetics(p),
+        kT_e=fe.kT / ELEMENTARY_CHARGE, molar_flux=s.molar_flux, v_hold_V=p.hold_voltage_V, u0_V=p.u0_V,
+        kappa=fe.a * (p.interface_length_m / p.length_y_m) ** 2,
+        mobility=lambda c: mobility(c, "lattice", 1.0, A), scheme=p.scheme, solver=p.solver, prefix="psc_",
+        # the potentiostatic inflow depends on the unknowns: converge the residual (whose
+        # sum is the discrete lithium balance) to round-off
+        snes_options={"snes_atol": 1e-14} if p.control == "voltage" else None)
+    return model, s
 
-    def _weight(self, c_old):
-        """Reaction availability: c for extraction, 1 - c for insertion (lagged)."""
-        return c_old if self.p.direction == "charge" else 1 - c_old
 
-    def _inflow(self, c, mu, c_old):
-        if self.p.control == "voltage":
-            return [(self.bv_flux(c, mu), self.ds)]
-        # local flux j_avg w(c^n) / <w(c^n)>_surface: the total current is exactly the applied
-        # one in every step, and no lithium is pulled from a surface point that has none
-        return [(self.j_in * self._weight(c_old) / self._w_mean, self.ds)]
-
-    def bv_flux(self, c, mu):
-        """Potentiostatic Butler-Volmer inflow (nondimensional, symmetric, alpha = 1/2):
-
-            j_in = -2 j0 [2 sqrt(c (1 - c))] sinh(eta / 2),   eta = (V - U0) e/kT + mu = (V - U_eq(mu)) e/kT
-
-        j0 = i0 / F is the exchange flux at c = 1/2; the sqrt(c(1-c)) factor switches the
-        reaction off where the surface is empty or full."""
-        eta = self.v_hold + mu
-        return -self.j0 * 2 * ufl.sqrt(c * (1 - c)) * 2 * ufl.sinh(eta / 2)
-
-    def update_weight(self):
-        self._w_mean.value = self.weight_norm() / self.area
-
-    def reset(self, c_start):
-        noise = smooth_noise(self.p.seed, self.p.noise)
-        self.model.set_concentration(lambda X: c_start + noise(X))
-        self.c_mean0 = self.model.mass() / self.volume
-        self.update_weight()
+def _first_stage(out) -> int:
+    """Index of the stage a restart continues (0 for a new run)."""
+    if getattr(out, "mode", "new") != "restart":
+        return 0
+    return int(out.checkpointer.meta["stage"].rsplit("_", 1)[1])
 
 
 def solve(p: ChargeParameters, out: RunOutput) -> None:
+    model, s = build(p, out.comm)
+    fe, kT_e = model.fe, model.kT_e
+    c_start = p.c_full if p.direction == "charge" else 1.0 - p.c_full
+    noise = smooth_noise(p.seed, p.noise)
     if p.control == "voltage":
-        return solve_potentiostatic(p, out)
-    prob = PhaseSeparatingParticle(p, out.comm)
-    m, s, fe = prob.model, prob.scales, prob.fe
-    kT_e = fe.kT / ELEMENTARY_CHARGE
-    out.update(mesh=mesh_summary(m.mesh, [m.W]),
+        return solve_potentiostatic(p, out, model, s, lambda X: c_start + noise(X))
+    out.update(mesh=mesh_summary(model.mesh, [model.W]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                binodal=fe.binodal(), spinodal=fe.spinodal(),
                plateau_voltage_V=(fe.u0_V - kT_e * fe.plateau_mu()) if fe.binodal() else None,
-               kappa_nondimensional=prob.kappa)
+               kappa_nondimensional=model.kappa)
     sign = -1.0 if p.direction == "charge" else 1.0
-    c_start = p.c_full if p.direction == "charge" else 1.0 - p.c_full
     c_range = 2 * p.c_full - 1
-    c_out = dolfinx.fem.Function(m.V, name="concentration")
-    results = {}
-    status, reason = "ok", ""
-    total = dict(steps=0, rejected=0, newton=0, krylov=0, wall=0.0)
+    c_out = dolfinx.fem.Function(model.V, name="concentration")
+    done = []  # per stage: its summary entries and counters
+    first = _first_stage(out)
     for irate, rate in enumerate(p.c_rates):
-        prob.reset(c_start)
+        if irate < first:
+            continue
+        model.reset(lambda X: c_start + noise(X))
         # dc_mean/dt = rate/3600 s (c in units of c_max) -> nondimensional flux over the two faces
-        j_nd = sign * rate / 3600.0 * s.time * prob.volume / prob.area
-        prob.j_in.value = j_nd
+        j_nd = sign * rate / 3600.0 * s.time * model.volume / model.area
+        model.j_in.value = j_nd
         j_si = j_nd * s.molar_flux  # mol/(m^2 s), > 0 inserting
-        eta = -2 * kT_e * np.arcsinh(j_si * FARADAY / (2 * p.exchange_current_A_m2))
+        eta = float(model.kinetics.overpotential(-j_si * FARADAY, 0.5))
         t_end = p.capacity_end * c_range / (rate / 3600.0 * s.time)
         vtx = out.vtx(f"concentration_{irate}", c_out, s.length)
-        state = {"half": False, "V": [], "Q": []}
+        model.notes.update(stages_done=done, half=False)  # checkpointed with the model
+        last = {}
 
-        def record(t, dt, stats, rate=rate, eta=eta, state=state, vtx=vtx):
-            prob.update_weight()
-            c_mean = m.mass() / prob.volume
+        def record(t, rate=rate, eta=eta, vtx=vtx, last=last):
+            c_mean = model.mass() / model.volume
             q = abs(c_mean - c_start) / c_range
-            expected = abs(j_nd) * t * prob.area / prob.volume  # exact: the applied current
-            mb = abs(abs(c_mean - prob.c_mean0) - expected) / max(expected, 1e-300) if t > 0 else 0.0
-            ocv = fe.u0_V - kT_e * prob.mu_surface() / prob.area
-            V = ocv + eta
-            out.timeseries.add({"t_s": t * s.time, "c_rate": rate, "capacity_fraction": q, "c_mean": c_mean,
-                                "voltage_V": V, "ocv_surface_V": ocv, "overpotential_V": eta,
-                                "mass_balance_rel_error": mb, "dt_s": dt * s.time,
-                                "current_A_m2": -j_si * FARADAY})
-            if not state["half"] and q >= 0.5:
-                state["half"] = True
-                c_out.x.array[:] = m.concentration()
+            expected = abs(j_nd) * t * model.area / model.volume  # exact: the applied current
+            mb = abs(abs(c_mean - model.c_mean0) - expected) / max(expected, 1e-300) if t > 0 else 0.0
+            ocv = fe.u0_V - kT_e * model.surface_mu()
+            last["V"] = ocv + eta
+            if not model.notes["half"] and q >= 0.5:
+                model.notes["half"] = True
+                c_out.x.array[:] = model.concentration()
                 c_out.x.scatter_forward()
                 vtx.write(t * s.time)
-                plot_section(out, f"morphology_{rate:g}C", m.V, m.concentration(), out.comm,
+                plot_section(out, f"morphology_{rate:g}C", model.V, model.concentration(), out.comm,
                              length_scale=s.length * 1e9, unit="[nm]", vmin=0, vmax=1,
                              title=f"{p.direction} at {rate:g}C, half capacity")
+            return {"c_rate": rate, "capacity_fraction": q, "c_mean": c_mean, "voltage_V": last["V"],
+                    "ocv_surface_V": ocv, "overpotential_V": eta, "mass_balance_rel_error": mb,
+                    "dt_s": model.last_dt * s.time if t > 0 else 0.0, "current_A_m2": -j_si * FARADAY}
 
-        m.on_accept = record
-        record(0.0, 0.0, None)
-
-        def stop(t):
-            V = out.timeseries.rows[-1][4]
-            if abs(V - p.u0_V) > p.voltage_cutoff_V:
-                return f"cut-off voltage reached: V = {V:.4f} V"
-            return None
+        def cutoff(t, last=last):
+            V = last["V"]
+            return f"cut-off voltage reached: V = {V:.4f} V" if abs(V - p.u0_V) > p.voltage_cutoff_V else None
 
         control = StepControl(t_end=t_end, dt=1e-4 * t_end, dt_min=1e-12 * t_end, dt_max=0.01 * t_end,
                               grow=1.3, easy_newton=5)
-        res = integrate(m, control, stop=stop, progress=Progress(out.comm, t_end, s.time, quiet=out.quiet))
+        sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out, recorders=[record],
+                         stops=[cutoff], checks=acceptance_checks(model, p.dc_max, energy=False),
+                         max_dt=spinodal_max_dt(model, lambda c: max(p.anisotropy_x, 1.0) * c * (1 - c)),
+                         name=f"rate_{irate}")
+        res = sim.run()
         vtx.close()
-        if res.status != "ok":
-            status, reason = res.status, f"{rate:g}C: {res.reason}"
-        ts_rate = [r for r in out.timeseries.rows if r[1] == rate]
-        Q = np.array([r[2] for r in ts_rate])
-        V = np.array([r[4] for r in ts_rate])
-        results[f"{rate:g}C"] = dict(
+        done = model.notes["stages_done"]  # restored from the checkpoint on a restart
+        ts = out.timeseries
+        sel = ts.column("c_rate") == rate
+        Q, V = ts.column("capacity_fraction")[sel], ts.column("voltage_V")[sel]
+        done.append(dict(rate=f"{rate:g}C", status=res.status, reason=res.reason, counts=res.summary(s.time),
+                         entries=dict(
             steps=res.steps, rejected=res.rejected, end=res.reason or "capacity_end reached",
             voltage_at_half_V=float(np.interp(0.5, Q, V)) if Q.max() >= 0.5 else None,
             voltage_mean_0p3_0p7_V=float(V[(Q >= 0.3) & (Q <= 0.7)].mean()) if Q.max() >= 0.7 else None,
-            overpotential_V=eta, capacity_reached=float(Q.max()), half_charge_morphology=state["half"])
-        for k, v in (("steps", res.steps), ("rejected", res.rejected), ("newton", res.newton),
-                     ("krylov", res.krylov), ("wall", res.wall_s)):
-            total[k] += v
-    out.update(rates=results)
+            overpotential_V=eta, capacity_reached=float(Q.max()), half_charge_morphology=model.notes["half"])))
+        if res.status == "interrupted":
+            break
     _plot(out, p)
-    m.destroy()
-    out.finish(status, reason, steps=total["steps"], rejected_steps=total["rejected"],
-               newton_iterations=total["newton"], krylov_iterations=total["krylov"], solve_wall_s=total["wall"])
-    if status != "ok":
+    bad = [d for d in done if d["status"] != "ok"]
+    status, reason = (bad[-1]["status"], f"{bad[-1]['rate']}: {bad[-1]['reason']}") if bad else ("ok", "")
+    total = {k: sum(d["counts"][k] for d in done) for k in
+             ("steps", "rejected_steps", "newton_iterations", "krylov_iterations", "time_loop_s")}
+    out.finish(status, reason, rates={d["rate"]: d["entries"] for d in done}, **total,
+               t_final_s=done[-1]["counts"]["t_final_s"], stop_reason=done[-1]["counts"]["stop_reason"],
+               timings=model.solver.timings())
+    model.destroy()
+    if status == "failed":
         raise SolverError(reason)
 
 
-def solve_potentiostatic(p: ChargeParameters, out: RunOutput) -> None:
+def solve_potentiostatic(p: ChargeParameters, out: RunOutput, model, s, c_init) -> None:
     """Hold the cell voltage; the local Butler-Volmer flux drives the particle to the
     equilibrium composition mu(c) = -(V - U0) e/kT (single phase if V is off the plateau)."""
-    prob = PhaseSeparatingParticle(p, out.comm)
-    m, s, fe = prob.model, prob.scales, prob.fe
-    kT_e = fe.kT / ELEMENTARY_CHARGE
-    c_start = p.c_full if p.direction == "charge" else 1.0 - p.c_full
-    prob.reset(c_start)
-    inserted = {"n": 0.0}  # nondimensional moles inserted per unit depth, BE-consistent
-    out.update(mesh=mesh_summary(m.mesh, [m.W]), control="voltage", hold_voltage_V=p.hold_voltage_V,
+    fe, kT_e = model.fe, model.kT_e
+    model.reset(c_init)
+    out.update(mesh=mesh_summary(model.mesh, [model.W]), control="voltage", hold_voltage_V=p.hold_voltage_V,
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration})
 
-    def record(t, dt, stats):
-        total = prob.inflow_total() if t > 0 else 0.0
-        inserted["n"] += dt * total
-        c_mean = m.mass() / prob.volume
-        stored = (c_mean - prob.c_mean0) * prob.volume
-        mb = abs(stored - inserted["n"]) / max(abs(stored), 1e-300) if t > 0 else 0.0
-        ocv = fe.u0_V - kT_e * prob.mu_surface() / prob.area
-        i_A_m2 = -total / prob.area * s.molar_flux * FARADAY  # > 0 for extraction (charge)
-        c_rate = -total / prob.volume / s.time * 3600.0
-        out.timeseries.add({"t_s": t * s.time, "c_rate": c_rate, "capacity_fraction": abs(c_mean - prob.c_mean0),
-                            "c_mean": c_mean, "voltage_V": p.hold_voltage_V, "ocv_surface_V": ocv,
-                            "overpotential_V": p.hold_voltage_V - ocv, "mass_balance_rel_error": mb,
-                            "dt_s": dt * s.time, "current_A_m2": i_A_m2})
+    def record(t):
+        total = model.inflow_now if t > 0 else 0.0
+        c_mean = model.mass() / model.volume
+        stored = (c_mean - model.c_mean0) * model.volume
+        mb = abs(stored - model.inserted) / max(abs(stored), 1e-300) if t > 0 else 0.0
+        ocv = fe.u0_V - kT_e * model.surface_mu()
+        return {"c_rate": -total / model.volume / s.time * 3600.0, "capacity_fraction": abs(c_mean - model.c_mean0),
+                "c_mean": c_mean, "voltage_V": p.hold_voltage_V, "ocv_surface_V": ocv,
+                "overpotential_V": p.hold_voltage_V - ocv, "mass_balance_rel_error": mb,
+                "dt_s": model.last_dt * s.time if t > 0 else 0.0,
+                "current_A_m2": -total / model.area * s.molar_flux * FARADAY}  # > 0 for extraction
 
-    m.on_accept = record
-    record(0.0, 0.0, None)
     t_end = p.hold_time_s / s.time
     control = StepControl(t_end=t_end, dt=1e-6 * t_end, dt_min=1e-14 * t_end, dt_max=0.05 * t_end,
                           grow=1.3, easy_newton=5)
-    res = integrate(m, control, progress=Progress(out.comm, t_end, s.time, quiet=out.quiet))
+    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out, recorders=[record],
+                     checks=acceptance_checks(model, p.dc_max, energy=False),
+                     max_dt=spinodal_max_dt(model, lambda c: max(p.anisotropy_x, 1.0) * c * (1 - c)),
+                     name="hold")
+    res = sim.run()
     ts = out.timeseries
     # equilibrium composition at the held voltage: mu(c) = -(V - U0) e / kT on the stable branch
-    from scipy.optimize import brentq
-    target = -(p.hold_voltage_V - p.u0_V) / kT_e
-    sp = fe.spinodal()
-    lo, hi = (1e-12, sp[0]) if (sp and target < fe.plateau_mu()) else ((sp[1], 1 - 1e-12) if sp else (1e-12, 1 - 1e-12))
-    c_eq = brentq(lambda x: fe.mu(x) - target, lo, hi, xtol=1e-14)
-    out.update(c_equilibrium=c_eq, c_mean_final=float(ts.column("c_mean")[-1]),
+    out.update(c_equilibrium=fe.stable_composition(-(p.hold_voltage_V - p.u0_V) / kT_e),
+               c_mean_final=float(ts.column("c_mean")[-1]),
                mass_balance_rel_error_max=float(ts.column("mass_balance_rel_error").max()))
     if out.comm.rank == 0:
         with out.figure("current") as (fig, ax):
             ax.semilogx(ts.column("t_s")[1:], ts.column("current_A_m2")[1:])
             ax.set_xlabel("t [s]")
             ax.set_ylabel("current density [A/m$^2$]")
-    m.destroy()
-    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
-               newton_iterations=res.newton, krylov_iterations=res.krylov, solve_wall_s=res.wall_s)
-    if res.status != "ok":
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
+    model.destroy()
+    if res.status == "failed":
         raise SolverError(res.reason)
 
 

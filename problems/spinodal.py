@@ -18,7 +18,8 @@ quadrilaterals, backward Euler with the convex-concave split of
 :mod:`fem.constitutive.polynomial` (unconditionally energy stable) or fully
 implicit (``scheme``), adaptive steps controlled by max |dc| per step
 (``dc_max``) or a fixed step (``fixed_dt``), Newton (SNES) with MUMPS or
-GMRES + Schur fieldsplit/AMG.
+GMRES + Schur fieldsplit/AMG (:class:`fem.models.cahn_hilliard.CahnHilliard`;
+steps accepted when max |dc| <= dc_max and the free energy does not increase).
 
 Outputs: ``timeseries.csv`` (t_s, free_energy, mass, dt_s, newton_iterations,
 krylov_iterations), ``fields/concentration.bp``, ``plots/free_energy.png``,
@@ -30,17 +31,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from mpi4py import MPI
 
 import dolfinx.fem
 import dolfinx.mesh
 
 from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
-from fem.output import FieldSchedule, RunOutput, mesh_summary
+from fem.field_plots import plot_section
+from fem.models.cahn_hilliard import SOLVERS, CahnHilliard, acceptance_checks
+from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
-from fem.timestepping import Progress, StepControl, integrate
-from problems.cahn_hilliard_common import SOLVERS, CahnHilliardModel, plot_section
+from fem.scaling import Scales
+from fem.simulation import Simulation, StepControl
 
 NAME = "spinodal"
 DESCRIPTION = "PFHub benchmark 1b: spinodal decomposition on a no-flux square (free energy vs time)"
@@ -86,50 +88,46 @@ def initial_condition(p: SpinodalParameters):
     return c_init
 
 
-def build(p: SpinodalParameters, comm) -> CahnHilliardModel:
+def build(p: SpinodalParameters, comm) -> CahnHilliard:
     cell = dolfinx.mesh.CellType.quadrilateral if p.cell_type == "quadrilateral" else dolfinx.mesh.CellType.triangle
     mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [p.side_length, p.side_length]],
                                          [p.cells_per_side, p.cells_per_side], cell_type=cell)
     fe = DoubleWell(p.rho_s, p.c_alpha, p.c_beta)
-    model = CahnHilliardModel(mesh, fe, kappa=p.kappa,
-                              mobility=lambda c: mobility(c, "constant", p.mobility),
-                              scheme=p.scheme, degree=p.element_degree, dc_max=p.dc_max,
-                              log_bounds=False, check_energy=True, solver=p.solver, prefix="spinodal_")
+    model = CahnHilliard(mesh, fe, kappa=p.kappa, mobility=lambda c: mobility(c, "constant", p.mobility),
+                         scheme=p.scheme, degree=p.element_degree, solver=p.solver, prefix="spinodal_")
     model.set_concentration(initial_condition(p))
     return model
 
 
+def observables(model: CahnHilliard):
+    """Recorder: free energy, mass and the last step (benchmark units)."""
+    mass0 = model.mass()
+
+    def record(t) -> dict:
+        mass = model.mass()
+        return {"free_energy": model.energy(), "mass": mass, "mass_rel_change": abs(mass - mass0) / abs(mass0),
+                "dt_s": model.last_dt, "newton_iterations": model.last_newton,
+                "krylov_iterations": model.last_krylov}
+    return record
+
+
 def solve(p: SpinodalParameters, out: RunOutput) -> None:
     model = build(p, out.comm)
-    mass0 = model.mass()
+    units = Scales(length=1.0, time=1.0)  # benchmark units throughout
     c_out = dolfinx.fem.Function(model.V, name="concentration")
-    vtx = out.vtx("concentration", c_out, 1.0)
 
-    def write_fields(t):
-        c_out.x.array[:] = model.concentration()
-        c_out.x.scatter_forward()
-        vtx.write(t)
+    def fill(f):
+        f.x.array[:] = model.concentration()
+        f.x.scatter_forward()
 
-    def record(t, dt, stats):
-        mass = model.mass()
-        out.timeseries.add({"t_s": t, "free_energy": model.energy(), "mass": mass,
-                            "mass_rel_change": abs(mass - mass0) / abs(mass0),
-                            "dt_s": dt, "newton_iterations": stats.newton_iterations if stats else 0,
-                            "krylov_iterations": stats.krylov_iterations if stats else 0})
-        if stats is not None:  # the initial state is written below
-            fields.step(t)
-
-    fields = FieldSchedule(p.fields_every, write_fields)
-    model.on_accept = record
-    record(0.0, 0.0, None)
-    fields.write(0.0)
     out.update(mesh=mesh_summary(model.mesh, [model.W]), variant="1b (no-flux square)",
                units="PFHub benchmark 1 (nondimensional)")
     control = StepControl(t_end=p.t_end_s, dt=p.dt_s, dt_min=1e-8 * p.dt_s, dt_max=p.dt_max_s,
                           grow=1.2, easy_newton=5, fixed=p.fixed_dt)
-    res = integrate(model, control, progress=Progress(out.comm, control.t_end, 1.0, quiet=out.quiet))
-    fields.final(res.t)
-    vtx.close()
+    sim = Simulation(model, control, comm=out.comm, output=out, recorders=[observables(model)],
+                     fields=[si_fields(out, "concentration", [(c_out, fill)], units, every=p.fields_every)],
+                     checks=acceptance_checks(model, p.dc_max, log_bounds=False))
+    res = sim.run()
     ts = out.timeseries
     energy = ts.column("free_energy")
     out.update(free_energy_final=energy[-1], free_energy_initial=energy[0],
@@ -144,7 +142,5 @@ def solve(p: SpinodalParameters, out: RunOutput) -> None:
             ax.legend()
     plot_section(out, "morphology", model.V, model.concentration(), out.comm,
                  title=f"c at t = {res.t:.4g}", label="c")
-    out.finish(res.status, res.reason, steps=res.steps, rejected_steps=res.rejected,
-               newton_iterations=res.newton, krylov_iterations=res.krylov,
-               solve_wall_s=res.wall_s, t_final_s=res.t)
+    out.finish(res.status, res.reason, **res.summary(), timings=model.solver.timings())
     model.destroy()

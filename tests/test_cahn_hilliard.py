@@ -16,10 +16,10 @@ from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
 from fem.observables import Integral
 from fem.scaling import BOLTZMANN
-from fem.timestepping import StepControl, integrate
+from fem.models.cahn_hilliard import CahnHilliard, acceptance_checks
+from fem.simulation import Simulation, StepControl
 from fem.weak_forms.cahn_hilliard import growth_rate
 from fem.weak_forms.elasticity import lame
-from problems.cahn_hilliard_common import CahnHilliardModel
 
 T = 298.15
 kT = BOLTZMANN * T
@@ -32,6 +32,18 @@ def regular(a, k=0.0):
 
 def lattice(c):
     return mobility(c, "lattice")
+
+
+def CahnHilliardModel(mesh, fe, *, dc_max=0.1, log_bounds=True, check_energy=True, **kw):
+    """The model plus the acceptance checks that ``simulate`` hands to the driver."""
+    m = CahnHilliard(mesh, fe, **kw)
+    m.checks = acceptance_checks(m, dc_max, log_bounds=log_bounds, energy=check_energy)
+    return m
+
+
+def simulate(model, control, recorders=()):
+    return Simulation(model, control, comm=model.comm, checks=model.checks, recorders=recorders,
+                      quiet=True).run()
 
 
 def run_steps(model, dt, n):
@@ -77,7 +89,7 @@ def test_binodal_after_coarsening_1d():
     m.set_concentration(lambda X: 0.5 + 0.3 * np.tanh((X[0] - 0.4) / 0.05))
     # the convex-concave split relaxes the last slow mode (interface position vs bulk
     # composition) at a rate nearly independent of dt: ~180 steps
-    res = integrate(m, StepControl(t_end=3000.0, dt=1e-4, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6))
+    res = simulate(m, StepControl(t_end=3000.0, dt=1e-4, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6))
     assert res.status == "ok", res.reason
     c = m.concentration()
     x = m.V.tabulate_dof_coordinates()[:, 0]
@@ -100,7 +112,7 @@ def test_flat_interface_profile_polynomial():
     m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "constant", 5.0),
                           dc_max=0.05, log_bounds=False)
     m.set_concentration(lambda X: 0.5 + 0.2 * np.tanh(X[0] / (4 * lam)))  # twice too wide
-    res = integrate(m, StepControl(t_end=2000.0, dt=0.01, dt_min=1e-8, dt_max=200.0, grow=1.5, easy_newton=6))
+    res = simulate(m, StepControl(t_end=2000.0, dt=0.01, dt_min=1e-8, dt_max=200.0, grow=1.5, easy_newton=6))
     assert res.status == "ok", res.reason
     x = m.V.tabulate_dof_coordinates()[:, 0]
     c = m.concentration()
@@ -128,9 +140,15 @@ def test_mass_conservation_and_energy_decay():
     m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05, check_energy=False)
     m.set_concentration(noise)
     mass0 = m.mass()
-    energies, masses = [m.energy()], [mass0]
-    m.on_accept = lambda t, dt, s: (energies.append(m.energy()), masses.append(m.mass()))
-    res = integrate(m, StepControl(t_end=0.5, dt=1e-5, dt_min=1e-10, dt_max=0.05, grow=1.3, easy_newton=5))
+    energies, masses = [], []
+
+    def record(t):  # at t = 0 and after every accepted step
+        energies.append(m.energy())
+        masses.append(m.mass())
+        return {}
+
+    res = simulate(m, StepControl(t_end=0.5, dt=1e-5, dt_min=1e-10, dt_max=0.05, grow=1.3, easy_newton=5),
+                   recorders=[record])
     assert res.status == "ok", res.reason
     assert res.steps > 20
     masses, energies = np.array(masses), np.array(energies)
@@ -151,7 +169,7 @@ def test_coherency_suppresses_spinodal(k_coh, separates):
     m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05)
     m.set_concentration(lambda X: noise(X, amp=1e-3))
     spread0 = np.ptp(m.concentration())
-    res = integrate(m, StepControl(t_end=2.0, dt=1e-4, dt_min=1e-10, dt_max=0.1, grow=1.5, easy_newton=5))
+    res = simulate(m, StepControl(t_end=2.0, dt=1e-4, dt_min=1e-10, dt_max=0.1, grow=1.5, easy_newton=5))
     assert res.status == "ok", res.reason
     spread = np.ptp(m.concentration())
     assert (fe.d2g(0.5) < 0) == separates

@@ -78,3 +78,68 @@ def test_spinodal_problem_mpi_matches_serial(shared_tmp_path):
     assert s_par["steps"] == s_ser["steps"]
     a, b = s_par["free_energy_final"], s_ser["free_energy_final"]
     assert abs(a - b) < 1e-8 * abs(b), (a, b)
+
+
+# --- restart ----------------------------------------------------------------------
+SPINODAL_SMALL = ["cells_per_side=24", "t_end_s=20.0", "dt_s=0.5"]
+
+
+def test_spinodal_restart_matches_uninterrupted(tmp_path):
+    """Killed (SIGKILL) after a checkpoint and restarted: same steps and observables
+    (the free-energy check and the step control continue from the checkpointed state)."""
+    from restart_util import assert_same_run, kill_and_restart
+    A, B = kill_and_restart("spinodal", tmp_path, SPINODAL_SMALL, every=3, kill_after_step=6)
+    assert_same_run(A, B, rtol=1e-10)
+    assert B[0]["restarted_from_step"] >= 6
+
+
+@pytest.mark.mpi
+def test_spinodal_restart_mpi(shared_tmp_path):
+    from restart_util import assert_same_run, kill_and_restart
+    if MPI.COMM_WORLD.rank == 0:
+        A, B = kill_and_restart("spinodal", shared_tmp_path, SPINODAL_SMALL, every=3, kill_after_step=6, mpi=2)
+        assert_same_run(A, B, rtol=1e-10)
+
+
+def test_phase_separating_charge_restart_in_second_stage(tmp_path):
+    """Two C-rates (two stages): killed in the second one, the restart skips the first and
+    still reports both (their summaries come from the checkpoint)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from restart_util import _cmd, _env, assert_same_run, read_run
+    from conftest import REPO
+    sets = [x for s in ("cells_x=4", "cells_y=12", "length_x_m=12e-9", "c_rates=[5.0, 10.0]", "capacity_end=0.4")
+            for x in ("--set", s)]
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--quiet", "--checkpoint-every", "4", *sets]
+    r = subprocess.run(_cmd(["run", "phase_separating_charge", "--out", a, *args], None), capture_output=True,
+                       text=True, timeout=300, cwd=REPO, env=_env())
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen(_cmd(["run", "phase_separating_charge", "--out", b, *args], None),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=_env(),
+                            start_new_session=True)
+    meta = b / "checkpoint" / "meta.json"
+    try:
+        end = time.time() + 300
+        while time.time() < end and proc.poll() is None:
+            try:
+                m = json.loads(meta.read_text())
+                if m["stage"] == "rate_1" and m["step"] >= 8:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert json.loads(meta.read_text())["stage"] == "rate_1"
+    r = subprocess.run(_cmd(["restart", b, "--quiet"], None), capture_output=True, text=True, timeout=300,
+                       cwd=REPO, env=_env())
+    assert r.returncode == 0, r.stderr
+    A, B = read_run(a), read_run(b)
+    assert_same_run(A, B, rtol=1e-10)
+    assert set(B[0]["rates"]) == {"5C", "10C"} and B[0]["rates"] == A[0]["rates"]

@@ -139,3 +139,13 @@ class RegularSolution:
         """Chemical potential / kT of the two-phase plateau (common tangent slope)."""
         b = self.binodal()
         return None if b is None else float(self.mu(b[0]))
+
+    def stable_composition(self, mu: float) -> float:
+        """Site fraction with mu(x) = ``mu`` on the stable branch: below the spinodal for mu
+        under the plateau, above it otherwise (the only root if g is convex)."""
+        sp = self.spinodal()
+        if sp is None:
+            lo, hi = 1e-12, 1 - 1e-12
+        else:
+            lo, hi = (1e-12, sp[0]) if mu < self.plateau_mu() else (sp[1], 1 - 1e-12)
+        return float(brentq(lambda x: self.mu(x) - mu, lo, hi, xtol=1e-14))
