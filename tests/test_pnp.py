@@ -22,8 +22,8 @@ from fem.constitutive.activity import Ideal, LatticeSaturation, RegularSolution
 from meshes import tags as T
 from meshes._common import graded_nodes, interval_mesh
 from meshes.tagged import TaggedMesh
-from problems.space_charge import (Material, PNPModel, Species, equilibrium_etas, side_metrics,
-                                   solve_equilibrium_pb)
+from fem.models.pnp import Material, PNPModel, Species, side_metrics, solve_equilibrium_pb
+from fem.simulation import Simulation, StepControl
 
 
 def half_space(comm, length, h, h_min):
@@ -118,7 +118,8 @@ def test_two_material_equilibrium():
     sigma = 0.3
     dom = bilayer_1d(comm, la=30.0, lb=80.0)
     x_int = 30.0
-    pb, etas, phi_bulk = solve_equilibrium_pb(dom, mats, species, bulk, sigma, T.ELECTROLYTE, prefix="pb2m_")
+    pb, etas, phi_bulk = solve_equilibrium_pb(dom, mats, species, bulk, sigma, T.ELECTROLYTE, prefix="pb2m_",
+                                              interface=T.INTERFACE)
     d = 1e-9
     v = pb.line_values(np.array([[0.0], [x_int - d], [x_int + d], [110.0]]))
     A, B = T.ELECTRODE, T.ELECTROLYTE
@@ -154,17 +155,20 @@ def test_two_material_equilibrium():
 def run_contact_transient(comm, t_end=400.0, k0=None):
     mats, species, bulk = two_material_system(k0)
     dom = bilayer_1d(comm, la=10.0, lb=10.0, h=0.5, h_int=0.05)
-    from fem.timestepping import StepControl, integrate
     model = PNPModel(dom, mats, species, mode="transient", sigma_f=0.0, phi_dirichlet={T.CONTACT_LEFT: 0.0},
-                     time_order=2, prefix=f"pnptr{k0 is None}_")
+                     time_order=2, prefix=f"pnptr{k0 is None}_", interface=T.INTERFACE)
     model.set_contact_state(bulk)
     amounts0 = {k.name: model.amount(k.name) for k in model.carriers}
     q0 = model.charge(mats[0].name) + model.charge(mats[1].name)
     history = []
-    model.on_accept = lambda t, dt, st: history.append(
-        (t, {k.name: model.amount(k.name) for k in model.carriers},
-         model.charge(mats[0].name) + model.charge(mats[1].name)))
-    res = integrate(model, StepControl(t_end=t_end, dt=1e-3, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6))
+
+    def record(t):
+        history.append((t, {k.name: model.amount(k.name) for k in model.carriers},
+                        model.charge(mats[0].name) + model.charge(mats[1].name)))
+        return {}
+    control = StepControl(t_end=t_end, dt=1e-3, dt_min=1e-9, dt_max=20.0, grow=1.5, easy_newton=6)
+    res = Simulation(model, control, comm=comm, recorders=[record], quiet=True).run()
+    history.pop(0)  # the initial state (the checks below are about the accepted steps)
     return model, dom, res, amounts0, q0, history, mats, species, bulk
 
 
@@ -190,7 +194,7 @@ def test_contact_transient_conservation_and_equilibrium():
     # ... and the Poisson–Boltzmann solution with those levels (same gauge phi(0) = 0)
     etas = {sp.name: float(np.nanmean(v[f"eta_{sp.name}"])) for sp in species}
     pb = PNPModel(dom, mats, species, mode="equilibrium", eta_eq=etas, phi_dirichlet={T.CONTACT_LEFT: 0.0},
-                  prefix="pbtr_")
+                  prefix="pbtr_", interface=T.INTERFACE)
     pb.u.x.array[:] = model.u.x.array[model.subs[0][1]]
     assert pb.solve().converged
     phi_pb = pb.line_values(xs[:, None])["phi"]
@@ -270,6 +274,7 @@ def mms_error(comm, n, interface="equilibrium"):
         return -ufl.replace(model.F_partial, {model.u: ufl.as_vector(comps)})
 
     model = PNPModel(dom, mats, [li, hole], mode="steady", sigma_f=0.4, prefix=f"mms{n}{interface}_",
+                     interface=T.INTERFACE,
                      extra_residual=_split_extra(extra), quadrature_degree=6,
                      phi_dirichlet={T.OUTER: _interp(dom, phi_ex)},
                      eta_dirichlet=_eta_bcs(dom, li, interface, eta_li, eta_li_b, eta_h))
@@ -342,7 +347,7 @@ def test_mpi_matches_serial():
         mats, species, bulk = two_material_system()
         dom = bilayer_1d(comm)
         pb, _, _ = solve_equilibrium_pb(dom, mats, species, bulk, 0.3, T.ELECTROLYTE,
-                                        prefix=f"pbmpi{comm.size}_")
+                                        prefix=f"pbmpi{comm.size}_", interface=T.INTERFACE)
         xs = np.linspace(0.0, 40.0, 81)
         xs = xs[np.abs(xs - 20.0) > 1e-9]
         v = pb.line_values(xs[:, None])
