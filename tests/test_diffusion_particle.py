@@ -198,3 +198,49 @@ def test_bad_input_is_rejected_before_any_solve():
                        (dict(x0=1.5), "x0"), (dict(diffusivity_model="table"), "diffusivity_table")):
         with pytest.raises(InputError, match=match):
             ParticleDischargeParameters(geometry="sphere", **bad).validate()
+
+
+RESTART_CASE = ["geometry=sphere", "mesh_size=0.4", "c_rate=5", "fields_every=5", "section_plot=false"]
+
+
+def test_killed_run_restarted_matches_uninterrupted(tmp_path):
+    """Galvanostatic discharge to surface saturation (~70 steps, ~18 voltage-jump rejections):
+    killed with SIGKILL after the checkpoint at step 30 and restarted, it ends with the same
+    observables (1e-10), step counts, capacity and stop reason as an uninterrupted run."""
+    from restart_util import assert_same_run, kill_and_restart
+    A, B = kill_and_restart("particle_discharge", tmp_path, RESTART_CASE, every=10, kill_after_step=30)
+    (sa, ta), (sb, tb) = A, B
+    assert sa["rejected_steps"] > 0 and "saturated" in sa["stop_reason"]
+    assert 30 <= sb["restarted_from_step"] < sa["steps"]
+    assert sb["stop_reason"] == sa["stop_reason"]
+    for key in ("newton_iterations", "krylov_iterations"):
+        assert sb[key] == sa[key], key
+    for key in ("final_voltage_V", "capacity_mAh", "t_final_s"):
+        assert sb[key] == pytest.approx(sa[key], rel=1e-10, abs=0), key
+    assert_same_run(A, B, rtol=1e-10)
+
+
+@pytest.mark.mpi
+def test_restart_from_mid_run_checkpoint_matches_uninterrupted_parallel(shared_tmp_path):
+    """Under mpirun: B = A's directory as a run killed after its last checkpoint would have
+    left it (no time series), restarted in-process on the same ranks."""
+    import json
+    import shutil
+
+    from solidion import restart, run
+    comm = MPI.COMM_WORLD
+    kw = dict(geometry="sphere", mesh_size=0.4, c_rate=5.0, fields_every=5, section_plot=False)  # RESTART_CASE
+    a = run("particle_discharge", out=shared_tmp_path / "A", comm=comm, quiet=True, checkpoint_every=20, **kw)
+    assert a["status"] == "ok"
+    if comm.rank == 0:
+        shutil.copytree(shared_tmp_path / "A", shared_tmp_path / "B")
+        (shared_tmp_path / "B" / "timeseries.csv").unlink()
+    comm.barrier()
+    step = json.loads((shared_tmp_path / "B" / "checkpoint" / "meta.json").read_text())["step"]
+    assert 0 < step < a["steps"]
+    b = restart(shared_tmp_path / "B", comm=comm, quiet=True)
+    assert b["status"] == "ok" and b["restarted_from_step"] == step
+    for key in ("steps", "rejected_steps", "newton_iterations", "stop_reason"):
+        assert b[key] == a[key], key
+    for key in ("final_voltage_V", "capacity_mAh", "t_final_s"):
+        assert b[key] == pytest.approx(a[key], rel=1e-10, abs=0), key
