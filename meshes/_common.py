@@ -99,7 +99,11 @@ def size_field(h: float, h_min: float | None = None, near: Iterable[tuple[int, i
 
 
 def generate(dim: int, order: int = 1, optimize: bool = True) -> None:
+    """Mesh the current Gmsh model in ``dim`` after checking its cell estimate against
+    ``max_cells`` (:mod:`meshes.limits`; InputError above it)."""
     import gmsh
+    from meshes.limits import check_gmsh_model
+    check_gmsh_model(dim)
     gmsh.model.mesh.generate(dim)
     if optimize and dim == 3:
         gmsh.model.mesh.optimize("")

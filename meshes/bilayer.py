@@ -26,6 +26,7 @@ from fem.errors import InputError
 from meshes import tags as T
 from meshes._common import (aliases, bbox, generate, graded_nodes, interval_mesh, require_choice,
                             require_order, require_positive, require_relative_size, size_field)
+from meshes.limits import check_cells, estimate_graded_interval
 from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
@@ -104,6 +105,10 @@ def bilayer(thicknesses_m: list[float], dim: int = 1, width_m: float | None = No
 
     if dim == 1:
         import numpy as np
+        check_cells(sum(estimate_graded_interval(xs[i + 1] - xs[i], hh, hi,
+                                                 int(i > 0 or refine_contacts) + int(i < n - 1 or refine_contacts),
+                                                 grading_ratio) for i in range(n)),
+                    f"mesh 'bilayer' (dim 1, h = {h:g}, h_interface = {h_interface!r})")
         parts = []
         for i in range(n):
             nodes = graded_nodes(xs[i], xs[i + 1], hh, hi, refine_left=i > 0 or refine_contacts,

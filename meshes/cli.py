@@ -6,6 +6,9 @@ total volume and the volume/area of every named group (mesh units and SI),
 plus the group names, length scale and generator metadata (orientations, ...).
 Values of ``--set`` are TOML literals: ``--set n_grains=50 --set semi_axes_m=[1e-6,8e-7,6e-7]``.
 ``solidion mesh KIND --describe`` prints the generator's parameters.
+``--set max_cells=N`` sets the cell limit of the estimate checked before meshing
+(default ``SOLIDION_MAX_CELLS`` or 2e7, see :mod:`meshes.limits`).  The output
+path is checked (directory created, writable) before any meshing.
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ def run(args) -> int:
     if not args.out:
         raise InputError("parameter '--out' is required (FILE.xdmf or FILE.msh)")
     params = parse_overrides(args.overrides)
+    if "max_cells" in params:  # the cell limit of this mesh (meshes.limits), not a generator argument
+        from fem.parameters import set_max_cells
+        n = params.pop("max_cells")
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not n >= 1 or not float(n).is_integer():
+            raise InputError(f"parameter 'max_cells' = {n!r} is out of range; allowed: integers >= 1")
+        set_max_cells(int(n))
     sig = inspect.signature(func)
     accepts_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
     for k in params:

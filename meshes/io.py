@@ -144,9 +144,7 @@ def generate(kind: str, path: str | Path | None = None, comm=MPI.COMM_WORLD, **p
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise InputError(f"parameter 'out' = {str(path)!r}: the suffix must be one of {', '.join(SUFFIXES)}")
-    if comm.rank == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    comm.barrier()
+    check_output_path(path, comm)
     import time
     t0 = time.perf_counter()
     if path.suffix == ".msh":
@@ -160,6 +158,37 @@ def generate(kind: str, path: str | Path | None = None, comm=MPI.COMM_WORLD, **p
     wall = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     write_json(tm, path, extra={"kind": kind, "parameters": _jsonable(params), "generate_and_write_s": wall})
     return tm
+
+
+def _output_problem(path: Path) -> str | None:
+    """Why ``path`` (and its .h5/.json companions) cannot be written, or None."""
+    import os
+    if path.is_dir():
+        return f"--out {str(path)!r}: is a directory; give a FILE.xdmf or FILE.msh"
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--out {str(path)!r}: cannot create the directory {str(parent)!r} ({e.strerror or e})"
+    companions = [path, sidecar(path)] + ([path.with_suffix(".h5")] if path.suffix == ".xdmf" else [])
+    for f in companions:
+        if f.is_dir() or (f.exists() and not os.access(f, os.W_OK)):
+            return f"--out {str(path)!r}: {str(f)!r} exists and is not a writable file"
+    probe = parent / f".{path.name}.{os.getpid()}.probe"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return f"--out {str(path)!r}: the directory {str(parent)!r} is not writable ({e.strerror or e})"
+    return None
+
+
+def check_output_path(path: str | Path, comm=MPI.COMM_WORLD) -> None:
+    """InputError (on every rank) unless ``path`` can be written (its directory is created)."""
+    error = _output_problem(Path(path)) if comm.rank == 0 else None
+    error = comm.bcast(error, root=0)
+    if error:
+        raise InputError(error)
 
 
 def read(path: str | Path, comm=MPI.COMM_WORLD) -> TaggedMesh:

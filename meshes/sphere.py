@@ -6,6 +6,7 @@ from mpi4py import MPI
 
 from fem.errors import InputError
 from meshes import tags as T
+from meshes.limits import check_gmsh_model
 from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
@@ -46,6 +47,7 @@ def sphere(radius_m: float, h: float = 0.1, *, order: int = 1, comm=MPI.COMM_WOR
         gmsh.option.setNumber("Mesh.CharacteristicLengthMax", h * r)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
         gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT: fast, parallel-ready
+        check_gmsh_model(3, "mesh 'sphere'")
         gmsh.model.mesh.generate(3)
         if order == 2:
             gmsh.model.mesh.setOrder(2)

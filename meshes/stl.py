@@ -29,6 +29,7 @@ from mpi4py import MPI
 from fem.errors import InputError
 from meshes import tags as T
 from meshes._common import require_order, require_positive, require_relative_size, size_field
+from meshes.limits import check_gmsh_model
 from meshes.tagged import TaggedMesh, add_physical, from_gmsh
 
 
@@ -116,10 +117,8 @@ def from_stl(stl_path: str, stl_unit_m: float = 1.0, h: float = 0.15, *, remesh:
         add_physical(3, [vol_tag], T.PARTICLE, cell=True)
         add_physical(2, surfaces, T.SURFACE, cell=False)
         size_field(h * half_extent * s, algorithm3d=1)
-        if remesh:
-            gmsh.model.mesh.generate(3)
-        else:
-            gmsh.model.mesh.generate(3)
+        check_gmsh_model(3, "mesh 'stl'")
+        gmsh.model.mesh.generate(3)
         if order == 2:
             gmsh.model.mesh.setOrder(2)
         return meta
