@@ -8,33 +8,26 @@ Strong form (SI), x = c / c_max:
     eta = V - U(x),   i = i0(x) [exp(alpha_a f eta) - exp(-alpha_c f eta)]   [A/m^2]
     int_S i dS = I_app                                        (constant applied current [A])
 
-D(x, T) = D_ref  D_hat_cell  g(x)  exp(-(E_a/k_B)(1/T - 1/T_ref))  is a symmetric
-positive-definite tensor: per grain D_lab = Q D_cryst Q^T with D_cryst =
-diag(1, 1, r) (layered oxide: fast in the Li layers, r = D_c/D_ab) and Q the
-grain's crystal->lab rotation (from the polycrystal mesh), or one uniform
-tensor on a sphere.  g(x) is 1 (``constant``), exp(beta (x - x_ref))
-(``exponential``) or a user table (CSV, log-PCHIP).  The particle potential V
-(electrode vs. electrolyte, phi_e = 0) is a global unknown solved together
-with c, so the voltage curve is an output.  Also: a fixed potential
-(``potentiostatic``), a fixed flux or a fixed surface concentration.
+D(x, T) = D_ref  D_hat_cell  g(x)  exp(-(E_a/k_B)(1/T - 1/T_ref)): per grain
+D_lab = Q diag(1, 1, r) Q^T (layered oxide, r = D_c/D_ab, Q the grain's
+crystal->lab rotation from the polycrystal mesh; one tensor on a sphere);
+g(x) = 1, exp(beta (x - x_ref)) or a user table (CSV, log-PCHIP).  The particle
+potential V (phi_e = 0) is a global unknown solved with c, so the voltage curve
+is an output.  Also: fixed potential, fixed flux or fixed surface concentration.
 
-Composition: :class:`fem.models.intercalation.IntercalationParticle` (the bordered
-Newton of :mod:`fem.galvanostatic`: two GMRES + BoomerAMG solves per iteration)
-driven by :class:`fem.simulation.Simulation`.  A step that moves V by more than
-``max_voltage_step_V`` is rejected and retried with a smaller dt
-(:func:`fem.galvanostatic.max_change_check`).  The run ends at the cut-off voltage
-or when the whole surface is saturated (x >= ``saturation_x``: i0 ~ sqrt(1 - x)
-vanishes and V collapses within a fraction of a percent of the capacity).
-
-Nondimensional inside: x^ = x/R, t^ = t D_ref/R^2, c^ = x, potential in
-k_B T/e, current density in F c_max D_ref / R.
+Composition: :class:`fem.models.intercalation.IntercalationParticle` (bordered
+Newton of :mod:`fem.galvanostatic`, two GMRES + BoomerAMG solves per iteration;
+nondimensional x^ = x/R, t^ = t D_ref/R^2) driven by :class:`fem.simulation.Simulation`.
+A step moving V by more than ``max_voltage_step_V`` is rejected and retried with
+a smaller dt.  The run ends at the cut-off voltage or when the whole surface is
+saturated (x >= ``saturation_x``: i0 ~ sqrt(1 - x) vanishes and V collapses
+within a fraction of a percent of the capacity).
 
 Outputs: ``timeseries.csv`` (t_s, voltage_V, ocv_surface_V, overpotential_V,
 current_A, capacity_mAh, c_mean_mol_m3, c_surface_mean_mol_m3,
 c_surface_min/max_mol_m3, x_mean, moles_mol, mass_balance_rel_error),
 ``fields/concentration.bp``, ``plots/voltage.png``, ``plots/concentration_section.png``.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -156,37 +149,6 @@ def build_domain(p, comm):
                  h_surface=p.mesh_size_surface or None)
     Q = dif.rotation_matrix([float(s) for s in p.crystal_euler_deg.split(",")])
     return dom, {dom.cell_id(T.PARTICLE): Q}
-
-
-Parameters = ParticleDischargeParameters
-
-
-def resolved_x0(p) -> float:
-    return MATERIALS[p.material].x_full if p.x0 < 0 else p.x0
-
-
-def build_domain(p, comm):
-    """TaggedMesh of the particle (length scale R) and {cell tag: crystal->lab rotation}."""
-    if p.geometry == "polycrystal":
-        try:
-            from meshes.polycrystal import polycrystal
-        except ImportError:
-            raise InputError("parameter 'geometry' = 'polycrystal' needs meshes/polycrystal.py, which is "
-                             "not available; allowed: 'sphere'") from None
-        dom = polycrystal(p.radius_m, p.n_grains, seed=p.grain_seed, h=p.mesh_size, comm=comm,
-                          order=p.geometry_order, h_interface=p.mesh_size_surface or None)
-        orient = dom.metadata.get("orientations", {})
-        rotations = {dom.cell_id(name): np.asarray(Q, dtype=float) for name, Q in orient.items()}
-        if not rotations:
-            raise InputError("the polycrystal mesh carries no grain orientations")
-        return dom, rotations
-    from meshes.sphere import sphere
-    dom = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm,
-                 h_surface=p.mesh_size_surface or None)
-    Q = dif.rotation_matrix([float(s) for s in p.crystal_euler_deg.split(",")])
-    return dom, {dom.cell_id(T.PARTICLE): Q}
-
-
 
 
 @dataclass

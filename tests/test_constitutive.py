@@ -66,6 +66,27 @@ def test_tensor_rotation_and_spd_check():
         dif.check_spd([[1.0, 0.5], [0.0, 1.0]])
 
 
+def test_concentration_factor_and_grain_tensors():
+    x = np.array([0.2, 0.5, 0.9])
+    assert dif.concentration_factor("constant")(x) == 1.0
+    assert np.allclose(dif.concentration_factor("exponential", -2.0, 0.5)(x), np.exp(-2.0 * (x - 0.5)))
+    table = Tabulated([0.0, 0.5, 1.0], [1.0, 0.5, 0.25], log=True)
+    assert dif.concentration_factor("table", table=table) is table
+    with pytest.raises(InputError, match="table"):
+        dif.concentration_factor("table")
+    with pytest.raises(InputError, match="allowed"):
+        dif.concentration_factor("quadratic")
+    # one grain: a constant UFL matrix Q diag(1, 1, r) Q^T
+    Q = dif.rotation_matrix((10.0, 20.0, 30.0))
+
+    class Mesh3:
+        class geometry:
+            dim = 3
+    D = dif.layered_grain_tensors(Mesh3, None, {1: Q}, 0.05)
+    got = np.array([[float(D[i, j]) for j in range(3)] for i in range(3)])
+    assert np.allclose(got, Q @ np.diag([1.0, 1.0, 0.05]) @ Q.T, atol=1e-15)
+
+
 def test_butler_volmer_inverse_and_chen_exchange_current():
     bv = ButlerVolmer(NMC811_CHEN2020.rate_constant_A_m2, NMC811_CHEN2020.c_max_mol_m3)
     x = 0.5

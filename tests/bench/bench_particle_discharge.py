@@ -60,11 +60,11 @@ def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int) -> di
     s = json.loads((out / "summary.json").read_text())
     newton = s["newton_iterations"]
     return {"h": h, "ranks": ranks, "dofs": s["mesh"]["dofs"], "cells": s["mesh"]["cells"],
-            "wall_s": wall, "loop_s": s["solve_wall_s"], "steps": s["steps"], "rejected": s["rejected_steps"],
+            "wall_s": wall, "loop_s": s["time_loop_s"], "steps": s["steps"], "rejected": s["rejected_steps"],
             "newton_per_step": newton / max(s["steps"], 1),
             "krylov_per_solve": s["krylov_iterations"] / max(2 * newton, 1),
             "t_final_s": s["t_final_s"], "final_voltage_V": s["final_voltage_V"],
-            "capacity_mAh": s["capacity_mAh"], "reason": s["reason"]}
+            "capacity_mAh": s["capacity_mAh"], "reason": s["stop_reason"] or s["reason"]}
 
 
 def main(argv=None):
