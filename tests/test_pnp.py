@@ -426,3 +426,51 @@ def test_particle_in_electrolyte_outputs(shared_tmp_path):
         rows = list(csv.reader(f))
     assert rows[0] == ["x_m", "phi_V", "c_Li_mol_m3", "c_hole_mol_m3"]
     assert all(float(r[2]) > 0 for r in rows[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+RESTART_CASE = ["t_end_s=0.05", "currents_A_m2=[]"]  # 1D contact transient, ~40 steps
+
+
+def test_space_charge_killed_run_restarted_matches_uninterrupted(tmp_path):
+    """1D contact transient killed with SIGKILL after its checkpoint at step 20 and restarted
+    (the Poisson–Boltzmann stage is recomputed): same observables (1e-10), step and iteration counts."""
+    from restart_util import assert_same_run, kill_and_restart
+    A, B = kill_and_restart("space_charge", tmp_path, RESTART_CASE, every=10, kill_after_step=20)
+    (sa, ta), (sb, tb) = A, B
+    assert 20 <= sb["restarted_from_step"] < sa["steps"]
+    for key in ("newton_iterations", "krylov_iterations"):
+        assert sb[key] == sa[key], key
+    for key in ("max_deviation_from_pb_V", "t_final_s"):
+        assert sb["transient"][key] == pytest.approx(sa["transient"][key], rel=1e-10, abs=0), key
+    assert sb["potential_drop_cathode_V"] == sa["potential_drop_cathode_V"]
+    # the conservation columns are round-off (1e-15) themselves: compared absolutely
+    for col in [c for c in ta if "rel_change" in c or c == "net_charge_C"]:
+        assert np.max(np.abs(np.subtract(ta.pop(col), tb.pop(col)))) < 1e-13, col
+    assert_same_run((sa, ta), (sb, tb), rtol=1e-10)
+
+
+@pytest.mark.mpi
+def test_space_charge_restart_from_mid_run_checkpoint_parallel(shared_tmp_path):
+    """Under mpirun: B = A's directory as a run killed after its last checkpoint would have
+    left it (no time series), restarted in-process on the same ranks."""
+    import json
+    import shutil
+
+    from solidion import restart, run
+    comm = MPI.COMM_WORLD
+    kw = dict(t_end_s=0.05, currents_A_m2=[])  # RESTART_CASE
+    a = run("space_charge", out=shared_tmp_path / "A", comm=comm, quiet=True, checkpoint_every=15, **kw)
+    assert a["status"] == "ok"
+    if comm.rank == 0:
+        shutil.copytree(shared_tmp_path / "A", shared_tmp_path / "B")
+        (shared_tmp_path / "B" / "timeseries.csv").unlink()
+    comm.barrier()
+    step = json.loads((shared_tmp_path / "B" / "checkpoint" / "meta.json").read_text())["step"]
+    assert 0 < step < a["steps"]
+    b = restart(shared_tmp_path / "B", comm=comm, quiet=True)
+    assert b["status"] == "ok" and b["restarted_from_step"] == step
+    for key in ("steps", "rejected_steps", "newton_iterations"):
+        assert b[key] == a[key], key
+    for key in ("max_deviation_from_pb_V", "max_amount_rel_change"):
+        assert abs(b["transient"][key] - a["transient"][key]) <= 1e-10 * abs(a["transient"][key]) + 1e-14, key
