@@ -150,7 +150,8 @@ def test_installed_files_match_sources(installed):
         assert srcs == inst, (f"not installed: {sorted(map(str, srcs - inst))} (a data file needs "
                               f"[tool.setuptools.package-data] in pyproject.toml); "
                               f"extra: {sorted(map(str, inst - srcs))}")
-    r = subprocess.run([sys.executable, "-c", "import fem, meshes, problems, solidion, fem.models; "
+    r = subprocess.run([sys.executable, "-c", "import importlib.metadata as md, fem, meshes, problems, solidion; "
+                        "assert md.version('solidion') == fem.__version__, md.version('solidion'); "
                         "print(fem.__file__, meshes.__file__, problems.__file__, solidion.__file__)"],
                        capture_output=True, text=True, timeout=120, cwd=work, env=env)
     assert r.returncode == 0, r.stderr
