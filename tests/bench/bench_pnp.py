@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--out", default="results/bench_pnp")
     a = ap.parse_args()
     comm = MPI.COMM_WORLD
+    from fem.models import pnp
     from fem.output import mesh_summary
     from meshes import tags as T
     from problems import particle_in_electrolyte as pie
@@ -58,17 +59,18 @@ def main():
     t0 = time.perf_counter()
     dom = pie.make_mesh(p, s, comm)
     t_mesh = time.perf_counter() - t0
-    opts = sc._options(p)
+    opts = pnp.linear_solver_options(p.solver)
     t0 = time.perf_counter()
-    pb, etas, phi_bulk = sc.solve_equilibrium_pb(dom, materials, species, bulk, 0.0, T.MATRIX, opts, prefix="bpb_")
+    pb, etas, phi_bulk = pnp.solve_equilibrium_pb(dom, materials, species, bulk, 0.0, T.MATRIX, opts, prefix="bpb_",
+                                                  interface=T.INTERFACE)
     t_pb = time.perf_counter() - t0
     row = {"ranks": comm.size, "solver": a.solver, "mesh_s": t_mesh,
            "pb_dofs": mesh_summary(dom.mesh, [pb.W])["dofs"], "pb_s": t_pb,
            "pb_newton": pb.solver.total_newton, "pb_krylov": pb.solver.total_krylov}
     pb.destroy()
     t0 = time.perf_counter()
-    m = sc.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},
-                    time_order=1, prefix="bpnp_")
+    m = pnp.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},
+                     time_order=1, prefix="bpnp_", interface=T.INTERFACE)
     m.set_contact_state(bulk)
     t_setup = time.perf_counter() - t0
     newton = krylov = 0
