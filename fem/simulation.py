@@ -269,6 +269,8 @@ class Simulation:
         if restored is not None:
             t, dt, res = restored
             t0 = t
+            if res.status == "interrupted":  # the signal ended the run that wrote the checkpoint
+                res.status, res.reason, res.signal = "ok", "", ""
         else:
             self.record(t)
             for f in self.fields:
