@@ -34,7 +34,7 @@ def lattice(c):
     return mobility(c, "lattice")
 
 
-def CahnHilliardModel(mesh, fe, *, dc_max=0.1, log_bounds=True, check_energy=True, **kw):
+def ch_model(mesh, fe, *, dc_max=0.1, log_bounds=True, check_energy=True, **kw):
     """The model plus the acceptance checks that ``simulate`` hands to the driver."""
     m = CahnHilliard(mesh, fe, **kw)
     m.checks = acceptance_checks(m, dc_max, log_bounds=log_bounds, energy=check_energy)
@@ -65,7 +65,7 @@ def test_linear_stability_growth_rate(n_mode, dt):
     (k < k_c = sqrt(-g''/kappa) = 44.7), modes 15 and 20 outside it (decay)."""
     fe, kappa, c0 = regular(3.0), 1e-3, 0.5
     mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 800, [0.0, 1.0])
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
                           snes_options={"snes_atol": 1e-13, "snes_rtol": 1e-10})
     k = n_mode * np.pi  # cos(k x) satisfies no flux on [0, 1]
     m.set_concentration(lambda X: c0 + 1e-6 * np.cos(k * X[0]))
@@ -85,7 +85,7 @@ def test_binodal_after_coarsening_1d():
     """A 1D two-phase state relaxes to the common-tangent compositions (within 1 %)."""
     fe, kappa = regular(3.0), 1e-4
     mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 400, [0.0, 1.0])
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.2)
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.2)
     m.set_concentration(lambda X: 0.5 + 0.3 * np.tanh((X[0] - 0.4) / 0.05))
     # the convex-concave split relaxes the last slow mode (interface position vs bulk
     # composition) at a rate nearly independent of dt: ~180 steps
@@ -109,7 +109,7 @@ def test_flat_interface_profile_polynomial():
     lam = fe.interface_length(kappa)  # 1.118 for PFHub 1
     Lx = 60 * lam
     mesh = dolfinx.mesh.create_interval(MPI.COMM_SELF, 600, [-Lx / 2, Lx / 2])
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "constant", 5.0),
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "constant", 5.0),
                           dc_max=0.05, log_bounds=False)
     m.set_concentration(lambda X: 0.5 + 0.2 * np.tanh(X[0] / (4 * lam)))  # twice too wide
     res = simulate(m, StepControl(t_end=2000.0, dt=0.01, dt_min=1e-8, dt_max=200.0, grow=1.5, easy_newton=6))
@@ -137,7 +137,7 @@ def test_mass_conservation_and_energy_decay():
     (energy check of the step control off: we observe it, not enforce it)."""
     fe, kappa = regular(3.0), 5e-4
     mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 32, 32)
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05, check_energy=False)
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05, check_energy=False)
     m.set_concentration(noise)
     mass0 = m.mass()
     energies, masses = [], []
@@ -166,7 +166,7 @@ def test_coherency_suppresses_spinodal(k_coh, separates):
     the effective curvature g'' + 2K = 1 > 0, so the composition stays homogeneous."""
     fe, kappa = regular(3.0, k_coh), 5e-4
     mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 24, 24)
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05)
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=0.05)
     m.set_concentration(lambda X: noise(X, amp=1e-3))
     spread0 = np.ptp(m.concentration())
     res = simulate(m, StepControl(t_end=2.0, dt=1e-4, dt_min=1e-10, dt_max=0.1, grow=1.5, easy_newton=5))
@@ -186,7 +186,7 @@ def test_elastic_coherency_growth_rate():
     E, nu, eps0 = 200.0, 0.3, 0.05  # 2 Y eps0^2 = 1.43: mode still unstable but slower
     lam, G = lame(E, nu)
     mesh = dolfinx.mesh.create_rectangle(MPI.COMM_SELF, [[0.0, 0.0], [1.0, 0.05]], [200, 2])
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False,
                           elastic=dict(eps0=eps0, lam=lam, G=G, spring=0.0),
                           snes_options={"snes_atol": 1e-13, "snes_rtol": 1e-10})
     # rollers: u_y = 0 on y = 0 and y = 0.05; u_x = 0 at x = 0 removes the rigid translation
@@ -230,7 +230,7 @@ def _mms_errors(n, degree=1):
     mu_bulk = fe.mu_ideal(c_e) + fe.a * (1 - 2 * c_n)  # split: ln implicit, a(1-2c) explicit
     source_c = (c_e - c_n) / dt - ufl.div(M * ufl.grad(mu_e))
     source_mu = mu_e - mu_bulk + kappa * ufl.div(ufl.grad(c_e))
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=10.0, check_energy=False,
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=10.0, check_energy=False,
                           degree=degree, source_c=source_c, source_mu=source_mu,
                           quadrature_degree=2 * degree + 4)
     V = m.V
@@ -262,7 +262,7 @@ def test_manufactured_solution_convergence(degree):
 def _spinodal_2d(comm, steps=15, dt=2e-3):
     fe, kappa = regular(3.0), 5e-4
     mesh = dolfinx.mesh.create_unit_square(comm, 24, 24)
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False)
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lattice, dc_max=1.0, check_energy=False)
     m.set_concentration(noise)
     run_steps(m, dt, steps)
     probe_value = Integral(m.c_expr * m.c_expr * m.dx)()
@@ -287,7 +287,7 @@ def test_anisotropic_mobility_growth_rate():
     th = np.pi / 6
     A = anisotropic_tensor([2.0, 0.5], [[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     mesh = dolfinx.mesh.create_rectangle(MPI.COMM_SELF, [[0.0, 0.0], [1.0, 0.02]], [400, 2])
-    m = CahnHilliardModel(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice", 1.0, A),
+    m = ch_model(mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice", 1.0, A),
                           dc_max=1.0, check_energy=False, snes_options={"snes_atol": 1e-13, "snes_rtol": 1e-10})
     k = 5 * np.pi
     m.set_concentration(lambda X: c0 + 1e-6 * np.cos(k * X[0]))
