@@ -32,13 +32,15 @@ class ParameterPath:
         self.start, self.target = float(start), float(target)
         self.good = u.x.array.copy()
         self.value = self.start
+        self.last: SolveStats | None = None
 
     def at(self, s: float) -> float:
         return self.start + s * (self.target - self.start)
 
     def step(self, t: float, dt: float) -> SolveStats:
         self.set_value(self.at(t + dt))
-        return self.solve()
+        self.last = self.solve()
+        return self.last
 
     def reject(self) -> None:
         self.u.x.array[:] = self.good
@@ -55,7 +57,7 @@ def continuation(solve: Callable[[], SolveStats], u, set_value: Callable[[float]
 
     Returns the driver's result (``status``, ``reason``, ``newton``, ``krylov``,
     ``steps``, ``rejected``); on failure the parameter and ``u`` are left at the
-    last converged value.
+    last converged value (``reason`` names it and the solver's last reason).
     """
     path = ParameterPath(solve, u, set_value, start, target)
     control = StepControl(t_end=1.0, dt=first, dt_min=min_step, dt_max=1.0, grow=grow, cut=0.5,
@@ -63,4 +65,8 @@ def continuation(solve: Callable[[], SolveStats], u, set_value: Callable[[float]
     res = Simulation(path, control, comm=comm, quiet=True, name=name).run()
     if res.status != "ok":
         set_value(path.value)
+        if res.status == "failed":
+            res.reason = (f"continuation from {path.start:.6g} to {path.target:.6g} stopped at {path.value:.6g} "
+                          f"(step below {min_step:.3g} of the range): "
+                          f"{path.last.reason if path.last is not None else res.reason}")
     return res

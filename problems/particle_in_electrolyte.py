@@ -33,8 +33,8 @@ from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import param
 from fem.simulation import Simulation, StepControl
 from meshes import tags as T
-from problems.space_charge import (SpaceChargeParameters, build_model_description, plot_profiles,
-                                   scales_summary, write_profiles)
+from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
+from problems.space_charge import SpaceChargeParameters, build_model_description
 
 NAME = "particle_in_electrolyte"
 DESCRIPTION = "PNP space-charge layer around a cathode particle embedded in solid electrolyte (3D)"

@@ -6,18 +6,13 @@ Physics (SI; nondimensionalization below)::
     dc_i/dt + div J_i = 0,        div(eps grad phi) = -rho,
     rho = F (sum_i z_i c_i + rho_fixed / F)                                  [C/m^3]
 
-Interface (tag ``interface``): phi continuous; [eps dphi/dn] jump = -sigma_f
-(D_+ - D_- = sigma_f along the normal from the electrode to the electrolyte);
-each species either in electrochemical equilibrium (eta_i continuous, flux
-continuous: the concentration ratio is fixed by mu0 and the activity models),
-blocking, or finite-rate (Butler–Volmer in the eta difference).  The
-formulation (electrochemical-potential unknowns on one mesh, one eta field per
-material for non-equilibrium interfaces) is explained in
-:mod:`fem.weak_forms.pnp`.
-
-Nondimensional: x by the Debye length L_D = sqrt(eps0 eps_ref kT / (e F c_ref)),
-phi by kT/e, c by c_ref, t by L_D^2 / D_ref, eps by eps0 eps_ref; then
--div(eps grad phi) = sum z c + rho_fixed and J = -D c grad eta.
+Interface (tag ``interface``): phi continuous; D_+ - D_- = sigma_f (normal from
+the electrode to the electrolyte); each species in electrochemical equilibrium
+(eta_i and flux continuous), blocking, or finite-rate (Butler–Volmer in the eta
+difference).  Model: :mod:`fem.models.pnp` (formulation in electrochemical-
+potential unknowns: :mod:`fem.weak_forms.pnp`), nondimensionalized with the
+Debye scales (:meth:`fem.scaling.Scales.debye`: x by L_D, phi by kT/e, c by
+c_ref, t by L_D^2 / D_ref, eps by eps0 eps_ref).
 
 Default material model: layered-oxide cathode (LiCoO2-like, p-type: mobile Li
 defects + holes, fixed negative background) | oxide solid electrolyte (mobile
@@ -35,11 +30,12 @@ Stages of :func:`solve`:
    left contact, Li reservoir at the right, holes in equilibrium with the left
    contact): total and interfacial area-specific resistance
    R_total = (kT/e) (eta_Li(left) - eta_Li(right)) / i and the interface-local
-   R_int = (kT/e) [eta_Li]_extrapolated / i, the jump at the interface of the
-   linear (ohmic) eta_Li profiles fitted 8-20 space-charge widths away on each
-   side (space-charge + charge-transfer resistance, independent of the bulk
-   layers, whose Li conductivity is changed by Hebb-Wagner polarization of the
-   mixed-conducting cathode under current).
+   R_int = (kT/e) [eta_Li]_extrapolated / i (jump of the ohmic eta_Li lines
+   fitted 8-20 space-charge widths away on each side: space-charge + charge-
+   transfer resistance, free of the Hebb-Wagner-polarized bulk layers); each
+   current by continuation from the last (:func:`fem.continuation.continuation`).
+Restart: the transient (stage ``transient``) is checkpointed; a restart
+recomputes stage 1 and continues the transient from its checkpoint.
 
 Outputs: ``profiles.csv`` (x_m, phi_V, c_<species>_mol_m3 along the x axis
 through the interface), ``summary.json`` (space-charge widths and potential
@@ -49,7 +45,6 @@ drops on each side, interfacial resistance vs current), ``timeseries.csv``
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 
@@ -62,6 +57,7 @@ from fem.errors import InputError, SolverError
 from fem.models import pnp
 from fem.models.pnp import Material, PNPModel, Species
 from fem.output import RunOutput, mesh_summary, si_fields
+from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
 from fem.parameters import Parameters, param
 from fem.scaling import BOLTZMANN, ELEMENTARY_CHARGE, FARADAY, GAS_CONSTANT, Scales
 from fem.simulation import Simulation, StepControl
@@ -147,29 +143,12 @@ def build_model_description(p, cathode=T.ELECTRODE, electrolyte=T.ELECTROLYTE):
     return s, materials, [li, hole], bulk
 
 
-def scales_summary(s: Scales) -> dict:
-    return {"debye_length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration,
-            "potential_V": s.potential}
-
-
 def make_mesh(p, s, comm):
     from meshes.bilayer import bilayer
     return bilayer([p.thickness_cathode_m, p.thickness_electrolyte_m], dim=p.dim,
                    width_m=p.width_m if p.dim > 1 else None, h_m=p.h_bulk_debye * s.length,
                    h_interface_m=p.h_interface_debye * s.length, comm=comm, length_scale=s.length,
                    grading_ratio=1.15 if p.dim == 1 else 1.3)
-
-
-def write_profiles(out: RunOutput, model: PNPModel, pts, s: Scales, radial_origin=None):
-    """``profiles.csv`` (x_m, phi_V, c_<species>_mol_m3) along ``pts``; returns (x [m], line values)."""
-    x, vals, cols = pnp.profile_columns(model, pts, s, radial_origin)
-    if out.comm.rank == 0:
-        with open(out.dir / "profiles.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(list(cols))
-            for row in zip(*cols.values()):
-                w.writerow([repr(float(v)) for v in row])
-    return x, vals
 
 
 def transient(p, out, domain, materials, species, bulk, sigma, opts, s, pts, x_int):
@@ -225,15 +204,10 @@ def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi
     for m, L, D in ((T.ELECTRODE, p.thickness_cathode_m, p.D_Li_cathode_m2_s),
                     (T.ELECTROLYTE, p.thickness_electrolyte_m, p.D_Li_electrolyte_m2_s)):
         R_bulk += L / (FARADAY ** 2 * D * (bulk["Li"][m] * s.concentration) / (GAS_CONSTANT * p.temperature_K))
-    # windows in the bulk next to each space-charge layer (8-20 widths, within the layer) where the
-    # eta_Li profile is linear (ohmic); extrapolated to the interface they give the interface-local drop
-    Lc, Le = p.thickness_cathode_m / s.length, p.thickness_electrolyte_m / s.length
-    wc, we = widths[0] / s.length, widths[1] / s.length
-    win_c = np.linspace(x_int - min(20 * wc, 0.8 * Lc), x_int - min(8 * wc, 0.4 * Lc), 25)
-    win_e = np.linspace(x_int + min(8 * we, 0.4 * Le), x_int + min(20 * we, 0.8 * Le), 25)
-    win_pts = np.zeros((50, pts.shape[1]))
-    win_pts[:, 0] = np.concatenate([win_c, win_e])
-    win_pts[:, 1:] = pts[0, 1:]
+    # eta_Li is linear (ohmic) in the bulk next to each space-charge layer; the jump of those lines,
+    # extrapolated to the interface, is the interface-local drop
+    thick = (p.thickness_cathode_m / s.length, p.thickness_electrolyte_m / s.length)
+    widths = (widths[0] / s.length, widths[1] / s.length)
     rows, status, reason = [], "ok", ""
     jval = model.values[("inflow", left_li, T.CONTACT_LEFT)]
     for i_A in sorted(p.currents_A_m2):
@@ -246,9 +220,7 @@ def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi
             break
         d_eta = float(model.line_values(pts[[0]])["eta_Li"][0] - model.line_values(pts[[-1]])["eta_Li"][0])
         d_eta *= s.potential
-        ew = model.line_values(win_pts)["eta_Li"]
-        fit_c, fit_e = np.polyfit(win_c, ew[:25], 1), np.polyfit(win_e, ew[25:], 1)
-        d_int = float(np.polyval(fit_c, x_int) - np.polyval(fit_e, x_int)) * s.potential
+        d_int = pnp.ohmic_interface_jump(model, "eta_Li", x_int, widths, thick, pts[0, 1:]) * s.potential
         rows.append({"current_A_m2": i_A, "voltage_V": d_eta, "R_total_ohm_m2": d_eta / i_A,
                      "interface_drop_V": d_int, "R_interface_ohm_m2": d_int / i_A,
                      "R_total_minus_bulk_ohm_m2": d_eta / i_A - R_bulk, "newton_iterations": res.newton,
@@ -313,27 +285,6 @@ def solve(p: SpaceChargeParameters, out: RunOutput) -> None:
                    interfacial_resistance_ohm_m2=rows[0]["R_interface_ohm_m2"] if rows else None)
         _plot_resistance(out, rows)
     out.finish(status, reason, **summary, timings=timings)
-
-
-def plot_profiles(out, x, vals, s, species, name, xi):
-    """Potential and concentrations (one log segment per material) against x - xi [nm]."""
-    with out.figure(name) as (fig, ax):
-        if fig is None:
-            return
-        xx = (x - xi) * 1e9
-        ax.plot(xx, vals["phi"] * s.potential * 1e3, "k-", label=r"$\phi$ [mV]")
-        ax.set_xlabel("x - x_interface [nm]")
-        ax.set_ylabel(r"$\phi$ [mV]")
-        ax2 = ax.twinx()
-        for sp, style in zip(species, ("-", "--", ":", "-.")):
-            c = vals[f"c_{sp.name}"] * s.concentration
-            for i in np.unique(vals["material"]):  # one segment per material (c jumps at the interface)
-                m = (c > 0) & (vals["material"] == i)
-                ax2.semilogy(xx[m], c[m], style, color=f"C{species.index(sp)}",
-                             label=sp.name if i == vals["material"][c > 0][0] else None)
-        ax2.set_ylabel("c [mol/m$^3$]")
-        ax2.legend(loc="upper right")
-        ax.legend(loc="upper left")
 
 
 def _plot_transient(out):

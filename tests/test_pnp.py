@@ -474,3 +474,29 @@ def test_space_charge_restart_from_mid_run_checkpoint_parallel(shared_tmp_path):
         assert b[key] == a[key], key
     for key in ("max_deviation_from_pb_V", "max_amount_rel_change"):
         assert abs(b["transient"][key] - a["transient"][key]) <= 1e-10 * abs(a["transient"][key]) + 1e-14, key
+
+
+def test_parameter_continuation_cuts_and_regrows():
+    """fem.continuation: a solve that only converges for increments <= 0.3 reaches the target by
+    halving and regrowing the increment; below min_step it fails at the last converged value."""
+    from types import SimpleNamespace
+
+    from fem.continuation import continuation
+    from fem.solver import SolveStats
+    state = SimpleNamespace(x=SimpleNamespace(array=np.zeros(1)))  # u.x.array: the converged value
+    par = {"v": 0.0}
+    tried = []
+
+    def solve(limit=0.3):
+        tried.append(par["v"])
+        ok = abs(par["v"] - state.x.array[0]) <= limit
+        if ok:
+            state.x.array[0] = par["v"]
+        return SolveStats(ok, 1, 1, "ok" if ok else "DIVERGED")
+    res = continuation(solve, state, lambda v: par.__setitem__("v", v), 0.0, 1.0, comm=MPI.COMM_SELF)
+    assert res.status == "ok" and state.x.array[0] == par["v"] == 1.0
+    assert tried[:5] == [1.0, 0.5, 0.25, 0.75, 0.5] and res.rejected >= 3
+    state.x.array[0] = par["v"] = 0.0
+    res = continuation(lambda: solve(limit=0.01), state, lambda v: par.__setitem__("v", v), 0.0, 1.0,
+                       comm=MPI.COMM_SELF)
+    assert res.status == "failed" and par["v"] == 0.0 and "DIVERGED" in res.reason

@@ -610,3 +610,19 @@ def potential_fields(model, scales) -> list:
             f.x.array[:] = model.u.x.array[m] * scales.potential
         items.append((dolfinx.fem.Function(V, name=label), fill))
     return items
+
+
+def ohmic_interface_jump(model, name, x_int, widths, thicknesses, y):
+    """Jump at the interface x = x_int of the field ``name`` of :meth:`PNPModel.line_values`
+    (e.g. 'eta_Li') between the straight lines fitted to it in the bulk on either side, in
+    windows 8-20 space-charge ``widths`` (left, right) away, within 0.4-0.8 of the layer
+    ``thicknesses``, along the line through ``y`` (the other coordinates); mesh units."""
+    (wl, wr), (Ll, Lr) = widths, thicknesses
+    win_l = np.linspace(x_int - min(20 * wl, 0.8 * Ll), x_int - min(8 * wl, 0.4 * Ll), 25)
+    win_r = np.linspace(x_int + min(8 * wr, 0.4 * Lr), x_int + min(20 * wr, 0.8 * Lr), 25)
+    pts = np.zeros((50, 1 + len(y)))
+    pts[:, 0] = np.concatenate([win_l, win_r])
+    pts[:, 1:] = y
+    v = model.line_values(pts)[name]
+    fit_l, fit_r = np.polyfit(win_l, v[:25], 1), np.polyfit(win_r, v[25:], 1)
+    return float(np.polyval(fit_l, x_int) - np.polyval(fit_r, x_int))
