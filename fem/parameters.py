@@ -55,6 +55,8 @@ Cell limit: every parameter set has ``max_cells`` (keyword-only field of the
 base class, default ``SOLIDION_MAX_CELLS`` or 2e7, sized for one node);
 validation makes it the limit :func:`max_cells` that the mesh generators
 (:mod:`meshes.limits`) check their cell estimate against before meshing.
+Problems that build their mesh without Gmsh (``create_rectangle``...) check
+their cell count in :meth:`Parameters.check` with :meth:`Parameters.require_cells`.
 """
 
 from __future__ import annotations
@@ -362,6 +364,15 @@ class Parameters:
         """Raise InputError for parameter ``name`` unless ``condition``."""
         if not condition:
             raise InputError(f"parameter '{name}' = {getattr(self, name)!r}: {message}")
+
+    def require_cells(self, n: float, name: str) -> None:
+        """InputError for parameter ``name`` when the mesh it sets would have more than
+        ``max_cells`` cells (``n``: the cell count or an estimate; for meshes built
+        without Gmsh, e.g. ``create_rectangle``; call it in :meth:`check`)."""
+        if not n <= self.max_cells:
+            raise InputError(f"parameter '{name}' = {getattr(self, name)!r}: about {n:.3g} cells, above the "
+                             f"limit max_cells = {self.max_cells:.3g}; use fewer cells, or raise the limit "
+                             "(--set max_cells=N or SOLIDION_MAX_CELLS=N)")
 
     # ---- introspection ------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -134,6 +134,25 @@ def test_cell_estimate_close_to_gmsh(monkeypatch):
         assert 1 / 3 < seen[-1] / n < 3, (seen, n)
 
 
+def test_require_cells():
+    @dataclass
+    class P(Parameters):
+        cells_per_side: int = param(100, "cells along each side", ge=2)
+
+        def check(self):
+            self.require_cells(2 * self.cells_per_side ** 2, "cells_per_side")
+
+    try:
+        P.from_dict({"cells_per_side": 3000})
+        with pytest.raises(InputError, match=r"^parameter 'cells_per_side' = 100000: about 2e\+10 cells, "
+                                             r"above the limit max_cells = 2e\+07;"):
+            P.from_dict({"cells_per_side": 100000})
+        with pytest.raises(InputError, match=r"about 2e\+04 cells, above the limit max_cells = 1e\+04"):
+            P.from_dict({"max_cells": 10000})
+    finally:
+        set_max_cells(None)
+
+
 def test_max_cells_limit_follows_validated_parameters(monkeypatch):
     import problems
     P = problems.get("sphere_diffusion").Parameters
