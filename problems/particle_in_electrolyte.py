@@ -31,9 +31,9 @@ from fem.models import pnp
 from fem.models.pnp import PNPModel
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import param
+from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
 from fem.simulation import Simulation, StepControl
 from meshes import tags as T
-from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
 from problems.space_charge import SpaceChargeParameters, build_model_description
 
 NAME = "particle_in_electrolyte"

@@ -57,8 +57,8 @@ from fem.errors import InputError, SolverError
 from fem.models import pnp
 from fem.models.pnp import Material, PNPModel, Species
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
 from fem.parameters import Parameters, param
+from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
 from fem.scaling import BOLTZMANN, ELEMENTARY_CHARGE, FARADAY, GAS_CONSTANT, Scales
 from fem.simulation import Simulation, StepControl
 from meshes import tags as T
