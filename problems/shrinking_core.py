@@ -156,7 +156,8 @@ def build_domain(p: ShrinkingCoreParameters, comm) -> tuple[TaggedMesh, dict]:
     return dom, geo
 
 
-def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: float, area_w: float):
+def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: float, area_w: float,
+                      bv: ButlerVolmer):
     """(dirichlet, inflow, current density [A/m^2, anodic positive]) on the shell surface."""
     sign = 1.0 if p.process == "delithiation" else -1.0  # anodic current (Li out) is positive
     if p.surface_condition == "current":
@@ -166,21 +167,18 @@ def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: flo
         return [], [("beta", T.SURFACE, j_in)], i_A_m2
     if p.surface_condition == "concentration":
         return [("beta", T.SURFACE, p.surface_fraction)], [], 0.0
-    fe, bv = p.free_energy(), butler_volmer(p)
+    fe = p.free_energy()
 
     def j_bv(c):
         return -bv.current(c, p.electrode_potential_V - fe.ocv_V(c)) / FARADAY / s.molar_flux
     return [], [("beta", T.SURFACE, j_bv)], 0.0
 
 
-def butler_volmer(p: ShrinkingCoreParameters) -> ButlerVolmer:
-    return ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
-
-
 def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     comm = out.comm
     s = Scales.diffusive(p.radius_m, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
-    fe, bv = p.free_energy(), butler_volmer(p)
+    fe = p.free_energy()
+    bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
     xa, xb = p.phase_fractions()
     spherical = p.geometry in SPHERICAL
     dom, geo = build_domain(p, comm)
@@ -190,7 +188,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     rho = 1.0 if geo["weight"] is None else geo["weight"](ufl.SpatialCoordinate(mesh))
     volume_w = Integral(rho * dom.dx())()  # weighted volume, mesh units
     area_w = Integral(rho * one * dom.ds(T.SURFACE))()
-    dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w)
+    dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv)
     model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
                            ale_solver="lu" if p.solver == "lu" else "cg_amg", tol=p.interface_tolerance,
@@ -204,9 +202,6 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
 
     def core_fraction() -> float:
         return model.volume["alpha"]() / volume_w
-
-    def surface_mol_m3() -> float:
-        return c_surface() / area_w * s.concentration
 
     def voltage(xs):
         if p.surface_condition == "butler_volmer":
@@ -250,12 +245,11 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                     f"(core volume fraction {core_fraction():.3g})")
 
     def surface_out_of_range(t):
-        c_s = surface_mol_m3()
+        c_s = c_surface() / area_w * s.concentration
         if not 0 < c_s / s.concentration < 1:
             return f"surface concentration left (0, c_max): {c_s:.4g} mol/m^3"
 
-    stops = [core_converted, mesh_quality_limit] + ([surface_out_of_range] if p.surface_condition == "current"
-                                                    else [])
+    stops = [core_converted, mesh_quality_limit, *([surface_out_of_range] if p.surface_condition == "current" else [])]
     out.update(mesh=mesh_summary(mesh, [model.V, model.V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                interface_fractions={"core": xa, "shell": xb},
@@ -270,11 +264,11 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                      fields=[fields], stops=stops)
     res = sim.run()
     _plot(out, p, spherical, xa, xb)
-    final = core_fraction()
+    final = float(out.timeseries.column("core_volume_fraction")[-1])
     reason = res.reason or f"t_end reached (core volume fraction {final:.3g})"
     out.finish(res.status, reason, **res.summary(s.time), stefan_iterations=res.newton,
                mesh_motion_wall_s=model.ale_wall, diffusion_wall_s=model.diffusion_wall,
-               mesh_motion_share=model.ale_wall / max(model.ale_wall + model.diffusion_wall, 1e-300),
+               mesh_motion_wall_share=model.ale_wall / max(model.ale_wall + model.diffusion_wall, 1e-300),
                final_core_volume_fraction=final,
                max_mass_balance_rel_error=float(np.max(out.timeseries.column("mass_balance_rel_error"))),
                initial_core_volume_fraction=V0_core / volume_w)
