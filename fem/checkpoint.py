@@ -2,23 +2,23 @@
 
 A checkpoint is the directory ``RUN/checkpoint/`` holding
 
-* ``rank<r>.npz``  each rank's local dof arrays of every Function the model
-  lists in ``checkpoint_state()`` (ghosts included) and the coordinates of
-  every Mesh it lists (a moving ALE mesh), as NumPy archives;
+* ``functions.bp``  every dolfinx Function the model lists in
+  ``checkpoint_state()`` (BDF histories included), written with adios4dolfinx
+  (``write_function_on_input_mesh``: in the ordering of the input mesh, so it
+  can be read back on any partition and any number of ranks of the same mesh,
+  which every restart rebuilds from the same parameters);
+* ``geometry.npz``  the coordinates of every Mesh the model lists (a moving
+  ALE mesh), by input node index (also partition independent);
 * ``state.pkl``  (rank 0) the model's Python values, the driver state (t, dt,
   step counts, totals, field-schedule counters, stage name) and the time-series
   rows so far;
-* ``meta.json``  MPI size, local array sizes, time, step, written last.
+* ``meta.json``  MPI size, time, step: written last.
 
 It is written into a temporary directory and swapped in with renames, so the
 newest *complete* checkpoint survives a ``kill -9`` at any moment (the previous
-one is removed only after the new one is in place).  The snapshot is exact
-(bitwise), which is what makes a restarted run end with the same observables
-and step count as an uninterrupted one; the price is that a restart must use
-the same number of MPI ranks (the mesh is rebuilt from the same parameters, so
-the partition is the same), which is checked and otherwise refused with a
-clear message.  (adios4dolfinx's N-to-M checkpoints would allow another rank
-count but not a moved mesh geometry in place; see the closing notes.)
+one is removed only after the new one is in place).  Values are stored
+exactly (float64), so a restarted run continues with the same state; on
+another partition only the summation order of later steps differs (round-off).
 """
 
 from __future__ import annotations
@@ -80,11 +80,7 @@ class Checkpointer:
             if not has_checkpoint(self.run_dir):
                 raise InputError(f"{self.run_dir}: no complete checkpoint to restart from "
                                  f"(expected {self.dir}/meta.json)")
-            meta = read_meta(self.run_dir)
-            if meta["mpi_size"] != comm.size:
-                raise InputError(f"{self.run_dir}: checkpoint written on {meta['mpi_size']} MPI rank(s); "
-                                 f"restart it with the same number of ranks (got {comm.size})")
-            self.meta = meta
+            self.meta = read_meta(self.run_dir)
 
     def due(self, steps: int) -> bool:
         return self.every > 0 and steps % self.every == 0
@@ -92,6 +88,8 @@ class Checkpointer:
     # ---------------------------------------------------------------- write
     def write(self, sim, t: float, dt: float, res) -> None:
         """Write a complete checkpoint of ``sim`` (collective)."""
+        import adios4dolfinx
+        from adios4dolfinx.adios2_helpers import adios2  # the bindings scope of this ADIOS2 version
         comm = self.comm
         functions, meshes, values = _split_state(model_state(sim.model))
         tmp = self.run_dir / f".{CHECKPOINT_DIR}.tmp"
@@ -99,15 +97,16 @@ class Checkpointer:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         comm.barrier()
-        arrays = {f"f:{k}": f.x.array for k, f in functions.items()}
-        arrays.update({f"m:{k}": m.geometry.x for k, m in meshes.items()})
-        with open(tmp / f"rank{comm.rank}.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        sizes = comm.gather({k: int(v.size) for k, v in arrays.items()}, root=0)
-        ok = comm.allreduce(1, op=_sum())
+        for i, (key, f) in enumerate(functions.items()):
+            adios4dolfinx.write_function_on_input_mesh(
+                tmp / "functions.bp", f, mode=adios2.Mode.Write if i == 0 else adios2.Mode.Append,
+                time=0.0, name=key)
+        geometry = {k: _gather_geometry(m) for k, m in meshes.items()}
         if comm.rank == 0:
+            with open(tmp / "geometry.npz", "wb") as fh:
+                np.savez(fh, **geometry)
+                fh.flush()
+                os.fsync(fh.fileno())
             output = sim.output
             driver = {"t": t, "dt": dt, "stage": sim.name, "result": dataclasses.asdict(res),
                       "rows": sim.rows,
@@ -116,11 +115,11 @@ class Checkpointer:
                 ts = output.timeseries
                 driver["timeseries"] = {"columns": ts.columns, "rows": ts.rows}
             with open(tmp / "state.pkl", "wb") as fh:
-                pickle.dump({"model": values, "driver": driver}, fh)
+                pickle.dump({"model": values, "driver": driver, "functions": list(functions)}, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            meta = {"mpi_size": comm.size, "ranks": sizes, "stage": sim.name,
-                    "t": t, "t_s": t * sim.time_scale, "step": res.steps, "complete": ok == comm.size}
+            meta = {"mpi_size": comm.size, "stage": sim.name, "t": t, "t_s": t * sim.time_scale,
+                    "step": res.steps, "functions": list(functions), "meshes": list(meshes)}
             with open(tmp / "meta.json", "w") as fh:
                 json.dump(meta, fh, indent=2)
                 fh.flush()
@@ -137,6 +136,7 @@ class Checkpointer:
     # -------------------------------------------------------------- restore
     def restore(self, sim):
         """Restore the newest checkpoint into ``sim`` once; returns (t, dt, result) or None."""
+        import adios4dolfinx
         from fem.simulation import SimulationResult
         if not self.restart or self._restored:
             return None
@@ -146,23 +146,28 @@ class Checkpointer:
         self._restored = True
         comm = self.comm
         functions, meshes, values = _split_state(model_state(sim.model))
-        data = np.load(self.dir / f"rank{comm.rank}.npz")
-        for k, f in functions.items():
-            a = data[f"f:{k}"]
-            if a.shape != f.x.array.shape:
-                raise InputError(f"{self.run_dir}: checkpoint field {k!r} has {a.size} local values, "
-                                 f"the rebuilt model {f.x.array.size}: the parameters or the mesh changed")
-            f.x.array[:] = a
-        for k, m in meshes.items():
-            m.geometry.x[:] = data[f"m:{k}"]
+        saved_names = set(self.meta.get("functions", []))
+        if set(functions) != saved_names:
+            raise InputError(f"{self.run_dir}: checkpoint holds fields {sorted(saved_names)}, the model "
+                             f"{sorted(functions)}: not the same problem set-up")
+        for key, f in functions.items():
+            try:
+                adios4dolfinx.read_function(self.dir / "functions.bp", f, time=0.0, name=key)
+            except Exception as e:  # noqa: BLE001 - a different mesh shows up here
+                raise InputError(f"{self.run_dir}: checkpoint field {key!r} does not fit the rebuilt "
+                                 f"mesh ({type(e).__name__}: {e}); were mesh parameters changed?") from None
+            f.x.scatter_forward()
+        if meshes:
+            geometry = np.load(self.dir / "geometry.npz")
+            for key, m in meshes.items():
+                _scatter_geometry(m, geometry[key], self.run_dir)
         state = None
         if comm.rank == 0:
             with open(self.dir / "state.pkl", "rb") as fh:
                 state = pickle.load(fh)
         state = comm.bcast(state, root=0)
-        saved = state["model"]
         full = dict(values)
-        full.update(saved)
+        full.update(state["model"])
         full.update(functions)
         full.update(meshes)
         if hasattr(sim.model, "restore_state"):
@@ -177,8 +182,32 @@ class Checkpointer:
             ts.columns = d["timeseries"]["columns"]
             ts.rows = [list(r) for r in d["timeseries"]["rows"]]
             sim.output.update(restarted_from_t_s=d["t"] * sim.time_scale,
-                              restarted_from_step=res.steps)
+                              restarted_from_step=res.steps, restarted_from_mpi_size=self.meta["mpi_size"])
         return d["t"], d["dt"], res
+
+
+def _gather_geometry(mesh) -> np.ndarray | None:
+    """All node coordinates ordered by input node index (on rank 0)."""
+    g = mesh.geometry
+    n_owned = g.index_map().size_local
+    idx = np.asarray(g.input_global_indices[:n_owned], dtype=np.int64)
+    x = g.x[:n_owned]
+    parts = mesh.comm.gather((idx, x), root=0)
+    if mesh.comm.rank != 0:
+        return None
+    idx = np.concatenate([p[0] for p in parts])
+    x = np.concatenate([p[1] for p in parts])
+    out = np.empty((int(idx.max()) + 1, x.shape[1]))
+    out[idx] = x
+    return out
+
+
+def _scatter_geometry(mesh, x_all: np.ndarray, run_dir) -> None:
+    idx = np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)
+    if idx.size and idx.max() >= x_all.shape[0]:
+        raise InputError(f"{run_dir}: checkpoint mesh has {x_all.shape[0]} nodes, the rebuilt one more: "
+                         "were mesh parameters changed?")
+    mesh.geometry.x[:] = x_all[idx]
 
 
 def _sum():
