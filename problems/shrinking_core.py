@@ -11,16 +11,13 @@ slabs (1D/2D/3D; alpha at x = 0, surface at x = L).
 Particle surface (shell): fixed concentration, constant current (C-rate), or
 potentiostatic Butler-Volmer (:class:`fem.constitutive.kinetics.ButlerVolmer`,
 OCV of the regular solution).  Voltage V = U(c_surface) + eta (eta > 0 anodic).
-The run stops when the core volume fraction drops below
-``min_core_volume_fraction``, when the mesh quality drops below
-``min_mesh_quality`` (before any cell inverts), or when the surface
-concentration leaves (0, c_max) at constant current.
+Stops (before t_end_s): core volume fraction < ``min_core_volume_fraction``; mesh quality
+< ``min_mesh_quality`` (before any cell inverts); surface concentration outside (0, c_max).
 
-Outputs: ``timeseries.csv`` (t_s, core_radius_m or interface_position_m,
-core_volume_fraction, voltage_V, c_surface_mol_m3, current_A, moles_mol,
-mass_balance_rel_error, stefan_iterations, min_mesh_quality,
-min_cell_size_ratio; per m^2 of cross-section for slabs),
-``fields/concentration.bp``, ``plots/interface.png``, ``plots/voltage.png``.
+Outputs: ``timeseries.csv`` (t_s, core_radius_m or interface_position_m, core_volume_fraction,
+voltage_V, c_surface_mol_m3, current_A, moles_mol (slabs: per m^2), mass_balance_rel_error,
+stefan_iterations, min_mesh_quality, min_cell_size_ratio), ``fields/concentration.bp``,
+``plots/interface.png``, ``plots/voltage.png``.
 """
 
 from __future__ import annotations
@@ -113,6 +110,10 @@ class ShrinkingCoreParameters(Parameters):
                      self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
                      f"allowed range (0, {min(self.initial_core_fraction, 1 - self.initial_core_fraction):.3g}) "
                      "(smaller than the core radius and the shell thickness)")
+        if self.geometry == "sphere_1d" or self.geometry in PLANAR:  # native meshes (no Gmsh cell check)
+            dim, h = (1 if self.geometry == "sphere_1d" else int(self.geometry[5])), self.mesh_size
+            self.require_cells((1 / min(h, self.interface_mesh_size or h) + 4) * 2 ** (dim - 1) * (1, 2, 6)[dim - 1],
+                               "mesh_size")
         kT_eV = thermal_voltage(self.temperature_K)  # k_B T in eV
         self.require(self.omega_eV / kT_eV > 2, "omega_eV", f"allowed range (2 k_B T = {2 * kT_eV:.4g}"
                      ", inf) eV: the regular solution must phase-separate")
