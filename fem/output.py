@@ -322,11 +322,12 @@ class ScaledVTX:
 
     def write(self, t_s: float) -> None:
         x = self.mesh.geometry.x
+        x0 = x.copy()  # restored bitwise: writing fields must not perturb the solution
         x *= self.L
         try:
             self.writer.write(float(t_s))
         finally:
-            x /= self.L
+            x[:] = x0
 
     def close(self) -> None:
         self.writer.close()
