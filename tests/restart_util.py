@@ -103,6 +103,6 @@ def assert_same_run(A, B, rtol: float = 1e-10) -> None:
     for col in ta:
         assert len(ta[col]) == len(tb[col]), col
         # error columns are round-off sized numbers themselves: compared absolutely
-        scale = 1.0 if "error" in col else max(max(abs(v) for v in ta[col]), 1e-300)
+        scale = 1.0 if ("error" in col or "rel_change" in col) else max(max(abs(v) for v in ta[col]), 1e-300)
         worst = max(abs(x - y) for x, y in zip(ta[col], tb[col])) / scale
         assert worst <= rtol, f"{col}: max relative difference {worst:.3e}"

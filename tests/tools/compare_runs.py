@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-SKIP = ("time", "wall", "_s_per", "memory", "versions", "started", "finished", "timings",
+SKIP = ("time", "wall", "share", "_s_per", "memory", "versions", "started", "finished", "timings",
         "output_dir", "seconds", "elapsed", "snes_s", "assembly_s", "linear_solve_s", "setup")
 
 
@@ -75,7 +75,7 @@ def compare(before: Path, after: Path, atol_scale=1e-12):
                 worst, where = math.inf, f"timeseries rows"
                 break
             # error columns are round-off sized numbers themselves: compared absolutely
-            scale = 1.0 if "error" in c else max((abs(x) for x in tb[c]), default=0.0)
+            scale = 1.0 if ("error" in c or "rel_change" in c) else max((abs(x) for x in tb[c]), default=0.0)
             for x, y in zip(tb[c], ta[c]):
                 # relative to the column's magnitude: columns crossing zero
                 r = abs(x - y) / max(scale, 1e-300) if x != y else 0.0
