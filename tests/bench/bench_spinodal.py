@@ -114,7 +114,7 @@ def run_solidion(nx, dt, t_end, scheme="implicit"):
     s = run("spinodal", out=out, quiet=True, cells_per_side=nx, cell_type="quadrilateral", dt_s=dt,
             dt_max_s=dt, t_end_s=t_end, fixed_dt=True, dc_max=1.0, scheme=scheme)
     info = dict(code="solidion", nx=nx, dt=dt, t_end=t_end, scheme=scheme, steps=s["steps"],
-                newton=s["newton_iterations"], wall_s=s["solve_wall_s"], status=s["status"],
+                newton=s["newton_iterations"], wall_s=s["time_loop_s"], status=s["status"],
                 rejected=s["rejected_steps"], cpu_s=time.process_time() - cpu0)
     (OUT / "solidion_spinodal.json").write_text(json.dumps(info, indent=1))
     print(info)
