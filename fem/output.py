@@ -145,6 +145,7 @@ class RunOutput:
         self.problem = problem
         self.mode = mode
         self.checkpointer = None
+        self.output_times_s: list[float] = []  # the run's requested output times (set by the app)
         self.start = time.perf_counter()
         self.summary: dict[str, Any] = {
             "problem": problem, "status": "running", "reason": "",

@@ -287,8 +287,14 @@ class Parameters:
 
     ``max_cells`` (keyword-only, listed last by ``solidion params``): the cell
     limit of the mesh generators for this run (see :mod:`meshes.limits`).
+    ``output_times_s`` (keyword-only): times [s] the transient driver lands on
+    exactly (:class:`fem.simulation.Simulation` reads them from the run output).
     """
 
+    output_times_s: list[float] = field(default_factory=list, kw_only=True, metadata=dict(
+        doc="times at which a time step must end, with a time-series row and a field write "
+            "(e.g. for comparison with PyBaMM or experiments); [] for none",
+        unit="s", gt=None, ge=0, lt=None, le=1e10, choices=None, table=False))
     max_cells: int = field(default_factory=_env_max_cells, kw_only=True, metadata=dict(
         doc="refuse to mesh when the estimated cell count exceeds this (default: "
             f"SOLIDION_MAX_CELLS or {DEFAULT_MAX_CELLS:.0e}, sized for one node)",

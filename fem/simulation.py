@@ -223,6 +223,10 @@ class Simulation:
         self.model, self.control, self.comm, self.time_scale = model, control, comm, float(time_scale)
         self.recorders, self.fields = list(recorders), list(fields)
         self.stops, self.checks, self.max_dt = list(stops), list(checks), max_dt
+        output_times = list(output_times)
+        if not output_times and output is not None:
+            # the run's ``output_times_s`` parameter (SI) -> model time
+            output_times = [t / float(time_scale) for t in getattr(output, "output_times_s", ())]
         self.output_times = sorted(float(t) for t in output_times)
         self.output, self.name = output, name
         if checkpoint is None and output is not None:

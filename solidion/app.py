@@ -43,6 +43,7 @@ def load_parameters(module, config=None, overrides=None, base: dict | None = Non
 
 def _execute(module, name, params, output: RunOutput) -> dict:
     comm = output.comm
+    output.output_times_s = list(getattr(params, "output_times_s", []) or [])
     try:
         module.solve(params, output)
     except SolverError as e:

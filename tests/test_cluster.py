@@ -183,3 +183,14 @@ def test_fault_on_one_rank_ends_the_job_quickly(tmp_path, where):
     assert elapsed < 30, f"job took {elapsed:.1f} s to end"
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "failed" and "on rank 1" in s["reason"]
+
+
+def test_output_times_are_hit_exactly(tmp_path):
+    out = tmp_path / "t"
+    r = solidion("run", "--quiet", "--out", out, *SETS, "--set", "output_times_s=[12.345, 100.0, 150.5]")
+    assert r.returncode == 0, r.stderr
+    s, ts = read_run(out)
+    for t in (12.345, 100.0, 150.5, 200.0):
+        assert min(abs(x - t) for x in ts["t_s"]) <= 1e-9 * t, t
+    r = solidion("run", "--quiet", "--out", tmp_path / "bad", *SETS, "--set", "output_times_s=[-1.0]")
+    assert r.returncode == 2 and "output_times_s" in r.stderr
