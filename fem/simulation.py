@@ -247,10 +247,13 @@ class Simulation:
                     row[k] = v
         return row
 
-    def record(self, t: float) -> None:
+    def record(self, t: float, at_output_time: bool = False) -> None:
         if not self.recorders:
             return
         row = self.row(t)
+        if self.output_times:
+            # marks the rows at requested output times (column present only when some are requested)
+            row["at_output_time"] = 1.0 if at_output_time else 0.0
         self.rows.append(row)
         if self.output is not None:
             self.output.timeseries.add(row)
@@ -320,7 +323,7 @@ class Simulation:
                 res.steps += 1
                 res.dts.append(dt_try)
                 self.model.accept(t, dt_try, stats)
-                self.record(t)
+                self.record(t, at_output_time=hit)
                 for f in self.fields:
                     if hit:
                         f.write(t)

@@ -192,5 +192,7 @@ def test_output_times_are_hit_exactly(tmp_path):
     s, ts = read_run(out)
     for t in (12.345, 100.0, 150.5, 200.0):
         assert min(abs(x - t) for x in ts["t_s"]) <= 1e-9 * t, t
+    marked = [t for t, m in zip(ts["t_s"], ts["at_output_time"]) if m == 1.0]
+    assert marked == pytest.approx([12.345, 100.0, 150.5])
     r = solidion("run", "--quiet", "--out", tmp_path / "bad", *SETS, "--set", "output_times_s=[-1.0]")
     assert r.returncode == 2 and "output_times_s" in r.stderr
