@@ -10,8 +10,9 @@ BoomerAMG.  Reference: J. Crank, The Mathematics of Diffusion (1975), eqs.
 6.18-6.20 (fixed surface concentration) and 6.44 (constant flux).
 
 Outputs: ``timeseries.csv`` (t_s, c_mean_mol_m3, c_surface_mean_mol_m3,
-c_center_mol_m3, surface_flux_mol_s, moles_mol, mass_balance_rel_error),
-``fields/concentration.bp``, ``plots/concentration.png``.
+c_center_mol_m3, c_min_mol_m3, c_max_in_particle_mol_m3, surface_flux_mol_s, moles_mol,
+mass_balance_rel_error), ``fields/concentration.bp``, ``plots/concentration.png``.
+The run stops (reason given) when a surface value leaves [0, c_max].
 """
 
 from __future__ import annotations
@@ -88,25 +89,53 @@ def build(p: SphereDiffusionParameters, comm) -> tuple[FickianDiffusion, Scales]
     return model, scales
 
 
-def observables(model: FickianDiffusion, s: Scales):
-    """Recorder: SI observables of the sphere at model time t."""
+def observables(model: FickianDiffusion, p: SphereDiffusionParameters, s: Scales):
+    """Recorder: SI observables of the sphere at model time t.
+
+    mass_balance_rel_error: stored moles against what was prescribed -- the flux case against
+    j A t (the applied flux integrated exactly in time over the discrete surface area A), the
+    concentration case against the time integral of the variationally consistent surface flux.
+    c_min/c_max_in_particle: nodal extremes (a P2 field may undershoot c0 near a steep front).
+    """
     probe = PointProbe(model.domain.mesh, [[0.0, 0.0, 0.0]])
     L3 = s.length**3
+    mol = s.concentration * L3
+    fixed = p.surface_condition == "concentration"
 
     def record(t) -> dict[str, float]:
         moles = model.moles()
-        stored = moles - model.moles0
-        err = (abs(stored - model.moles_in) / max(abs(stored), abs(model.moles_in), 1e-300)
-               if t > 0 else 0.0)
+        stored = (moles - model.moles0) * mol
+        if fixed:
+            inflow = model.moles_in * mol
+        else:  # SI throughout: independent of the flux scaling of the model
+            inflow = p.flux_mol_m2_s * model.area * s.length**2 * t * s.time
+        err = (abs(stored - inflow) / max(abs(stored), abs(inflow), 1e-300) if t > 0 else 0.0)
+        c_min, c_max, _, _ = model.value_range()
         return {
             "c_mean_mol_m3": moles / model.volume * s.concentration,
             "c_surface_mean_mol_m3": model.surface_mean() * s.concentration,
             "c_center_mol_m3": float(probe(model.c)[0]) * s.concentration,
+            "c_min_mol_m3": c_min * s.concentration,
+            "c_max_in_particle_mol_m3": c_max * s.concentration,
             "surface_flux_mol_s": model.flux_now * s.concentration * L3 / s.time,
-            "moles_mol": moles * s.concentration * L3,
+            "moles_mol": moles * mol,
             "mass_balance_rel_error": err,
         }
     return record
+
+
+def surface_in_range(model: FickianDiffusion, s: Scales, c_max_mol_m3: float):
+    """Stop: a surface value left [0, c_max] (the flux would insert into a full, or extract from an
+    empty, host)."""
+    def stop(t) -> str | None:
+        _, _, lo, hi = model.value_range()
+        lo, hi = lo * s.concentration, hi * s.concentration
+        over, under = hi > c_max_mol_m3 * (1 + 1e-12), lo < -1e-12 * c_max_mol_m3  # beyond round-off
+        if over or under:
+            bad = f"max {hi:.6g} > c_max_mol_m3 = {c_max_mol_m3:.6g}" if over else f"min {lo:.6g} < 0"
+            return (f"surface concentration left [0, c_max_mol_m3] at t = {t * s.time:.6g} s: {bad} mol/m^3 "
+                    "(reduce |flux_mol_m2_s| or t_end_s)")
+    return stop
 
 
 def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
@@ -120,7 +149,8 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)],
                        s, every=p.fields_every)
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
-                     recorders=[observables(model, s)], fields=[fields])
+                     recorders=[observables(model, p, s)], fields=[fields],
+                     stops=[surface_in_range(model, s, p.c_max_mol_m3)])
     res = sim.run()
     _plot(out, p)
     out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())

@@ -109,37 +109,73 @@ def test_crank_fixed_surface_concentration(tmp_path):
     sel = t >= 0.02 * R**2 / D  # after the initial layer is resolved by a few elements
     mean_ref = np.array([analytic.crank_sphere_fixed_surface_mean(x, R, D, c0, cs) for x in t[sel]])
     centre_ref = np.array([analytic.crank_sphere_fixed_surface(0.0, x, R, D, c0, cs)[0] for x in t[sel]])
-    assert np.max(np.abs(d["c_mean_mol_m3"][sel] / mean_ref - 1)) < 0.01
-    assert np.max(np.abs(d["c_center_mol_m3"][sel] / centre_ref - 1)) < 0.01
-    np.testing.assert_allclose(d["c_surface_mean_mol_m3"][1:], cs, rtol=1e-10)
+    # measured 9.2e-4 (mean) and 2.98e-3 (centre); tolerances ~3x
+    assert np.max(np.abs(d["c_mean_mol_m3"][sel] / mean_ref - 1)) < 2.8e-3
+    assert np.max(np.abs(d["c_center_mol_m3"][sel] / centre_ref - 1)) < 9e-3
+    np.testing.assert_allclose(d["c_surface_mean_mol_m3"][1:], cs, rtol=1e-13)  # measured 3e-15
     # the run went far enough to be a meaningful comparison (half filled)
     assert (d["c_mean_mol_m3"][-1] - c0) / (cs - c0) > 0.5
-    # mass balance with the variationally consistent surface flux
-    assert np.max(d["mass_balance_rel_error"][1:]) < 1e-8
+    # moles against the time integral of the consistent surface flux (the one conservation
+    # statement available without a prescribed flux; measured 5.7e-14)
+    assert np.max(d["mass_balance_rel_error"][1:]) < 2e-13
+    # nodal extremes (a P2 field may dip below its nodal minimum between nodes, as at the centre):
+    # they bracket the mean, the maximum is the surface value, and P2 undershoots c0 ahead of the
+    # steep initial front (measured min -1339 mol/m^3 after the first 0.5 s step)
+    mean = d["c_mean_mol_m3"]
+    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12)) and np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
+    np.testing.assert_allclose(d["c_max_in_particle_mol_m3"][1:], cs, rtol=1e-13)
+    assert d["c_min_mol_m3"][1] < c0 and d["c_min_mol_m3"][-1] > c0
 
 
 def test_crank_constant_flux_and_mass_balance(tmp_path):
     from solidion import run
     s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="flux")
-    assert s["status"] == "ok"
+    assert s["status"] == "ok" and not s["reason"]
     d = read_csv(tmp_path / "timeseries.csv")
     p = s["parameters"]
     R, D, c0, F = p["radius_m"], p["diffusivity_m2_s"], p["c0_mol_m3"], p["flux_mol_m2_s"]
     t = d["t_s"][1:]
     surf_ref = np.array([analytic.crank_sphere_constant_flux(R, x, R, D, c0, F)[0] for x in t])
+    centre_ref = np.array([analytic.crank_sphere_constant_flux(0.0, x, R, D, c0, F)[0] for x in t])
     mean_ref = analytic.crank_sphere_constant_flux_mean(t, R, c0, F)
+    # measured 5.8e-3 (surface, the first steps), 1.9e-4 (centre), 3.7e-7 (mean)
     assert np.max(np.abs(d["c_surface_mean_mol_m3"][1:] / surf_ref - 1)) < 0.01
-    assert np.max(np.abs(d["c_mean_mol_m3"][1:] / mean_ref - 1)) < 0.01
-    # moles stored vs integrated prescribed flux
-    assert np.max(d["mass_balance_rel_error"][1:]) < 1e-8
-    # and the stored moles grow at the applied rate F * 4 pi R^2
-    moles = d["moles_mol"]
-    rate = (moles[-1] - moles[0]) / (d["t_s"][-1] - d["t_s"][0])
-    assert rate == pytest.approx(F * 4 * np.pi * R**2, rel=2e-3)  # discrete sphere area
+    assert np.max(np.abs(d["c_center_mol_m3"][1:] / centre_ref - 1)) < 6e-4
+    assert np.max(np.abs(d["c_mean_mol_m3"][1:] / mean_ref - 1)) < 1.2e-6
+    # Conservation against what was prescribed: moles(t) - moles(0) = F A t, the applied flux
+    # integrated exactly in time over the discrete surface area A (measured 5.7e-11: the CG
+    # tolerance; a BDF scheme integrates a constant inflow exactly).
+    A = s["surface_area_m2"]
+    # abs=0: pytest.approx keeps its default abs=1e-12 beside rel, vacuous for SI values of 1e-10
+    assert A == pytest.approx(4 * np.pi * R**2, rel=6e-6, abs=0)  # curved P2 surface: measured 2.0e-6
+    moles, ts = d["moles_mol"], d["t_s"]
+    prescribed = F * A * ts[1:]
+    assert np.max(np.abs(moles[1:] - moles[0] - prescribed) / np.abs(prescribed)) < 2e-10
+    assert np.max(d["mass_balance_rel_error"][1:]) < 2e-10  # the same balance, as recorded
+    # the stored moles grow at the applied rate F * 4 pi R^2 (measured 2.0e-6: the discrete area)
+    rate = (moles[-1] - moles[0]) / (ts[-1] - ts[0])
+    assert rate == pytest.approx(F * 4 * np.pi * R**2, rel=6e-6, abs=0)
+    mean = d["c_mean_mol_m3"]
+    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12)) and np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["mesh"]["dofs"] > 0
     assert (tmp_path / "plots" / "concentration.png").stat().st_size > 0
     assert (tmp_path / "fields" / "concentration.bp").is_dir()
+
+
+@pytest.mark.parametrize("flux, bound", [(1.2e-4, "max"), (-3e-5, "min")])
+def test_strong_flux_stops_when_the_surface_leaves_the_range(tmp_path, flux, bound):
+    """The mean stays within [0, c_max] (the input check) but the surface does not: the run stops
+    there with the reason instead of ending 'ok' past c_max (or below 0)."""
+    from solidion import run
+    s = run("sphere_diffusion", out=tmp_path, quiet=True, surface_condition="flux", flux_mol_m2_s=flux,
+            mesh_size=0.3, fields_every=0)
+    assert "surface concentration left [0, c_max_mol_m3]" in s["reason"] and bound in s["reason"], s["reason"]
+    assert s["t_final_s"] < s["parameters"]["t_end_s"]
+    d = read_csv(tmp_path / "timeseries.csv")
+    c_max = s["parameters"]["c_max_mol_m3"]
+    inside = (d["c_max_in_particle_mol_m3"] <= c_max) & (d["c_min_mol_m3"] >= 0)
+    assert np.all(inside[:-1]) and not inside[-1]  # stopped at the first step that left
 
 
 # --------------------------------------------------------------------------

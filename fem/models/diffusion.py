@@ -16,12 +16,14 @@ BDF formula of the field, so ``moles_in`` is what the discrete scheme put in.
 
 from __future__ import annotations
 
+import numpy as np
 import ufl
+from mpi4py import MPI
 
 import dolfinx.fem
 
 from fem import petsc_options
-from fem.observables import Integral
+from fem.observables import Integral, allreduce_array
 from fem.solver import SNESSolver, SolveStats
 from fem.time_schemes import BDFHistory
 from fem.weak_forms.diffusion import diffusion_residual
@@ -56,6 +58,8 @@ class FickianDiffusion:
         D = dolfinx.fem.Constant(mesh, 1.0)
         facets = domain.facets(surface)
         surface_dofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, facets)
+        n_owned = V.dofmap.index_map.size_local
+        self._owned_surface_dofs = surface_dofs[surface_dofs < n_owned]
         bcs, inflow = [], []
         self.c_surface, self.j_in = c_surface, None
         if c_surface is not None:
@@ -123,6 +127,15 @@ class FickianDiffusion:
 
     def surface_mean(self) -> float:
         return self.int_c_surface() / self.area
+
+    def value_range(self) -> tuple[float, float, float, float]:
+        """Nodal (min, max) over the domain, then (min, max) over the surface; global, one reduction."""
+        a = self.c.x.array
+        owned, surf = a[:self.V.dofmap.index_map.size_local], a[self._owned_surface_dofs]
+        m = allreduce_array(self.V.mesh.comm, [-np.min(owned, initial=np.inf), np.max(owned, initial=-np.inf),
+                                               -np.min(surf, initial=np.inf), np.max(surf, initial=-np.inf)],
+                            MPI.MAX)
+        return -m[0], m[1], -m[2], m[3]
 
     def destroy(self) -> None:
         self.solver.destroy()
