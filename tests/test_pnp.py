@@ -5,23 +5,22 @@ References: Debye–Hückel decay length; the first integral of the 1D
 Poisson–Boltzmann equation, (eps/2) E(0)^2 = sum_i c_i (exp(-z_i psi) - 1) + (sum z_i c_i) psi
 (single cation + background: E^2 = 2 (exp(-psi) - 1 + psi)); Gouy–Chapman
 phi(x) = 4 atanh(tanh(phi0/4) exp(-x sqrt(2))); electrochemical-potential
-balance across a two-material interface.
+balance across a two-material interface.  Manufactured solutions (written from the
+continuous PDE): tests/test_pnp_mms.py.
+
+Tolerances: about 3x the value measured on the same case (issue 18; the measured value
+is in a comment), with a floor of 1e-12 where the measured value is round-off.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import ufl
 from mpi4py import MPI
-
-import dolfinx.fem
-import dolfinx.mesh
 
 from fem.constitutive.activity import Ideal, LatticeSaturation, RegularSolution
 from meshes import tags as T
 from meshes._common import graded_nodes, interval_mesh
-from meshes.tagged import TaggedMesh
 from fem.models.pnp import Material, PNPModel, Species, side_metrics, solve_equilibrium_pb
 from fem.simulation import Simulation, StepControl
 
@@ -44,8 +43,10 @@ def pb_half_space(comm, species, rho_fixed, phi0, length=25.0, h=0.1, h_min=0.01
 
 
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("activity,x0", [("ideal", None), ("lattice", 0.5), ("lattice", 0.8)])
-def test_debye_huckel_decay_length(activity, x0):
+@pytest.mark.parametrize("activity,x0,tol", [("ideal", None, 1.3e-3),     # measured 4.3e-4
+                                             ("lattice", 0.5, 9e-4),      # 2.9e-4
+                                             ("lattice", 0.8, 2e-4)])     # 6.9e-5
+def test_debye_huckel_decay_length(activity, x0, tol):
     """Small potential: phi ~ phi0 exp(-x / L), L = L_D sqrt(Phi), Phi = 1/(1 - x0) for lattice saturation."""
     c0 = 1.0
     act = Ideal() if activity == "ideal" else LatticeSaturation(c0 / x0)
@@ -57,21 +58,21 @@ def test_debye_huckel_decay_length(activity, x0):
     phi = pb.line_values(xs[:, None])["phi"]
     slope = np.polyfit(xs, np.log(phi), 1)[0]
     L_fem = -1.0 / slope
-    assert abs(L_fem / L_expected - 1) < 0.01, (L_fem, L_expected)
+    assert abs(L_fem / L_expected - 1) < tol, (L_fem, L_expected)
     # and the thermodynamic factor of the activity module is the one used above
     assert abs(float(act.thermodynamic_factor(c0)) - Phi) < 1e-12
     pb.destroy()
 
 
-@pytest.mark.parametrize("phi0", [3.0, -3.0, 0.5])
-def test_poisson_boltzmann_first_integral(phi0):
+@pytest.mark.parametrize("phi0,tol", [(3.0, 2.2e-4), (-3.0, 5e-4), (0.5, 3.5e-4)])  # measured 7.2e-5, 1.7e-4, 1.2e-4
+def test_poisson_boltzmann_first_integral(phi0, tol):
     """Single mobile cation + fixed background: E(0)^2 = 2 (exp(-phi0) - 1 + phi0) (eps = c0 = 1)."""
     sp = Species("cation", +1, D={T.ELECTROLYTE: 1.0})
     dom, pb = pb_half_space(MPI.COMM_WORLD, [(sp, 1.0)], -1.0, phi0, length=30.0, h=0.1, h_min=0.002)
     E0_exact = np.sign(phi0) * np.sqrt(2 * (np.exp(-phi0) - 1 + phi0))
     # consistent flux: residual tested with the contact indicator = eps dphi/dn (n = -x) = eps E(0)
     E0 = pb.poisson_reaction(T.CONTACT_LEFT)
-    assert abs(E0 / E0_exact - 1) < 0.005, (E0, E0_exact)
+    assert abs(E0 / E0_exact - 1) < tol, (E0, E0_exact)
     pb.destroy()
 
 
@@ -84,9 +85,9 @@ def test_gouy_chapman():
     xs = np.linspace(0.0, 6.0, 61)
     phi = pb.line_values(xs[:, None])["phi"]
     exact = 4 * np.arctanh(np.tanh(phi0 / 4) * np.exp(-np.sqrt(2) * xs))
-    assert np.max(np.abs(phi - exact)) / phi0 < 0.005, np.max(np.abs(phi - exact))
+    assert np.max(np.abs(phi - exact)) / phi0 < 7.5e-4, np.max(np.abs(phi - exact))  # measured 2.4e-4
     E0 = pb.poisson_reaction(T.CONTACT_LEFT)
-    assert abs(E0 / (np.sqrt(8) * np.sinh(phi0 / 2)) - 1) < 0.005
+    assert abs(E0 / (np.sqrt(8) * np.sinh(phi0 / 2)) - 1) < 5e-4  # measured 1.6e-4
     pb.destroy()
 
 
@@ -125,29 +126,30 @@ def test_two_material_equilibrium():
     A, B = T.ELECTRODE, T.ELECTROLYTE
     # concentration ratio at the interface from the electrochemical-potential balance (same phi, same eta)
     ratio = v["c_Li"][1] / v["c_Li"][2]
-    assert abs(ratio / np.exp(-(-2.0 - 0.0)) - 1) < 1e-6
+    assert abs(ratio / np.exp(-(-2.0 - 0.0)) - 1) < 3e-9  # measured 9.5e-10 (the points are 1e-9 off the interface)
     # potential step between the bulks: ln(cB/cA) + mu0_B - mu0_A
     step = v["phi"][0] - v["phi"][3]
-    assert abs(step - (np.log(0.5 / 1.0) + 0.0 + 2.0)) < 1e-6, step
+    assert abs(step - (np.log(0.5 / 1.0) + 0.0 + 2.0)) < 1e-12, step  # measured 1.2e-14
     # far from the interface both materials are neutral
     for i, m in ((0, mats[0]), (3, mats[1])):
         rho = m.rho_fixed + sum(sp.z * v[f"c_{sp.name}"][i] for sp in species)
-        assert abs(rho) < 1e-6
+        assert abs(rho) < 1e-12  # measured 6e-15
     # displacement on each side from the first integral with the computed interface potential
     psi_A, psi_B = v["phi"][1] - v["phi"][0], v["phi"][2] - v["phi"][3]
     D_A = -np.sign(psi_A) * np.sqrt(2 * 1.0 * first_integral(species, A, bulk, psi_A))  # D = -eps phi'
     D_B = np.sign(psi_B) * np.sqrt(2 * 3.0 * first_integral(species, B, bulk, psi_B))
-    assert abs((D_B - D_A) / sigma - 1) < 0.005, (D_A, D_B)
+    assert abs((D_B - D_A) / sigma - 1) < 2.5e-4, (D_A, D_B)  # measured 7.8e-5
     # global Gauss law: the layers carry -sigma
     q = pb.charge(A) + pb.charge(B)
-    assert abs(q + sigma) < 1e-8 * sigma
+    assert abs(q + sigma) < 3e-12 * sigma  # measured 1.0e-12
     # metrics: drop on each side and width of order the local Debye length
     xs = np.linspace(0, 110, 11001)
     xs = np.sort(np.concatenate([xs[np.abs(xs - x_int) > 1e-9], [x_int - d, x_int + d]]))
     prof = pb.line_values(xs[:, None])
     dropA, wA = side_metrics(xs, prof["phi"], x_int, "left")
-    assert abs(dropA - psi_A) < 1e-3
-    assert 0.1 < wA < 5.0
+    assert abs(dropA - psi_A) < 1e-12  # measured 0 (the same point values)
+    # width vs the Debye–Hückel length of A (Li + holes, c = 1 each, eps = 1): 1/sqrt(2)
+    assert abs(wA * np.sqrt(2) - 1) < 0.1, wA  # measured 0.035 (nonlinear layer)
     pb.destroy()
 
 
@@ -180,9 +182,9 @@ def test_contact_transient_conservation_and_equilibrium():
     # species and charge conservation at every step (closed cell)
     for t, amounts, q in history:
         for k, a in amounts.items():
-            assert abs(a - amounts0[k]) <= 1e-9 * amounts0[k], (t, k, a, amounts0[k])
-        assert abs(q - q0) <= 1e-9
-    assert abs(q0) < 1e-9  # initially neutral
+            assert abs(a - amounts0[k]) <= 5e-11 * amounts0[k], (t, k, a, amounts0[k])  # measured 1.8e-11
+        assert abs(q - q0) <= 1.2e-9  # measured 3.8e-10 (Newton tolerance)
+    assert abs(q0) < 1e-12  # initially neutral (measured 1.3e-15)
     # approach to equilibrium: uniform electrochemical potentials ...
     xs = np.linspace(0.0, 20.0, 401)
     xs = xs[np.abs(xs - 10.0) > 1e-9]
@@ -190,7 +192,7 @@ def test_contact_transient_conservation_and_equilibrium():
     for sp in species:
         eta = v[f"eta_{sp.name}"]
         eta = eta[np.isfinite(eta)]
-        assert np.ptp(eta) < 1e-5, (sp.name, np.ptp(eta))
+        assert np.ptp(eta) < 1.2e-8, (sp.name, np.ptp(eta))  # measured 3.7e-9 (Li), 7.8e-10 (holes)
     # ... and the Poisson–Boltzmann solution with those levels (same gauge phi(0) = 0)
     etas = {sp.name: float(np.nanmean(v[f"eta_{sp.name}"])) for sp in species}
     pb = PNPModel(dom, mats, species, mode="equilibrium", eta_eq=etas, phi_dirichlet={T.CONTACT_LEFT: 0.0},
@@ -198,10 +200,10 @@ def test_contact_transient_conservation_and_equilibrium():
     pb.u.x.array[:] = model.u.x.array[model.subs[0][1]]
     assert pb.solve().converged
     phi_pb = pb.line_values(xs[:, None])["phi"]
-    assert np.max(np.abs(v["phi"] - phi_pb)) < 1e-4 * np.ptp(phi_pb), np.max(np.abs(v["phi"] - phi_pb))
+    assert np.max(np.abs(v["phi"] - phi_pb)) < 3e-9 * np.ptp(phi_pb), np.max(np.abs(v["phi"] - phi_pb))  # 9.2e-10
     # the equilibrium potential step obeys the electrochemical-potential balance (ideal Li)
     cA, cB = v["c_Li"][0], v["c_Li"][-1]
-    assert abs((v["phi"][0] - v["phi"][-1]) - (np.log(cB / cA) + 0.0 - (-2.0))) < 1e-4
+    assert abs((v["phi"][0] - v["phi"][-1]) - (np.log(cB / cA) + 0.0 - (-2.0))) < 1.2e-8  # measured 3.7e-9
     pb.destroy()
     model.destroy()
 
@@ -214,117 +216,17 @@ def test_butler_volmer_interface_transient_conserves_and_equilibrates():
     tot0 = sum(a for k, a in amounts0.items() if k.startswith("Li"))
     for t, amounts, q in history:
         tot = sum(a for k, a in amounts.items() if k.startswith("Li"))
-        assert abs(tot - tot0) <= 1e-9 * tot0
-        assert abs(q - q0) <= 1e-9
+        assert abs(tot - tot0) <= 3e-11 * tot0  # measured 8.5e-12
+        assert abs(q - q0) <= 7e-10  # measured 2.4e-10 (Newton tolerance)
     d = 1e-9
     v = model.line_values(np.array([[10.0 - d], [10.0 + d]]))
-    assert abs(v["eta_Li"][0] - v["eta_Li"][1]) < 1e-4
+    assert abs(v["eta_Li"][0] - v["eta_Li"][1]) < 1.2e-9  # measured 3.8e-10
     # the Li@electrolyte share changed (Li crossed the interface at a finite rate)
-    assert abs(history[-1][1][f"Li@{T.ELECTROLYTE}"] - amounts0[f"Li@{T.ELECTROLYTE}"]) > 1e-3
+    assert abs(history[-1][1][f"Li@{T.ELECTROLYTE}"] - amounts0[f"Li@{T.ELECTROLYTE}"]) > 0.25  # measured 0.81
     model.destroy()
 
 
 # ---------------------------------------------------------------------------------------------
-def unit_square_bilayer(comm, n):
-    mesh = dolfinx.mesh.create_unit_square(comm, n, n)
-    tdim = 2
-    mesh.topology.create_connectivity(tdim - 1, tdim)
-    left = dolfinx.mesh.locate_entities(mesh, tdim, lambda x: x[0] <= 0.5 + 1e-12)
-    right = dolfinx.mesh.locate_entities(mesh, tdim, lambda x: x[0] >= 0.5 - 1e-12)
-    idx = np.concatenate([left, right])
-    val = np.concatenate([np.full(len(left), T.cell_id(T.ELECTRODE)), np.full(len(right), T.cell_id(T.ELECTROLYTE))])
-    o = np.argsort(idx)
-    ct = dolfinx.mesh.meshtags(mesh, tdim, idx[o].astype(np.int32), val[o].astype(np.int32))
-    bnd = dolfinx.mesh.locate_entities_boundary(mesh, 1, lambda x: np.full(x.shape[1], True))
-    itf = dolfinx.mesh.locate_entities(mesh, 1, lambda x: np.abs(x[0] - 0.5) < 1e-12)
-    idx = np.concatenate([bnd, itf])
-    val = np.concatenate([np.full(len(bnd), T.facet_id(T.OUTER)), np.full(len(itf), T.facet_id(T.INTERFACE))])
-    o = np.argsort(idx)
-    ft = dolfinx.mesh.meshtags(mesh, 1, idx[o].astype(np.int32), val[o].astype(np.int32))
-    return TaggedMesh(mesh, ct, ft, {T.ELECTRODE: T.cell_id(T.ELECTRODE), T.ELECTROLYTE: T.cell_id(T.ELECTROLYTE)},
-                      {T.OUTER: T.facet_id(T.OUTER), T.INTERFACE: T.facet_id(T.INTERFACE)}, 1.0, {})
-
-
-def mms_error(comm, n, interface="equilibrium"):
-    """Steady coupled PNP on the unit square, materials split at x = 1/2 (Li both sides, holes left)."""
-    dom = unit_square_bilayer(comm, n)
-    A, B = T.ELECTRODE, T.ELECTROLYTE
-    li = Species("Li", +1, D={A: 0.5, B: 2.0}, mu0={A: -1.0, B: 0.0},
-                 activity={A: LatticeSaturation(3.0), B: Ideal()}, interface=interface, k0=0.7)
-    hole = Species("hole", +1, D={A: 1.5})
-    mats = [Material(A, 1.0, -1.0), Material(B, 2.5, -0.5)]
-    x = ufl.SpatialCoordinate(dom.mesh)
-    phi_ex = 0.5 * ufl.sin(np.pi * x[0]) * ufl.cos(np.pi * x[1]) + 0.2 * x[0]
-    eta_li = 0.3 * ufl.cos(np.pi * x[0] * x[1]) + 0.5 * x[0]
-    eta_li_b = eta_li + 0.2 * ufl.sin(np.pi * x[1])  # second Li field (finite-rate interface only)
-    eta_h = 0.2 * ufl.sin(np.pi * x[1]) - 0.3 * x[0] * x[1]
-    exact = {}
-
-    def extra(model):
-        # source = the residual of the exact solution (MMS): F(u) - F(u_ex) = 0
-        comps = [phi_ex]
-        for k in model.carriers:
-            if k.species.name == "hole":
-                comps.append(eta_h)
-            elif k.name in ("Li", f"Li@{A}"):
-                comps.append(eta_li)
-            else:
-                comps.append(eta_li_b)
-        exact["comps"] = comps
-        return -ufl.replace(model.F_partial, {model.u: ufl.as_vector(comps)})
-
-    model = PNPModel(dom, mats, [li, hole], mode="steady", sigma_f=0.4, prefix=f"mms{n}{interface}_",
-                     interface=T.INTERFACE,
-                     extra_residual=_split_extra(extra), quadrature_degree=6,
-                     phi_dirichlet={T.OUTER: _interp(dom, phi_ex)},
-                     eta_dirichlet=_eta_bcs(dom, li, interface, eta_li, eta_li_b, eta_h))
-    for i in range(len(model.subs)):
-        model.set_component(i, value=0.0)
-    st = model.solve()
-    assert st.converged, st.reason
-    errs = []
-    for i, k in enumerate([None] + model.carriers):
-        mats_k = [A, B] if k is None else list(k.materials)
-        e = sum(dolfinx.fem.assemble_scalar(dolfinx.fem.form((model.us[i] - exact["comps"][i]) ** 2 * model.dx[m]))
-                for m in mats_k)
-        errs.append(np.sqrt(comm.allreduce(e, op=MPI.SUM)))
-    model.destroy()
-    return errs
-
-
-def _split_extra(extra):
-    def f(model):
-        model.F_partial = model._F_before_extra
-        return extra(model)
-    return f
-
-
-def _interp(dom, expr):
-    V = dolfinx.fem.functionspace(dom.mesh, ("Lagrange", 1))
-    f = dolfinx.fem.Function(V)
-    f.interpolate(dolfinx.fem.Expression(expr, V.element.interpolation_points()))
-    return f
-
-
-def _eta_bcs(dom, li, interface, eta_li, eta_li_b, eta_h):
-    bcs = {("hole", T.OUTER): _interp(dom, eta_h)}
-    if interface == "equilibrium":
-        bcs[("Li", T.OUTER)] = _interp(dom, eta_li)
-    else:
-        bcs[(f"Li@{T.ELECTRODE}", T.OUTER)] = _interp(dom, eta_li)
-        bcs[(f"Li@{T.ELECTROLYTE}", T.OUTER)] = _interp(dom, eta_li_b)
-    return bcs
-
-
-@pytest.mark.parametrize("interface", ["equilibrium", "butler_volmer"])
-def test_mms_convergence(interface):
-    ns = [8, 16, 32]
-    errs = np.array([mms_error(MPI.COMM_WORLD, n, interface) for n in ns])
-    rates = np.log(errs[:-1] / errs[1:]) / np.log(2)
-    assert np.all(rates[-1] > 1.85), (errs, rates)
-    assert np.all(errs[-1] < 5e-3), errs
-
-
 def test_regular_solution_activity_is_rejected_by_field_solver_but_inverts_in_numpy():
     act = RegularSolution(2.0, 1.0)
     w = np.array([-1.0, 0.3])
@@ -357,7 +259,8 @@ def test_mpi_matches_serial():
         pb.destroy()
         model.destroy()
     for a, b in zip(*results):
-        assert np.allclose(a, b, rtol=1e-7, atol=1e-9), np.max(np.abs(np.asarray(a) - np.asarray(b)))
+        # measured: round-off (max 3.8e-15 absolute, values O(1)); asserted at a round-off floor
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-12), np.max(np.abs(np.asarray(a) - np.asarray(b)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,17 +275,20 @@ def test_space_charge_problem_outputs(shared_tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads((out / "summary.json").read_text())
     assert d["status"] == "ok"
-    # ideal Li, equal bulk concentrations: bulk potential step = -delta_mu0 / e
-    assert abs(d["equilibrium"]["contact_potential_V"] - 0.08) < 1e-9
+    # ideal Li, equal bulk concentrations: bulk potential step = -delta_mu0 / e (closed form, measured 0)
+    assert abs(d["equilibrium"]["contact_potential_V"] - 0.08) < 1e-12
     # the two side drops add up to the contact potential (phi continuous at the interface)
     total = d["potential_drop_electrolyte_V"] - d["potential_drop_cathode_V"]
-    assert abs(total - 0.08) < 1e-4, total
+    assert abs(total - 0.08) < 2.5e-8, total  # measured 8.1e-9 (drops read 1e-9 L_D off the interface)
     for k in ("space_charge_width_cathode_m", "space_charge_width_electrolyte_m"):
-        assert 0 < d[k] < 20 * d["scales"]["debye_length_m"]
-    assert d["transient"]["max_amount_rel_change"] < 1e-9
+        assert 0 < d[k] < 3.5 * d["scales"]["debye_length_m"]  # measured max 1.15 L_D
+    assert d["transient"]["max_amount_rel_change"] < 3e-11  # measured 1.0e-11
     with open(out / "profiles.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["x_m", "phi_V", "c_Li_mol_m3", "c_hole_mol_m3"]
+    # the FE potential step between the contacts (equilibrium profile) = the closed-form contact potential
+    phi = [float(r[1]) for r in rows[1:]]
+    assert abs(phi[0] - phi[-1] - d["equilibrium"]["contact_potential_V"]) < 1e-12  # measured 8.4e-15
     assert all(float(r[2]) > 0 for r in rows[1:])
     r = solidion("run", "space_charge", "--out", out, "--set", "h_interface_debye=-1")
     assert r.returncode == 2 and "h_interface_debye" in r.stderr
@@ -404,7 +310,7 @@ def test_butler_volmer_interface_resistance(shared_tmp_path):
         R[itf] = d["steady_states"][0]["R_interface_ohm_m2"]
     assert R["equilibrium"] > 0  # the Li-depleted space-charge layer adds resistance
     R_ct = thermal_voltage(298.15) / 0.1
-    assert abs((R["butler_volmer"] - R["equilibrium"]) / R_ct - 1) < 0.01, (R, R_ct)
+    assert abs((R["butler_volmer"] - R["equilibrium"]) / R_ct - 1) < 5e-4, (R, R_ct)  # measured 1.8e-4
 
 
 def test_particle_in_electrolyte_outputs(shared_tmp_path):
@@ -418,14 +324,55 @@ def test_particle_in_electrolyte_outputs(shared_tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads((out / "summary.json").read_text())
     assert d["status"] == "ok"
+    # equal bulk Li concentrations and site densities: contact potential = -delta_mu0 / e (closed form, measured 0)
+    assert abs(d["contact_potential_V"] - 0.1) < 1e-12
     total = d["potential_drop_electrolyte_V"] - d["potential_drop_particle_V"]
-    assert abs(total - d["contact_potential_V"]) < 1e-3 * abs(d["contact_potential_V"]), total
+    assert abs(total - d["contact_potential_V"]) < 2e-4 * abs(d["contact_potential_V"]), total  # measured 6.9e-5
     sp = d["surface_potential_V"]
     assert sp["min"] <= sp["mean"] <= sp["max"]
     with open(out / "profiles.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["x_m", "phi_V", "c_Li_mol_m3", "c_hole_mol_m3"]
     assert all(float(r[2]) > 0 for r in rows[1:])
+    # the FE potential step centre -> corner (equilibrium profile) against the closed form
+    phi = [float(r[1]) for r in rows[1:]]
+    assert abs(phi[0] - phi[-1] - d["contact_potential_V"]) < 2e-4 * d["contact_potential_V"]  # measured 6.9e-5
+
+
+PIE_MPI_CASE = dict(dim=2, h_interface_debye=1.0, h_bulk_debye=8.0, t_end_s=1e-5, dt_s=2e-6)  # 517 dofs, 5 steps
+
+
+@pytest.mark.mpi
+def test_particle_in_electrolyte_mpi_matches_serial(shared_tmp_path):
+    """Coarse planar disc, equilibrium + a short transient: COMM_WORLD vs COMM_SELF runs."""
+    import csv
+    from solidion import run
+    world = MPI.COMM_WORLD
+    par = run("particle_in_electrolyte", out=shared_tmp_path / "par", comm=world, quiet=True, **PIE_MPI_CASE)
+    ser_dir = shared_tmp_path / f"ser{world.rank}"
+    ser = run("particle_in_electrolyte", out=ser_dir, comm=MPI.COMM_SELF, quiet=True, **PIE_MPI_CASE)
+    world.barrier()
+    assert par["status"] == ser["status"] == "ok" and par["mpi_size"] == world.size
+    assert par["steps"] == ser["steps"] > 2
+    # measured differences are round-off (<= 1e-15 relative; 5e-12 relative on the smallest mean surface
+    # potential): asserted at a round-off floor
+    for key in ("potential_drop_particle_V", "potential_drop_electrolyte_V", "space_charge_width_particle_m",
+                "space_charge_width_electrolyte_m", "contact_potential_V"):
+        assert par[key] == pytest.approx(ser[key], rel=1e-10, abs=0), key
+    for key in ("min", "mean", "max"):
+        assert par["surface_potential_V"][key] == pytest.approx(ser["surface_potential_V"][key], rel=1e-10), key
+
+    def table(path):
+        with open(path) as f:
+            rows = list(csv.reader(f))
+        return rows[0], np.array(rows[1:], dtype=float)
+    for name in ("profiles.csv", "timeseries.csv"):
+        (hp, p), (hs, s) = table(shared_tmp_path / "par" / name), table(ser_dir / name)
+        assert hp == hs and p.shape == s.shape, name
+        for j, col in enumerate(hp):
+            # the conservation columns are round-off themselves (measured 3e-15, 9e-23 C): compared absolutely
+            atol = 1e-13 if "rel_change" in col else 1e-20 if col == "net_charge_C" else 0.0
+            np.testing.assert_allclose(p[:, j], s[:, j], rtol=1e-10, atol=atol, err_msg=f"{name}: {col}")
 
 
 # ---------------------------------------------------------------------------------------------
