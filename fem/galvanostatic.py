@@ -31,14 +31,30 @@ operator (what makes the 50-grain particle scale) and reproduces the existing
 results bitwise.
 
 Pieces: :class:`GlobalUnknown` (a dolfinx Constant with its accepted history
-and linear predictor), :class:`BorderedNewton` (the solver) and
+and linear predictor), :class:`BorderedNewton` (the solver),
 :func:`max_change_check` (an acceptance check for :class:`fem.simulation.Simulation`
-that rejects a step moving the global unknown by more than a limit).
+that rejects a step moving the global unknown by more than a limit),
+:func:`constant_current` (the applied current of a particle from a C-rate or a
+current density, with the 1C definition stated) and :class:`CurrentParameters`
+(its parameters, a mixin of a problem's Parameters).
+
+C-rates (``capacity_basis``)
+----------------------------
+* ``window``: 1C passes the particle's stoichiometry window x_full..x_empty in one
+  hour, I_1C = F c_max |x_empty - x_full| V / 3600 s (V the particle volume);
+* ``nominal``: 1C is a nominal capacity per m^2 of particle surface in one hour,
+  i_1C = Q_A / 1 h, Q_A [A h/m^2].  This is PyBaMM's convention (1C = the cell's
+  nominal capacity) seen from one particle: Q_A = Q_cell / (a L A_el), with a =
+  3 eps_s / R the specific surface, L the electrode thickness and A_el its area
+  (Chen 2020 LG M50 positive: 5 A h / (3 * 0.665 / 5.22 um * 75.6 um * 0.1027 m^2)
+  = 1.685 A h/m^2, so 1C = 1.685 A/m^2).
+A current density i [A/m^2] is the current per particle surface area, I = i A.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import ufl
@@ -49,6 +65,7 @@ import dolfinx.fem
 import dolfinx.fem.petsc as fem_petsc
 
 from fem import petsc_options
+from fem.parameters import Parameters, param
 from fem.solver import NEWTON_ATOL, NEWTON_MAX_IT, NEWTON_RTOL, SolveStats, checked_stats, residual_converged
 
 
@@ -228,3 +245,98 @@ class BorderedNewton:
     def destroy(self):
         for o in (self.ksp, self.A, self.F, self.bvec, self.gvec, self.x1, self.x2):
             o.destroy()
+
+
+# --- the applied current of a particle ---------------------------------------------------------
+
+CAPACITY_BASES = ("window", "nominal")
+
+
+@dataclass(frozen=True)
+class AppliedCurrent:
+    """A constant current given as a battery modeller gives it (module docstring)."""
+
+    current_A: float  # anodic positive: a discharge (lithiation) of a cathode particle is < 0
+    density_A_m2: float  # |current| per particle surface area
+    c_rate: float  # |current| / I_1C
+    one_c_A_m2: float  # current density of 1C on the basis
+    basis: str
+    definition: str  # the 1C definition in words
+    window_time_s: float  # time the current takes to pass the stoichiometry window
+
+    def summary(self) -> dict:
+        return {"applied_current_A": self.current_A, "current_density_A_m2": self.density_A_m2,
+                "c_rate": self.c_rate, "capacity_basis": self.basis,
+                "one_c_current_density_A_m2": self.one_c_A_m2, "one_c_definition": self.definition}
+
+
+@dataclass
+class CurrentParameters(Parameters):
+    """Parameters of a constant current (a mixin of a problem's Parameters); ``uses_current()``
+    says whether the problem's configuration needs one (then :meth:`check_current` requires
+    exactly one of c_rate, current_density_A_m2 > 0)."""
+
+    c_rate: float = param(1.0, "C-rate |I|/I_1C, 1C as capacity_basis says; 0: current_density_A_m2 "
+                          "gives the current (exactly one of the two is > 0)", "1/h", ge=0)
+    current_density_A_m2: float = param(0.0, "applied current per particle surface area, instead of c_rate "
+                                        "(then set c_rate=0); 0: c_rate gives the current", "A/m^2", ge=0)
+    capacity_basis: str = param("window", "1C of c_rate: 'window' = the particle's stoichiometry window "
+                                "x_full..x_empty in 1 h; 'nominal' = nominal_capacity_Ah_m2 in 1 h (PyBaMM: "
+                                "the cell's nominal capacity)", choices=CAPACITY_BASES)
+    nominal_capacity_Ah_m2: float = param(0.0, "nominal capacity per m^2 of particle surface (capacity_basis="
+                                          "'nominal'; a cell: Q_nom / (3 eps_s L A_el / R)); 1C = this in A/m^2",
+                                          "A h/m^2", ge=0, le=1e6)
+
+    def uses_current(self) -> bool:
+        return True
+
+    def check_current(self) -> None:
+        if not self.uses_current():
+            return
+        both = self.c_rate > 0 and self.current_density_A_m2 > 0
+        self.require((self.c_rate > 0) != (self.current_density_A_m2 > 0), "current_density_A_m2" if both else "c_rate",
+                     "give exactly one of c_rate and current_density_A_m2 (> 0)"
+                     + ("; set c_rate=0 to give a current density" if both else ""))
+        if self.c_rate > 0 and self.capacity_basis == "nominal":
+            self.require(self.nominal_capacity_Ah_m2 > 0, "nominal_capacity_Ah_m2", "capacity_basis='nominal' "
+                         "needs the nominal capacity per m^2 of particle surface; allowed: (0, 1e6] A h/m^2")
+
+    def applied_current(self, area_m2: float, volume_m3: float, window_mol_m3: float,
+                        lithiation: bool = True) -> AppliedCurrent:
+        return constant_current(area_m2=area_m2, volume_m3=volume_m3, window_mol_m3=window_mol_m3,
+                                c_rate=self.c_rate, current_density_A_m2=self.current_density_A_m2,
+                                basis=self.capacity_basis, nominal_capacity_Ah_m2=self.nominal_capacity_Ah_m2,
+                                lithiation=lithiation)
+
+
+def constant_current(*, area_m2: float, volume_m3: float, window_mol_m3: float, c_rate: float = 0.0,
+                     current_density_A_m2: float = 0.0, basis: str = "window",
+                     nominal_capacity_Ah_m2: float = 0.0, lithiation: bool = True) -> AppliedCurrent:
+    """The current of ``c_rate`` (1C on ``basis``) or of ``current_density_A_m2`` (exactly one
+    > 0) on a particle of surface ``area_m2`` and volume ``volume_m3`` whose stoichiometry
+    window holds ``window_mol_m3``; ``lithiation``: Li enters the particle (current < 0)."""
+    if (c_rate > 0) == (current_density_A_m2 > 0):
+        raise ValueError("give exactly one of c_rate and current_density_A_m2 (> 0)")
+    if basis not in CAPACITY_BASES:
+        raise ValueError(f"capacity basis must be one of {CAPACITY_BASES}, got {basis!r}")
+    from fem.scaling import FARADAY
+    window_C = FARADAY * window_mol_m3 * volume_m3
+    if basis == "window":
+        one_c = window_C / 3600.0 / area_m2
+        definition = (f"window: 1C passes the particle's stoichiometry window ({window_C / 3.6:.6g} mAh) "
+                      f"in 1 h = {one_c:.6g} A/m^2 of particle surface")
+    else:
+        if not nominal_capacity_Ah_m2 > 0:
+            raise ValueError("capacity basis 'nominal' needs nominal_capacity_Ah_m2 > 0")
+        one_c = nominal_capacity_Ah_m2
+        definition = (f"nominal: 1C = {nominal_capacity_Ah_m2:.6g} A h per m^2 of particle surface in 1 h "
+                      f"= {one_c:.6g} A/m^2")
+    if c_rate > 0:
+        magnitude = c_rate * window_C / 3600.0 if basis == "window" else c_rate * one_c * area_m2
+        window_time = 3600.0 / c_rate if basis == "window" else window_C / magnitude
+    else:
+        magnitude = current_density_A_m2 * area_m2
+        window_time = window_C / magnitude
+        c_rate = current_density_A_m2 / one_c
+    current = -magnitude if lithiation else magnitude
+    return AppliedCurrent(current, magnitude / area_m2, c_rate, one_c, basis, definition, window_time)

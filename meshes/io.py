@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +210,7 @@ def read(path: str | Path, comm=MPI.COMM_WORLD) -> TaggedMesh:
             cell_tags = f.read_meshtags(mesh, name=f"{name}_cells")
             facet_tags = f.read_meshtags(mesh, name=f"{name}_facets")
     elif path.suffix == ".msh":
-        import dolfinx.io.gmshio
-        import dolfinx.mesh
-        gdim = info["statistics"]["dim"] if info else 3
-        partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet)
-        mesh, cell_tags, facet_tags = dolfinx.io.gmshio.read_from_msh(str(path), comm, 0, gdim=gdim,
-                                                                      partitioner=partitioner)
+        mesh, cell_tags, facet_tags = _read_msh(path, comm, info["statistics"]["dim"] if info else 3)
         tdim = mesh.topology.dim
         mesh.topology.create_connectivity(tdim - 1, tdim)
         if info is None:
@@ -229,19 +225,72 @@ def read(path: str | Path, comm=MPI.COMM_WORLD) -> TaggedMesh:
                       facet_aliases={k: tuple(v) for k, v in info.get("facet_aliases", {}).items()})
 
 
-def _names_from_msh(path, comm) -> dict:
-    names = None
+def _read_msh(path: Path, comm, gdim: int):
+    """``dolfinx.io.gmshio.read_from_msh`` without Gmsh's terminal output."""
+    import gmsh
+    import dolfinx.io.gmshio
+    import dolfinx.mesh
+    partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet)
+    init = comm.rank == 0 and not gmsh.isInitialized()
     if comm.rank == 0:
-        import gmsh
-        from meshes.tagged import _physical_names
-        init = not gmsh.isInitialized()
         if init:
             gmsh.initialize(readConfigFiles=False)
         gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.open(str(path))
-        c, f = _physical_names(gmsh.model, gmsh.model.getDimension())
-        gmsh.model.remove()
-        if init:
-            gmsh.finalize()
-        names = {"cell_names": c, "facet_names": f}
-    return comm.bcast(names, root=0)
+        gmsh.model.add("mesh_file")
+        gmsh.merge(str(path))
+    try:
+        return dolfinx.io.gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim, partitioner=partitioner)
+    finally:
+        if comm.rank == 0:
+            gmsh.model.remove()
+            if init:
+                gmsh.finalize()
+
+
+def msh_header(path: str | Path, *, param: str = "mesh_file") -> dict:
+    """Format version and physical groups of a Gmsh ``.msh`` file (2.2 or 4.1, ASCII or
+    binary) from its ``$MeshFormat`` and ``$PhysicalNames`` sections alone (the file is
+    read only up to ``$EndPhysicalNames``; no Gmsh, no MPI): ``{"version": "4.1",
+    "binary": bool, "groups": [(dim, tag, name), ...]}``.  InputError naming ``param``
+    if the file is not a .msh file."""
+    path = Path(path)
+
+    def bad(msg):
+        return InputError(f"parameter '{param}' = {str(path)!r}: {msg}")
+
+    try:
+        with open(path, "rb") as f:
+            data = b""
+            while b"$EndPhysicalNames" not in data:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+                start = data.find(b"$PhysicalNames")
+                if (start < 0 and (b"$Nodes" in data or b"$Entities" in data)) or len(data) > (64 << 20):
+                    break
+    except OSError as e:
+        raise bad(f"not readable ({e.strerror or e})") from None
+    if not data.startswith(b"$MeshFormat"):
+        raise bad("not a Gmsh .msh file (no $MeshFormat header)")
+    head = data.split(b"\n", 2)[1].split() if data.count(b"\n") >= 2 else []
+    if len(head) < 2 or not head[0][:1] in (b"2", b"4"):
+        raise bad("unsupported .msh format (Gmsh 2.2 or 4.1 expected)")
+    groups = []
+    start, end = data.find(b"$PhysicalNames"), data.find(b"$EndPhysicalNames")
+    if 0 <= start < end:
+        lines = data[start:end].decode("utf-8", errors="replace").splitlines()[2:]
+        for line in lines:
+            m = re.match(r'\s*(\d+)\s+(-?\d+)\s+"(.*)"\s*$', line)
+            if m:
+                groups.append((int(m.group(1)), int(m.group(2)), m.group(3)))
+    return {"version": head[0].decode(), "binary": head[1] == b"1", "groups": groups}
+
+
+def _names_from_msh(path, comm) -> dict:
+    """Cell groups (the highest dimension) and facet groups (one below) of a .msh file."""
+    groups = msh_header(path)["groups"] if comm.rank == 0 else None
+    groups = comm.bcast(groups, root=0)
+    top = max((d for d, _, _ in groups), default=0)
+    return {"cell_names": {n: t for d, t, n in groups if d == top},
+            "facet_names": {n: t for d, t, n in groups if d == top - 1}}

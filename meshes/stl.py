@@ -12,7 +12,8 @@ else InputError naming ``stl_path``.  Then either
   surface at size ``h`` (for noisy / over-fine segmentations).
 
 Tags: cells ``particle``; facets ``surface``.  ``stl_unit_m`` is metres per STL
-unit; ``h`` is relative to the half of the largest bounding-box extent, which is
+unit and required (an STL file has no unit: a micrometre STL read as metres
+would be a 1e18 times too large particle); ``h`` is relative to the half of the largest bounding-box extent, which is
 also the default ``length_scale``.  ``metadata["nominal_volumes"]["particle"]`` is
 the enclosed volume of the STL polyhedron (divergence theorem), in mesh units.
 """
@@ -73,11 +74,11 @@ def enclosed_volume(vertices: np.ndarray, tri: np.ndarray) -> float:
     return float(abs(np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum()) / 6)
 
 
-def from_stl(stl_path: str, stl_unit_m: float = 1.0, h: float = 0.15, *, remesh: bool = False,
+def from_stl(stl_path: str, stl_unit_m: float | None = None, h: float = 0.15, *, remesh: bool = False,
              feature_angle_deg: float = 40.0, order: int = 1, comm=MPI.COMM_WORLD,
              length_scale: float | None = None, verbose: bool = False) -> TaggedMesh:
-    """Volume mesh inside the closed STL surface ``stl_path``; see the module docstring."""
-    unit = require_positive("stl_unit_m", stl_unit_m, "m")
+    """Volume mesh inside the closed STL surface ``stl_path``; see the module docstring.
+    ``stl_unit_m`` is required: an STL file carries no unit."""
     h = require_relative_size("h", h)
     order = require_order(order)
     error = None
@@ -95,6 +96,10 @@ def from_stl(stl_path: str, stl_unit_m: float = 1.0, h: float = 0.15, *, remesh:
     error, info = comm.bcast((error, info), root=0)
     if error:
         raise InputError(error)
+    if stl_unit_m is None:
+        raise InputError(f"parameter 'stl_unit_m' is required for {str(stl_path)!r}: an STL file carries no "
+                         "unit; give metres per STL unit (e.g. stl_unit_m=1e-6 for micrometres)")
+    unit = require_positive("stl_unit_m", stl_unit_m, "m")
     half_extent, vol = info
     L = require_positive("length_scale", length_scale, "m") if length_scale is not None else half_extent * unit
     s = unit / L  # STL unit -> mesh unit

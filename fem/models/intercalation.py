@@ -26,7 +26,8 @@ scheme put in (exact discrete balance).
 
 Also here: the SI recorder of the particle's observables (:func:`observables`),
 the stop conditions of a discharge (:func:`surface_saturation_stop`,
-:func:`cutoff_voltage_stop`) and :func:`capacity_at_cutoff_mAh`.
+:func:`cutoff_voltage_stop`), :func:`capacity_at_cutoff_mAh` and
+:func:`plane_section` (the concentration on a mid plane, for plots).
 """
 
 from __future__ import annotations
@@ -276,3 +277,31 @@ def capacity_at_cutoff_mAh(t_s, voltage_V, current_A: float, cutoff_V: float, di
     if len(t) >= 2 and sign * (v[-1] - cutoff_V) <= 0 < sign * (v[-2] - cutoff_V):
         t_cut = t[-2] + (t[-1] - t[-2]) * (v[-2] - cutoff_V) / (v[-2] - v[-1])
     return abs(current_A) * t_cut / 3.6
+
+
+def plane_section(model: IntercalationParticle, n: int = 61):
+    """(X, Y, x) on an n x n grid of the plane normal to z through the middle of the mesh's
+    bounding box (mesh coordinates; x = NaN outside the particle), or None (collective)."""
+    import dolfinx.geometry
+
+    from fem.probes import PointProbe
+    mesh, comm = model.mesh, model.mesh.comm
+    xg = mesh.geometry.x
+    lo = comm.allreduce(xg.min(axis=0) if len(xg) else np.full(3, np.inf), op=MPI.MIN)
+    hi = comm.allreduce(xg.max(axis=0) if len(xg) else np.full(3, -np.inf), op=MPI.MAX)
+    mid, half = 0.5 * (lo + hi), 0.485 * (hi - lo)
+    X, Y = np.meshgrid(np.linspace(mid[0] - half[0], mid[0] + half[0], n),
+                       np.linspace(mid[1] - half[1], mid[1] + half[1], n))
+    pts = np.column_stack([X.ravel(), Y.ravel(), np.full(X.size, mid[2])])
+    tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
+    hits = dolfinx.geometry.compute_colliding_cells(mesh, dolfinx.geometry.compute_collisions_points(tree, pts), pts)
+    found = np.array([len(hits.links(i)) > 0 for i in range(len(pts))], dtype=np.int32)
+    comm.Allreduce(MPI.IN_PLACE, found, op=MPI.MAX)
+    inside = found.astype(bool)
+    try:
+        vals = PointProbe(mesh, pts[inside], tree=tree)(model.c)
+    except ValueError:
+        return None
+    Z = np.full(X.size, np.nan)
+    Z[inside] = vals
+    return X, Y, Z.reshape(X.shape)
