@@ -76,7 +76,13 @@ def test_mms_rate_nonlinear_darken(degree):
     assert abs(rate - (degree + 1)) < 0.1, (errs, rate)
 
 
-def test_equal_intrinsic_diffusivities_give_erf_and_no_marker_motion(tmp_path):
+def matano_plane(z, x, x_left, x_right):
+    """The Matano plane of a sampled profile on a closed couple [z_0, z_end]: z_M with
+    int_{z_0}^{z_M} (x_left - x) dz = int_{z_M}^{z_end} (x - x_right) dz (trapezoidal rule)."""
+    return z[0] + (np.trapezoid(x, z) - x_right * (z[-1] - z[0])) / (x_left - x_right)
+
+
+def test_equal_intrinsic_diffusivities_give_erf(tmp_path):
     from solidion import run
     D = 5e-16
     s = run("interdiffusion", out=tmp_path, quiet=True, tracer_diffusivity_A_m2_s=D,
@@ -85,9 +91,7 @@ def test_equal_intrinsic_diffusivities_give_erf_and_no_marker_motion(tmp_path):
     p = read_csv(tmp_path / "profiles.csv")
     z = p["z_m"] - 10e-6
     exact = 0.95 - 0.9 * 0.5 * (1 + erf(z / (2 * np.sqrt(D * 2000.0))))
-    assert np.max(np.abs(p["x_A_frac"] - exact)) < 0.01 * 0.9
-    d = read_csv(tmp_path / "timeseries.csv")
-    assert np.max(np.abs(d["marker_position_m"] - 10e-6)) < 1e-12
+    assert np.max(np.abs(p["x_A_frac"] - exact)) < 1.6e-4  # measured 5.3e-5
 
 
 def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
@@ -101,15 +105,21 @@ def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
     assert lam < 0  # faster A out of the left block: markers shift into the A side
     d = read_csv(tmp_path / "timeseries.csv")
     t, zk = d["t_s"], d["marker_position_m"] - 10e-6
-    # position at the end within 1%, and the parabolic law between two late times within 1%
-    assert zk[-1] == pytest.approx(lam * np.sqrt(t[-1]), rel=0.01)
+    # Marker vs the similarity prediction z_K = lambda sqrt(t).  The start (a step profile on a
+    # 10 nm interface mesh) leaves a fixed offset: position error 1.10% at t = 523 s, 0.69% at
+    # 2000 s; the displacement between the two times 0.26%, the final velocity lambda/(2 sqrt t) 0.24%.
     i = np.searchsorted(t, 500.0)
-    assert (zk[-1] - zk[i]) == pytest.approx(lam * (np.sqrt(t[-1]) - np.sqrt(t[i])), rel=0.01)
+    assert zk[-1] == pytest.approx(lam * np.sqrt(t[-1]), rel=0.01, abs=0)
+    assert zk[i] == pytest.approx(lam * np.sqrt(t[i]), rel=0.033, abs=0)
+    assert (zk[-1] - zk[i]) == pytest.approx(lam * (np.sqrt(t[-1]) - np.sqrt(t[i])), rel=0.008, abs=0)
+    assert d["marker_velocity_m_s"][-1] == pytest.approx(lam / (2 * np.sqrt(t[-1])), rel=0.0075, abs=0)
     p = read_csv(tmp_path / "profiles.csv")
-    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, t[-1]))) < 0.01 * 0.9
-    # conservation of A (closed couple) and a fixed Matano plane
-    assert np.max(np.abs(d["amount_A_rel_change"])) < 1e-10
-    np.testing.assert_allclose(d["matano_plane_m"], 10e-6, rtol=1e-9)
+    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, t[-1]))) < 1.7e-4  # measured 5.6e-5
+    # conservation of A (closed couple; measured 3e-14), and the Matano plane located from the
+    # final profile at the analytic one of the couple, the initial interface (constant molar
+    # volume; measured 1.8e-13 m, the trapezoidal rule on 401 samples)
+    assert np.max(np.abs(d["amount_A_rel_change"])) < 1e-13
+    assert abs(matano_plane(p["z_m"], p["x_A_frac"], 0.95, 0.05) - 10e-6) < 6e-13
 
 
 def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
@@ -122,7 +132,12 @@ def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
     phi = lambda x: 1 - 2.4 * x * (1 - x)  # noqa: E731
     ref = BoltzmannSolution(lambda x: ((1 - x) * DA + x * DB) * phi(x), 0.95, 0.05, DA)
     p = read_csv(tmp_path / "profiles.csv")
-    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, s["t_final_s"]))) < 0.01 * 0.9
+    assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, s["t_final_s"]))) < 3.5e-4  # measured 1.14e-4
+    assert abs(matano_plane(p["z_m"], p["x_A_frac"], 0.95, 0.05) - 10e-6) < 2e-13  # measured 5.7e-14 m
+    # the marker with the thermodynamic factor in both intrinsic diffusivities (measured 0.93%)
+    d = read_csv(tmp_path / "timeseries.csv")
+    lam = ref.marker_parameter(lambda x: (DA - DB) * phi(x))
+    assert d["marker_position_m"][-1] - 10e-6 == pytest.approx(lam * np.sqrt(s["t_final_s"]), rel=0.028, abs=0)
 
 
 @pytest.mark.mpi
