@@ -287,8 +287,10 @@ def plane_section(model: IntercalationParticle, n: int = 61):
     from fem.probes import PointProbe
     mesh, comm = model.mesh, model.mesh.comm
     xg = mesh.geometry.x
-    lo = comm.allreduce(xg.min(axis=0) if len(xg) else np.full(3, np.inf), op=MPI.MIN)
-    hi = comm.allreduce(xg.max(axis=0) if len(xg) else np.full(3, -np.inf), op=MPI.MAX)
+    lo = xg.min(axis=0) if len(xg) else np.full(3, np.inf)
+    hi = xg.max(axis=0) if len(xg) else np.full(3, -np.inf)
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
     mid, half = 0.5 * (lo + hi), 0.485 * (hi - lo)
     X, Y = np.meshgrid(np.linspace(mid[0] - half[0], mid[0] + half[0], n),
                        np.linspace(mid[1] - half[1], mid[1] + half[1], n))
