@@ -115,6 +115,7 @@ def test_planar_similarity_solution(dim, h, dt_max):
     t, s = np.array(rows).T
     s_exact = ex.position(t)
     err_s = np.max(np.abs(s - s_exact) / s_exact)
+    # measured 0.60% (1D) and 0.63% (2D): backward Euler's first-order lag
     assert err_s < 0.01, f"interface position error {err_s:.3g}"
     # concentration profiles at t1, each phase on its own nodes
     X = prob.V.tabulate_dof_coordinates()[:, 0]
@@ -124,7 +125,8 @@ def test_planar_similarity_solution(dim, h, dt_max):
     mb, ma = xp < s[-1] - 1e-3, xp > s[-1] + 1e-3  # interface nodes hold the exact c_eq
     err_b = np.max(np.abs(prob.c["beta"].x.array[mb] - c_exact[mb])) / rng
     err_a = np.max(np.abs(prob.c["alpha"].x.array[ma] - c_exact[ma])) / rng
-    assert max(err_a, err_b) < 0.01, f"profile errors alpha {err_a:.3g} beta {err_b:.3g}"
+    # measured alpha 7.8e-4 / beta 6.3e-4 (1D), 8.0e-4 / 5.5e-4 (2D)
+    assert max(err_a, err_b) < 2.4e-3, f"profile errors alpha {err_a:.3g} beta {err_b:.3g}"
     assert np.all(np.isfinite(prob.c["alpha"].x.array)) and np.all(np.isfinite(prob.c["beta"].x.array))
     prob.destroy()
 
@@ -147,8 +149,9 @@ def test_planar_similarity_convergence_rate():
     rate_c = math.log2(errs[1][1] / errs[2][1])
     print(f"rates: interface {rate_s:.3f} profile {rate_c:.3f} errors {errs}")
     assert errs[0][0] > errs[1][0] > errs[2][0] and errs[0][1] > errs[1][1] > errs[2][1]
-    assert rate_s > 0.9, f"interface rate {rate_s:.2f} (errors {errs})"
-    assert rate_c > 0.9, f"profile rate {rate_c:.2f} (errors {errs})"
+    # measured 0.963 and 0.965
+    assert abs(rate_s - 1) < 0.1, f"interface rate {rate_s:.2f} (errors {errs})"
+    assert abs(rate_c - 1) < 0.1, f"profile rate {rate_c:.2f} (errors {errs})"
 
 
 # --- spherical shrinking core, quasi-steady regime -----------------------------------------------
@@ -167,6 +170,7 @@ def test_spherical_shrinking_core_quasi_steady():
     t, r = np.array(rows).T
     r_exact = shrinking_core_radius(t, 1.0, 1.0, ca, cb, cs, xi0)
     err = np.max(np.abs(r - r_exact) / r_exact)
+    # measured 1.02% (at the end; the quasi-steady reference itself neglects the shell storage)
     assert err < 0.02, f"core radius error {err:.3g}"
     assert r[-1] == pytest.approx(0.3, rel=0.02)
     prob.destroy()
@@ -196,8 +200,9 @@ def _closed_problem(geometry, comm):
     return prob, ca, cb, excess
 
 
-@pytest.mark.parametrize("geometry", ["sphere_1d", "slab_2d", "axisymmetric_2d"])
-def test_moles_conserved_mesh_valid(geometry):
+# final core volume vs the equilibrium from conservation: measured -0.26%, -3.7e-6, -0.083%
+@pytest.mark.parametrize("geometry,eq_tol", [("sphere_1d", 8e-3), ("slab_2d", 1.2e-5), ("axisymmetric_2d", 2.5e-3)])
+def test_moles_conserved_mesh_valid(geometry, eq_tol):
     prob, ca, cb, excess = _closed_problem(geometry, MPI.COMM_WORLD)
     m0 = prob.total_moles()
     v_alpha0, v_total = prob.volume["alpha"](), prob.volume["alpha"]() + prob.volume["beta"]()
@@ -210,13 +215,13 @@ def test_moles_conserved_mesh_valid(geometry):
     res, rows = run(prob, observe, 0.6, 1e-3, 0.05)
     t, m, va, size, finite = np.array(rows).T
     drift = np.max(np.abs(m - m0)) / m0
-    assert drift < 1e-6, f"moles drift {drift:.3g}"
+    assert drift < 4e-8, f"moles drift {drift:.3g}"  # measured 1.3e-8, 2.8e-9, 9.9e-9 (tol 1e-7)
     assert np.all(size > 0), "mesh inverted"
     assert np.all(finite == 1.0)
     assert va[-1] > v_alpha0 * 1.05, "the core did not grow"
     # approach to the final equilibrium: c_a V_a + c_b (V - V_a) = m0 (all excess converted)
     va_eq = (m0 - cb * v_total) / (ca - cb)
-    assert va[-1] <= va_eq * (1 + 1e-3)
+    assert abs(va[-1] / va_eq - 1) < eq_tol, va[-1] / va_eq - 1
     prob.destroy()
 
 
@@ -308,13 +313,14 @@ def test_problem_outputs_and_constant_current_core_radius(cli_run):
                                                      xa * p["c_max_mol_m3"], xb * p["c_max_mol_m3"])
     mask = r_exact > 0.4 * R
     err = np.max(np.abs(data["core_radius_m"][mask] - r_exact[mask]) / r_exact[mask])
-    assert err < 0.01, f"core radius vs mass balance {err:.3g}"
+    assert err < 0.01, f"core radius vs mass balance {err:.3g}"  # measured 0.91%
     # voltage plateau: the OCV of the coexisting phases (= U0 for a symmetric regular solution),
-    # raised by the small shell gradient and the Butler-Volmer overpotential
+    # raised by the small shell gradient and the Butler-Volmer overpotential (measured: within
+    # 1.3 to 7.8 mV above U0, spread 5.5 mV over the plateau)
     v = data["voltage_V"]
-    assert np.all(np.abs(v - p["ocv_reference_V"]) < 0.05)
-    assert np.ptp(v[mask]) < 0.03
-    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    assert np.all(v > p["ocv_reference_V"]) and np.all(v - p["ocv_reference_V"] < 0.024)
+    assert np.ptp(v[mask]) < 0.016
+    assert np.max(data["mass_balance_rel_error"]) < 4.5e-8  # measured 1.4e-8 (interface tolerance 1e-7)
     assert np.all(data["min_cell_size_ratio"] > 0)
 
 
@@ -330,11 +336,11 @@ def test_problem_3d_sphere_shrinks_and_stops_cleanly(tmp_path):
     assert summary["status"] == "ok", summary["reason"]
     assert "core converted" in summary["reason"] or "mesh quality limit" in summary["reason"]
     data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
-    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    assert np.max(data["mass_balance_rel_error"]) < 2e-8  # measured 6.2e-9
     assert np.all(data["min_cell_size_ratio"] > 0)
     assert np.all(np.isfinite(data["c_surface_mol_m3"]))
     f0 = summary["initial_core_volume_fraction"]
-    assert data["core_volume_fraction"][-1] < 0.4 * f0
+    assert data["core_volume_fraction"][-1] < 0.32 * f0  # measured 0.305 (mesh-quality stop)
     p = summary["parameters"]
     xa, xb = summary["interface_fractions"]["core"], summary["interface_fractions"]["shell"]
     R = p["radius_m"]
@@ -344,17 +350,21 @@ def test_problem_3d_sphere_shrinks_and_stops_cleanly(tmp_path):
     r_exact = shrinking_core_constant_current_radius(data["t_s"], R, r0, current_mol_s,
                                                      xa * p["c_max_mol_m3"], xb * p["c_max_mol_m3"])
     err = np.max(np.abs(data["core_radius_m"] - r_exact) / r_exact)
-    assert err < 0.01, f"core radius vs mass balance {err:.3g}"
+    assert err < 0.01, f"core radius vs mass balance {err:.3g}"  # measured 0.63%
 
 
-@pytest.mark.parametrize("extra", [
-    ("surface_condition=butler_volmer", "electrode_potential_V=3.45"),                   # potentiostatic, delithiation
-    ("surface_condition=current", "process=lithiation", "geometry=slab_1d"),            # planar, lithiation
-    ("surface_condition=concentration", "surface_fraction=0.004", "geometry=axisymmetric_2d", "mesh_size=0.04"),
+@pytest.mark.parametrize("extra,expect", [
+    # potentiostatic delithiation: converts the whole core (0.729 -> 0.00099 measured)
+    (("surface_condition=butler_volmer", "electrode_potential_V=3.45"), "converted"),
+    # planar lithiation at 1C for 600 s: the interface moves by the charge passed (measured 0.061%)
+    (("surface_condition=current", "process=lithiation", "geometry=slab_1d"), "charge"),
+    # fixed surface concentration, axisymmetric: 0.729 -> 0.238 at the mesh-quality stop (measured)
+    (("surface_condition=concentration", "surface_fraction=0.004", "geometry=axisymmetric_2d", "mesh_size=0.04"),
+     "quality"),
 ])
-def test_problem_surface_conditions(tmp_path, extra):
-    """Every surface condition converts the core, conserves the moles (the inflow integrated from
-    the boundary flux) and keeps the mesh valid."""
+def test_problem_surface_conditions(tmp_path, extra, expect):
+    """Every surface condition converts the core as far as it can go, conserves the moles (the
+    inflow integrated from the boundary flux) and keeps the mesh valid."""
     out = tmp_path / "run"
     args = ["run", "shrinking_core", "--out", out, "--set", "t_end_s=600", "--set", "fields_every=0",
             "--set", "initial_core_fraction=0.9"]
@@ -366,8 +376,17 @@ def test_problem_surface_conditions(tmp_path, extra):
     assert summary["status"] == "ok", summary["reason"]
     data = np.genfromtxt(out / "timeseries.csv", delimiter=",", names=True)
     f = data["core_volume_fraction"]
-    assert f[-1] < f[0] - 0.05, "the core did not shrink"
-    assert np.max(data["mass_balance_rel_error"]) < 1e-6
+    if expect == "converted":
+        assert "core converted" in summary["reason"] and f[-1] < 1e-3
+    elif expect == "charge":
+        # all the charge converts core: df = c_rate t / 3600 / (x_shell - x_core) (slab, per volume)
+        xa, xb = summary["interface_fractions"]["core"], summary["interface_fractions"]["shell"]
+        df = summary["parameters"]["c_rate"] * summary["t_final_s"] / 3600 / abs(xb - xa)
+        assert (f[0] - f[-1]) == pytest.approx(df, rel=1.8e-3, abs=0)
+    else:
+        assert "mesh quality limit" in summary["reason"] and f[-1] < 0.25
+    # measured 3.9e-8 (Butler-Volmer), 6.1e-9, 7.6e-9 (interface tolerance 1e-7)
+    assert np.max(data["mass_balance_rel_error"]) < 1.2e-7
     assert np.all(data["min_cell_size_ratio"] > 0)
     lith = "process=lithiation" in extra
     assert np.all(np.diff(data["moles_mol" if "moles_mol" in data.dtype.names else "moles_mol_m2"])

@@ -32,7 +32,7 @@ def test_planar_neumann_distributed_matches_serial():
     assert np.allclose(world, serial, rtol=1e-9, atol=1e-12), np.max(np.abs(world - serial))
 
 
-@pytest.mark.parametrize("geometry", ["slab_2d", "axisymmetric_2d"])
+@pytest.mark.parametrize("geometry", ["sphere_1d", "slab_2d", "axisymmetric_2d"])
 def test_closed_particle_distributed_matches_serial(geometry):
     out = []
     for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
@@ -53,3 +53,21 @@ def test_distributed_restart_matches_uninterrupted(shared_tmp_path):
     coordinates and the interface velocity are per-rank arrays)."""
     full, restarted = restart_case(MPI.COMM_WORLD, shared_tmp_path / "run", geometry="slab_2d", k=4, t_end=0.03)
     assert_same_runs(full, restarted)
+
+
+def test_problem_default_geometry_distributed_matches_serial(shared_tmp_path):
+    """shrinking_core in its default geometry (sphere_1d, constant current) on 2 ranks = 1 rank."""
+    from solidion import run
+    world = MPI.COMM_WORLD
+    kw = dict(quiet=True, mesh_size=0.04, t_end_s=60.0, fields_every=0)
+    par = run("shrinking_core", out=shared_tmp_path / "par", comm=world, **kw)
+    ser = run("shrinking_core", out=shared_tmp_path / f"ser{world.rank}", comm=MPI.COMM_SELF, **kw)
+    world.barrier()
+    assert par["status"] == ser["status"] == "ok" and par["mpi_size"] == world.size
+    assert (par["steps"], par["rejected_steps"]) == (ser["steps"], ser["rejected_steps"])
+    a = np.genfromtxt(shared_tmp_path / "par" / "timeseries.csv", delimiter=",", names=True)
+    b = np.genfromtxt(shared_tmp_path / f"ser{world.rank}" / "timeseries.csv", delimiter=",", names=True)
+    assert len(a) == len(b) > 5
+    for key in ("t_s", "core_radius_m", "core_volume_fraction", "voltage_V", "c_surface_mol_m3", "moles_mol"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-8, err_msg=key)
+    assert np.max(a["mass_balance_rel_error"]) < 4.5e-8  # as serial (interface tolerance 1e-7)
