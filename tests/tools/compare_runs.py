@@ -59,7 +59,8 @@ def compare(before: Path, after: Path, atol_scale=1e-12):
     for k in sorted(set(fb) & set(fa)):
         if any(s in k.lower() for s in SKIP):
             continue
-        r = _rel(fb[k], fa[k])
+        # round-off sized error measures are compared absolutely
+        r = abs(fb[k] - fa[k]) if ("error" in k or "rel_change" in k) else _rel(fb[k], fa[k])
         if r > worst:
             worst, where = r, f"summary:{k}"
     if (before / "timeseries.csv").exists():
