@@ -16,7 +16,9 @@ Outputs: ``profiles.csv`` along a radial line from the particle centre through
 the surface (x_m = distance from the centre, phi_V, c_<species>_mol_m3),
 ``summary.json`` (space-charge width and potential drop inside/outside the
 particle surface, min/mean/max surface potential, solver statistics),
-``timeseries.csv`` (transient), ``fields/pnp.bp``, ``plots/*.png``.
+``timeseries.csv`` (transient), ``fields/pnp.bp``, ``plots/*.png`` (3D: the equilibrium potential on
+the particle surface, ``potential_surface.png``, on the mid plane z = 0, ``potential_section.png``,
+and in the clipped particle, ``potential_clip.png``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import dolfinx.fem
+
+from fem import field_views
 from fem.errors import InputError
 from fem.models import pnp
 from fem.models.pnp import PNPModel
@@ -132,6 +137,11 @@ def solve(p: ParticleInElectrolyteParameters, out: RunOutput) -> None:
                contact_potential_V=(phi_bulk[T.PARTICLE] - phi_bulk[T.MATRIX]) * s.potential,
                poisson_boltzmann=pb_stats)
     plot_profiles(out, x, vals, s, species, "equilibrium_profiles", R * s.length)
+    if p.dim == 3:
+        phi = dolfinx.fem.Function(pb.subs[0][0])
+        phi.x.array[:] = pb.u.x.array[pb.subs[0][1]]
+        field_views.snapshot(out, "potential", phi, length_scale=s.length, value_scale=s.potential, label="φ [V]",
+                             title="equilibrium potential", surface_cells=domain.cells(T.PARTICLE), cmap="coolwarm")
     pb.destroy()
 
     # 2. transient from contact (closed cell) -----------------------------------------

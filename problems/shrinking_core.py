@@ -17,7 +17,8 @@ Stops (before t_end_s): core volume fraction < ``min_core_volume_fraction``; mes
 Outputs: ``timeseries.csv`` (t_s, core_radius_m or interface_position_m, core_volume_fraction,
 voltage_V, c_surface_mol_m3, current_A, moles_mol (slabs: per m^2), mass_balance_rel_error,
 stefan_iterations, min_mesh_quality, min_cell_size_ratio), ``fields/concentration.bp``,
-``plots/interface.png``, ``plots/voltage.png``.
+``plots/interface.png``, ``plots/voltage.png``; 3D: ``plots/concentration_{surface,section,clip}.png``
+at the end, ``_half_conversion`` when the core volume first falls to half, ``_t<T>s`` at output times.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import ufl
 
 import dolfinx.fem
 
+from fem import field_views
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.models.stefan import TwoPhaseStefan
@@ -259,10 +261,14 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     fields = si_fields(out, "concentration", [(model.c["alpha"], "c_core_mol_m3", s.concentration),
                                               (model.c["beta"], "c_shell_mol_m3", s.concentration)],
                        s, every=p.fields_every)
+    views = [field_views.views_output(  # pictures of core and shell concentration (3D)
+        out, "concentration", [(model.c[ph], dom.cells(model.names[ph])) for ph in ("alpha", "beta")],
+        time_scale=s.time, length_scale=p.radius_m, value_scale=s.concentration, label="c [mol/m$^3$]",
+        when=("half_conversion", lambda t: model.volume["alpha"]() <= 0.5 * V0_core))] if dom.dim == 3 else []
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     sim = Simulation(model, control, comm=comm, time_scale=s.time, output=out, recorders=[record],
-                     fields=[fields], stops=stops)
+                     fields=[fields, *views], stops=stops)
     res = sim.run()
     _plot(out, p, spherical, xa, xb)
     final = float(out.timeseries.column("core_volume_fraction")[-1])
