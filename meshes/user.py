@@ -85,7 +85,7 @@ def inspect(path: str | Path, unit_m: float = 0.0, *, param: str = "mesh_file",
     if p.suffix not in SUFFIXES:
         raise _bad(param, path, f"the suffix must be one of {', '.join(SUFFIXES)}")
     meta, orientations = None, {}
-    if sidecar(p).is_file():
+    if p.suffix != ".stl" and sidecar(p).is_file():
         try:
             meta = json.loads(sidecar(p).read_text())
             cells = list(meta["cell_names"]) + list(meta.get("cell_aliases", {}))

@@ -305,7 +305,7 @@ def test_one_c_on_window_and_nominal_basis_and_current_density():
                        (dict(c_rate=-1.0), r"'c_rate' = -1.0 1/h is out of range; allowed: \[0, 10000\]"),
                        (dict(x0=-1.0), r"'x0' = -1.0 is out of range; allowed: \[0, 1\)"),
                        (dict(x0="empty"), "'x0' = 'empty': allowed: a number in \\[0, 1\\), or 'full'"),
-                       (dict(flux_mol_m2_s=1e-5), "'flux_mol_m2_s' .* is not used with surface_condition='butler_volmer'"),
+                       (dict(flux_mol_m2_s=1e-5), "'flux_mol_m2_s' .* not used with surface_condition='butler_volmer'"),
                        (dict(direction="charge"), "'cutoff_voltage_V' = 3.0: the charge would end at once")):
         with pytest.raises(InputError, match=match):
             ParticleDischargeParameters.from_dict({"geometry": "sphere", **bad})

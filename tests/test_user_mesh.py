@@ -185,11 +185,20 @@ def test_discharge_on_solidion_mesh_file_matches_generated(tmp_path):
     # same mesh, length scale R_eq instead of radius_m: the same physics to solver tolerance
     assert b["final_voltage_V"] == pytest.approx(a["final_voltage_V"], abs=1e-6)
     assert b["steps"] == a["steps"]
+    # spm_sphere on the file: its 1D reference is the sphere of the volume-equivalent radius
+    c = run("spm_sphere", out=tmp_path / "spm", mesh_file=str(path), quiet=True, comm=SELF, t_end_s=30.0,
+            element_degree=1, reference_cells=100, reference_steps=200, fields_every=0, section_plot=False)
+    assert c["status"] == "ok" and c["scales"]["length_m"] == pytest.approx(R, rel=1e-12)
+    assert c["spm_comparison"]["max_abs_x_surface_diff"] < 0.02
 
 
 def test_own_particle_example_on_two_ranks(tmp_path):
-    """examples/own_particle.py (the README's script) on 2 ranks with a small mesh."""
+    """examples/own_particle.py, the README's "Your own particle" script, on 2 ranks with a small mesh."""
     import os
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("### Your own particle"):].split("```python\n", 1)[1].split("```", 1)[0]
+    script = (REPO / "examples" / "own_particle.py").read_text()
+    assert script.endswith(block) and len(block.splitlines()) < 20
     # waiting ranks yield the core: on an oversubscribed machine busy-polling ranks slow the run ~10x
     env = dict(os.environ, PYTHONPATH=str(REPO), OMPI_MCA_mpi_yield_when_idle="1")
     cmd = ["mpirun", "-n", "2", sys.executable, str(REPO / "examples" / "own_particle.py"), str(tmp_path / "own"),
