@@ -9,7 +9,7 @@ Coordinates are mesh coordinates times ``length_scale`` [m], values times ``valu
 
 * :func:`surface_view`  the boundary of the region (the mesh boundary, or the surface of the
   cell group ``surface_cells``, e.g. a particle embedded in an electrolyte), orthographic,
-  lightly shaded, Gouraud-interpolated colours, colour bar in SI, scale bar, time in s.
+  lightly shaded, colour bar in SI, scale bar, time in s.
 * :func:`section_view`  the cut of every tetrahedron by the plane ``axis`` = ``at`` (marching
   tetrahedra: a triangle or a quad per cut cell, values linear along the cut edges, so the
   picture is the exact trace of the piecewise-linear field), in the plane's coordinates, with
@@ -19,6 +19,11 @@ Coordinates are mesh coordinates times ``length_scale`` [m], values times ``valu
   :func:`views_output`  a :class:`fem.simulation.FieldOutput` rendering them during a run
   (at the requested output times, on a trigger such as half conversion, and at the end).
 * :func:`section_triangles`, :func:`boundary_triangles`, :func:`section_outline`: the data.
+
+Drawing: the triangles are rasterized here (numpy z-buffer, 2 x 2 supersampling; values and
+normals interpolated per pixel, so the picture is the piecewise-linear field without the
+seams and sliver streaks of Agg's Gouraud triangles) into an image placed in a matplotlib
+axes in display units (um or nm), so scale bar, colour bar and labels are matplotlib's.
 
 Collective: every rank calls.  Each rank cuts its owned cells and finds the faces of its
 owned cells that no other local cell of the region shares; rank 0 gathers those triangles,
@@ -41,6 +46,7 @@ import dolfinx.mesh
 _FACES = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])  # face k is opposite vertex k
 AXES = {"x": 0, "y": 1, "z": 2}
 VIEWS = ("surface", "section", "clip")
+PIXELS = 800  # rendered image size (long side; supersampled 2 x 2); raise for posters
 
 
 # ----------------------------------------------------------------------------- local data
@@ -332,50 +338,88 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _underlay(verts, colors):
-    """Flat triangles in the mean colour under Gouraud ones: Agg's antialiased Gouraud
-    triangles leave hairline seams through which the white background would show."""
-    from matplotlib.collections import PolyCollection
-    c = colors.mean(axis=1)
-    return PolyCollection(verts, facecolors=c, edgecolors=c, linewidths=0.3, antialiaseds=False, zorder=0.5)
+def _rasterize(P, depth, attrs, width: int, height: int, chunk: int = 1_500_000):
+    """Exact z-buffered rasterization of triangles: P (n, 3, 2) pixel coordinates (pixel (i, j)
+    has its centre at (i + 1/2, j + 1/2)), depth (n, 3) (larger = nearer), attrs (n, 3, k)
+    interpolated linearly (barycentric) at the covered pixel centres.  Returns (attributes
+    (height, width, k), covered (height, width)); row 0 is the bottom.  Scanline spans: the
+    candidate pixels are those whose centre lies in the triangle (edges included)."""
+    k = attrs.shape[2]
+    zbuf = np.full(width * height, -np.inf)
+    abuf = np.zeros((width * height, k))
+    e1, e2 = P[:, 1] - P[:, 0], P[:, 2] - P[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    ok = np.abs(det) > 1e-12
+    j0 = np.clip(np.ceil(P[..., 1].min(axis=1) - 0.5), 0, height).astype(np.int64)
+    j1 = np.clip(np.floor(P[..., 1].max(axis=1) - 0.5), -1, height - 1).astype(np.int64)
+    ny = np.where(ok, np.maximum(j1 - j0 + 1, 0), 0)
+    t = np.repeat(np.arange(len(P)), ny)  # one (triangle, row) pair per row of each triangle
+    y = (j0[t] + np.arange(len(t)) - np.repeat(np.cumsum(ny) - ny, ny)) + 0.5
+    xmin, xmax = np.full(len(t), np.inf), np.full(len(t), -np.inf)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        xa, ya, xb, yb = P[t, a, 0], P[t, a, 1], P[t, b, 0], P[t, b, 1]
+        hit = (y - ya) * (y - yb) <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(ya != yb, xa + (y - ya) * (xb - xa) / (yb - ya), xa)
+        xmin = np.where(hit, np.minimum(xmin, np.where(ya != yb, x, np.minimum(xa, xb))), xmin)
+        xmax = np.where(hit, np.maximum(xmax, np.where(ya != yb, x, np.maximum(xa, xb))), xmax)
+    i0 = np.clip(np.ceil(xmin - 0.5), 0, width).astype(np.int64)
+    i1 = np.clip(np.floor(xmax - 0.5), -1, width - 1).astype(np.int64)
+    count = np.maximum(i1 - i0 + 1, 0)
+    ends = np.cumsum(count)
+    start = 0
+    while start < len(t):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + chunk, side="right")), start + 1)
+        r = np.arange(start, stop)
+        c = count[r]
+        row = np.repeat(r, c)
+        start = stop
+        if len(row) == 0:
+            continue
+        tri = t[row]
+        px = i0[row] + np.arange(len(row)) - np.repeat(np.cumsum(c) - c, c)
+        py = (y[row] - 0.5).astype(np.int64)
+        wx, wy = px + 0.5 - P[tri, 0, 0], y[row] - P[tri, 0, 1]
+        l1 = np.clip((wx * e2[tri, 1] - e2[tri, 0] * wy) / det[tri], 0.0, 1.0)
+        l2 = np.clip((e1[tri, 0] * wy - wx * e1[tri, 1]) / det[tri], 0.0, 1.0 - l1)
+        l0 = 1.0 - l1 - l2
+        pid = py * width + px
+        z = l0 * depth[tri, 0] + l1 * depth[tri, 1] + l2 * depth[tri, 2]
+        order = np.argsort(z, kind="stable")  # the nearest last: it is assigned last and stays
+        zc = np.full(width * height, -np.inf)
+        ic = np.zeros(width * height, dtype=np.int64)
+        zc[pid[order]] = z[order]
+        ic[pid[order]] = order
+        upd = np.flatnonzero(zc > zbuf)
+        w = ic[upd]
+        zbuf[upd] = zc[upd]
+        abuf[upd] = (l0[w, None] * attrs[tri[w], 0] + l1[w, None] * attrs[tri[w], 1]
+                     + l2[w, None] * attrs[tri[w], 2])
+    return abuf.reshape(height, width, k), np.isfinite(zbuf).reshape(height, width)
 
 
-_GOURAUD = None
-
-
-def _gouraud_artist(verts, colors):
-    """An artist drawing Gouraud triangles (n, 3, 2) with per-corner RGBA colours (n, 3, 4)
-    in the given order (painter's algorithm: far first).  Triangles thinner than a pixel are
-    left to the flat :func:`_underlay`: Agg dilates each triangle by a fraction of a pixel and
-    extrapolates the colour, which streaks across slivers."""
-    global _GOURAUD
-    if _GOURAUD is None:
-        import matplotlib.artist
-
-        class Gouraud(matplotlib.artist.Artist):
-            def __init__(self, verts, colors):
-                super().__init__()
-                self.verts, self.colors = verts, colors
-                self.set_zorder(1)
-
-            def draw(self, renderer):
-                verts, colors = self.verts, self.colors
-                if not self.get_visible() or len(verts) == 0:
-                    return
-                tr = self.axes.transData.frozen()
-                p = tr.transform(verts.reshape(-1, 2)).reshape(-1, 3, 2)
-                e = p[:, [1, 2, 0]] - p
-                area2 = np.abs(e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0])
-                ok = area2 / np.maximum(np.linalg.norm(e, axis=2).max(axis=1), 1e-300) > 1.0  # min height [px]
-                gc = renderer.new_gc()
-                gc.set_clip_rectangle(self.axes.bbox)
-                gc.set_linewidth(0)
-                for _ in range(2):  # twice: the antialiased seams of one pass let ~25 % through
-                    renderer.draw_gouraud_triangles(gc, verts[ok], colors[ok], tr)
-                gc.restore()
-
-        _GOURAUD = Gouraud
-    return _GOURAUD(verts, colors)
+def _image(uv, depth, attrs, colour, *, pixels: int | None = None, supersample: int = 2):
+    """RGBA image (rows top first) and its extent [x0, x1, y0, y1] of triangles uv (n, 3, 2)
+    (display units), supersampled: ``colour(attributes (..., k)) -> RGB (..., 3)``."""
+    if len(uv) == 0:
+        return np.zeros((2, 2, 4)), [0.0, 1.0, 0.0, 1.0]
+    lo, hi = uv.reshape(-1, 2).min(axis=0), uv.reshape(-1, 2).max(axis=0)
+    span = float((hi - lo).max()) or 1.0
+    lo, hi = lo - 0.005 * span, hi + 0.005 * span
+    scale = (pixels or PIXELS) * supersample / span  # pixels per display unit
+    W = int(math.ceil((hi[0] - lo[0]) * scale / supersample)) * supersample
+    H = int(math.ceil((hi[1] - lo[1]) * scale / supersample)) * supersample
+    A, covered = _rasterize((uv - lo) * scale, depth, attrs, W, H)
+    rgba = np.zeros((H, W, 4), dtype=np.float32)
+    rgba[covered, :3] = colour(A[covered])
+    rgba[covered, 3] = 1.0
+    s = supersample  # average s x s blocks: premultiplied colour, alpha = coverage
+    blocks = rgba.reshape(H // s, s, W // s, s, 4)
+    alpha = blocks[..., 3].mean(axis=(1, 3))
+    rgb = (blocks[..., :3] * blocks[..., 3:]).mean(axis=(1, 3)) / np.maximum(alpha, 1e-12)[..., None]
+    img = np.concatenate([np.clip(rgb, 0, 1), alpha[..., None]], axis=-1)[::-1]
+    return img, [lo[0], lo[0] + W / scale, lo[1], lo[1] + H / scale]
 
 
 def _scale_bar(ax, width_units: float, unit: str):
@@ -409,45 +453,40 @@ def _title(title: str, t_s: float | None) -> str:
 
 
 def _render_3d(path, x, v, nrm, *, norm, cmap, label, title, unit_factor, unit, elev, azim, lines=None):
-    """Orthographic, painter-sorted, back-face-culled, lightly shaded Gouraud picture
-    (``lines``: segments (s, 2, 3) [m] drawn on top, e.g. the rim of a cut)."""
+    """Orthographic, z-buffered, back-face-culled, lightly shaded picture: per-pixel values and
+    normals interpolated from the corners (``lines``: segments (s, 2, 3) [m] drawn on top,
+    e.g. the rim of a cut)."""
     import matplotlib
     d, right, up = _camera(elev, azim)
     fn = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
     front = fn @ d > 0
     x, v, nrm = x[front], v[front], nrm[front]
-    depth = (x @ d).mean(axis=1)
-    order = np.argsort(depth, kind="stable")
-    x, v, nrm = x[order], v[order], nrm[order]
     uv = np.stack([x @ right, x @ up], axis=-1) * unit_factor
     light = d + 0.7 * up - 0.5 * right
     light /= np.linalg.norm(light)
-    nn = nrm / np.maximum(np.linalg.norm(nrm, axis=2), 1e-300)[..., None]
-    shade = 0.7 + 0.3 * np.clip(nn @ light, 0.0, 1.0)
     cm = matplotlib.colormaps[cmap]
-    rgba = cm(norm(v))
-    rgba[..., :3] *= shade[..., None]
+
+    def colour(a):
+        n = a[:, 1:4] / np.maximum(np.linalg.norm(a[:, 1:4], axis=1), 1e-300)[:, None]
+        shade = 0.7 + 0.3 * np.clip(n @ light, 0.0, 1.0)
+        return cm(norm(a[:, 0]))[:, :3] * shade[:, None]
+
+    img, extent = _image(uv, x @ d, np.concatenate([v[..., None], nrm], axis=2), colour)
     fig = _new_figure()
     ax = fig.add_subplot()
-    if len(uv):
-        ax.add_collection(_underlay(uv, rgba), autolim=False)
-    ax.add_artist(_gouraud_artist(uv, rgba))
-    if len(uv):
-        lo, hi = uv.reshape(-1, 2).min(axis=0), uv.reshape(-1, 2).max(axis=0)
-    else:
-        lo, hi = np.zeros(2), np.ones(2)
-    pad = 0.04 * (hi - lo).max()
-    ax.set_xlim(lo[0] - pad, hi[0] + pad)
-    ax.set_ylim(lo[1] - 3.5 * pad, hi[1] + pad)  # room for the scale bar
+    ax.imshow(img, extent=extent, origin="upper", interpolation="antialiased")
+    w, h = extent[1] - extent[0], extent[3] - extent[2]
+    pad = 0.03 * max(w, h)
+    ax.set_xlim(extent[0] - pad, extent[1] + pad)
+    ax.set_ylim(extent[2] - 3.5 * pad, extent[3] + pad)  # room for the scale bar
     if lines is not None and len(lines):
         from matplotlib.collections import LineCollection
         ln = np.stack([lines @ right, lines @ up], axis=-1) * unit_factor
         ax.add_collection(LineCollection(ln, colors="0.25", linewidths=0.6, zorder=2), autolim=False)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    _scale_bar(ax, float((hi - lo)[0]), unit)
-    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cm)
-    fig.colorbar(sm, ax=ax, label=label, shrink=0.8)
+    _scale_bar(ax, w, unit)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, label=label, shrink=0.8)
     if title:
         ax.set_title(title)
     return _save(fig, path)
@@ -527,11 +566,12 @@ def section_view(out, name: str, field, *, length_scale: float, value_scale: flo
     fig = _new_figure((6.4, 5.0))
     ax = fig.add_subplot()
     norm = _norm(lo, hi)
+    cm = matplotlib.colormaps[cmap]
     if len(pts):
-        tv, rgba = pts.reshape(-1, 3, 2), matplotlib.colormaps[cmap](norm(vals.reshape(-1, 3)))
-        ax.add_collection(_underlay(tv, rgba), autolim=False)
-        ax.add_artist(_gouraud_artist(tv, rgba))
-    im = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+        img, ext = _image(pts.reshape(-1, 3, 2), np.zeros((len(vals) // 3, 3)), vals.reshape(-1, 3, 1),
+                          lambda a: cm(norm(a[:, 0]))[:, :3])
+        ax.imshow(img, extent=ext, origin="upper", interpolation="antialiased")
+    im = matplotlib.cm.ScalarMappable(norm=norm, cmap=cm)
     segs = [section_outline(t, axis, at_mesh) * length_scale * uf for t in outlines]
     segs = np.concatenate(segs) if segs else np.zeros((0, 2, 3))
     ax.add_collection(LineCollection(segs[..., [a, b]], colors="k", linewidths=0.8))
@@ -623,7 +663,8 @@ def snapshot(out, name: str, field, *, length_scale: float, value_scale: float =
 
 
 def views_output(out, name: str, field, *, time_scale: float, initial: bool = False,
-                 when: tuple[str, Callable[[float], bool]] | None = None, final: bool = True, **kw):
+                 when: tuple[str, Callable[[float], bool]] | None = None, final: bool = True,
+                 update: Callable[[], None] | None = None, **kw):
     """A :class:`fem.simulation.FieldOutput` for ``Simulation(fields=[...])`` that renders
     :func:`snapshot` of the field (``kw`` as there; ``t_s`` is filled in):
 
@@ -633,6 +674,9 @@ def views_output(out, name: str, field, *, time_scale: float, initial: bool = Fa
       (model time t) becomes true, e.g. ``("half", lambda t: core_fraction() < 0.5 * f0)``;
       on a restart the first step only records the predicate (no second picture);
     * ``final``: at the end, without a tag (``plots/NAME_<view>.png``).
+
+    ``update()`` (collective), if given, is called before each rendering, e.g. to fill an
+    output Function from the model's state.
     """
     from fem.simulation import FieldOutput
 
@@ -643,6 +687,8 @@ def views_output(out, name: str, field, *, time_scale: float, initial: bool = Fa
             self.started, self.previous = getattr(out, "mode", "new") == "restart", None
 
         def render(self, t, tag):
+            if update is not None:
+                update()
             snapshot(out, name, field, t_s=t * time_scale, tag=tag, **kw)
 
         def _render_output_time(self, t):

@@ -264,7 +264,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     views = [field_views.views_output(  # pictures of core and shell concentration (3D)
         out, "concentration", [(model.c[ph], dom.cells(model.names[ph])) for ph in ("alpha", "beta")],
         time_scale=s.time, length_scale=p.radius_m, value_scale=s.concentration, label="c [mol/m$^3$]",
-        when=("half_conversion", lambda t: model.volume["alpha"]() <= 0.5 * V0_core))] if dom.dim == 3 else []
+        title="Li concentration", when=("half_conversion", lambda t: model.volume["alpha"]() <= 0.5 * V0_core),
+    )] if dom.dim == 3 else []
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     sim = Simulation(model, control, comm=comm, time_scale=s.time, output=out, recorders=[record],
