@@ -72,13 +72,24 @@ def kill_tree(proc) -> None:
     proc.wait()
 
 
+def run_job(cmd, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (possibly mpirun); on timeout kill the whole process tree, ranks included."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=_env(), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def kill_and_restart(problem: str, tmp: Path, sets: list[str], every: int, kill_after_step: int,
                      mpi: int | None = None, timeout: float = 300):
     """Returns ((summary_A, series_A), (summary_B, series_B))."""
     sets = [x for s in sets for x in ("--set", s)]
     a, b = tmp / "uninterrupted", tmp / "restarted"
-    r = subprocess.run(_cmd(["run", problem, "--quiet", "--out", a, "--checkpoint-every", every, *sets], mpi),
-                       capture_output=True, text=True, timeout=timeout, cwd=REPO, env=_env())
+    r = run_job(_cmd(["run", problem, "--quiet", "--out", a, "--checkpoint-every", every, *sets], mpi), timeout)
     assert r.returncode == 0, r.stderr
     proc = subprocess.Popen(_cmd(["run", problem, "--quiet", "--out", b, "--checkpoint-every", every, *sets], mpi),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=_env(),
@@ -88,8 +99,7 @@ def kill_and_restart(problem: str, tmp: Path, sets: list[str], every: int, kill_
     finally:
         kill_tree(proc)
     assert checkpoint_step(b) >= kill_after_step
-    r = subprocess.run(_cmd(["restart", b, "--quiet"], mpi), capture_output=True, text=True,
-                       timeout=timeout, cwd=REPO, env=_env())
+    r = run_job(_cmd(["restart", b, "--quiet"], mpi), timeout)
     assert r.returncode == 0, r.stderr
     return read_run(a), read_run(b)
 
