@@ -69,7 +69,7 @@ class CahnHilliard:
 
     def __init__(self, mesh, free_energy, *, kappa, mobility, scheme="split", degree=1,
                  inflow=None, elastic=None, solver="lu", prefix="ch_", source_c=None, source_mu=None,
-                 theta=1.0, quadrature_degree=None, snes_options=None, lumped=None):
+                 theta=1.0, quadrature_degree=None, snes_options=None, lumped=None, constraint=None):
         self.mesh = mesh
         self.comm = mesh.comm
         self.fe = free_energy
@@ -80,6 +80,11 @@ class CahnHilliard:
         if elastic:
             elements.append(basix.ufl.element("Lagrange", cell, degree, shape=(mesh.geometry.dim,)))
         self.W = dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element(elements))
+        # multi-point constraint (e.g. periodic, :func:`fem.periodic.periodic_box_constraint`):
+        # unknowns and forms live on the constrained space
+        self.mpc = constraint(self.W) if constraint is not None else None
+        if self.mpc is not None:
+            self.W = self.mpc.function_space
         self.w = dolfinx.fem.Function(self.W)
         self.w_old = dolfinx.fem.Function(self.W)
         self.V, self.c_dofs = self.W.sub(0).collapse()
@@ -126,7 +131,11 @@ class CahnHilliard:
         opts = petsc_options.direct_lu() if solver == "lu" else fieldsplit_options()
         opts.update({"snes_rtol": 1e-9, "snes_atol": 1e-11, "snes_stol": 1e-13, "snes_max_it": 12})
         opts.update(snes_options or {})
-        self.solver = SNESSolver(F, self.w, prefix=prefix, options=opts)
+        if self.mpc is not None:
+            from fem.periodic import MPCSNESSolver
+            self.solver = MPCSNESSolver(F, self.w, self.mpc, prefix=prefix, options=opts)
+        else:
+            self.solver = SNESSolver(F, self.w, prefix=prefix, options=opts)
         if solver == "fieldsplit":
             self._setup_fieldsplit()
         self.energy_form = Integral(energy)
@@ -177,6 +186,8 @@ class CahnHilliard:
         for f in (self.w, self.w_old):
             f.x.array[self.c_dofs] = cV.x.array
             f.x.scatter_forward()
+            if self.mpc is not None:
+                self.mpc.backsubstitution(f)
         self.initialize_mu()
         self._energy_old = self._energy_new = None
 
@@ -195,6 +206,8 @@ class CahnHilliard:
         for f in (self.w, self.w_old):
             f.x.array[np.asarray(mdofs)] = mu0.x.array
             f.x.scatter_forward()
+            if self.mpc is not None:
+                self.mpc.backsubstitution(f)
 
     def concentration(self, which="new") -> np.ndarray:
         f = self.w if which == "new" else self.w_old
