@@ -122,7 +122,8 @@ def test_crank_fixed_surface_concentration(tmp_path):
     # they bracket the mean, the maximum is the surface value, and P2 undershoots c0 ahead of the
     # steep initial front (measured min -1339 mol/m^3 after the first 0.5 s step)
     mean = d["c_mean_mol_m3"]
-    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12)) and np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
+    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12))
+    assert np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
     np.testing.assert_allclose(d["c_max_in_particle_mol_m3"][1:], cs, rtol=1e-13)
     assert d["c_min_mol_m3"][1] < c0 and d["c_min_mol_m3"][-1] > c0
 
@@ -156,7 +157,8 @@ def test_crank_constant_flux_and_mass_balance(tmp_path):
     rate = (moles[-1] - moles[0]) / (ts[-1] - ts[0])
     assert rate == pytest.approx(F * 4 * np.pi * R**2, rel=6e-6, abs=0)
     mean = d["c_mean_mol_m3"]
-    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12)) and np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
+    assert np.all(d["c_min_mol_m3"] <= mean * (1 + 1e-12))
+    assert np.all(mean <= d["c_max_in_particle_mol_m3"] * (1 + 1e-12))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["mesh"]["dofs"] > 0
     assert (tmp_path / "plots" / "concentration.png").stat().st_size > 0
