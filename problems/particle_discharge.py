@@ -37,6 +37,7 @@ import numpy as np
 import ufl
 
 from fem.constitutive import diffusivity as dif
+from fem.errors import InputError
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.materials import MATERIALS, Material
 from fem.constitutive.tabulated import Tabulated
@@ -125,6 +126,10 @@ class ParticleDischargeParameters(ParticleParameters):
                                  "mol/(m^2 s)")
     c_surface_mol_m3: float = param(0.0, "surface concentration (surface_condition='concentration')",
                                     "mol/m^3", ge=0)
+    protocol: list = param([], "cycling protocol (fem.protocols): steps such as 'Discharge at 1C until 3.0 V', "
+                           "'Rest for 1 hour', 'Hold at 4.2 V until C/50', 'Repeat 3 times: ...; ...' or TOML "
+                           "tables; [] = one discharge/charge to cutoff_voltage_V. Each step's t_end_s: its "
+                           "duration, else t_end_s or (1.2 x window time at its current; holds 10 h)")
 
     def uses_current(self) -> bool:
         return self.surface_condition == "butler_volmer" or (self.surface_condition == "flux"
@@ -154,6 +159,11 @@ class ParticleDischargeParameters(ParticleParameters):
             self.refuse_unused(["euler_angles_csv"], "without mesh_file")
             self.refuse_unused(["n_grains", "grain_seed"] if self.geometry == "sphere" else ["crystal_euler_deg"],
                                f"with geometry={self.geometry!r}")
+        if self.protocol:
+            from fem.protocols import parse_protocol
+            self.require(self.surface_condition == "butler_volmer", "protocol",
+                         "a protocol needs surface_condition='butler_volmer'")
+            parse_protocol(self.protocol)  # InputError naming the bad step
         if self.surface_condition == "butler_volmer" and not self.ocv_table:
             ocv0 = float(mat.ocv_V(resolved_x0(self)))
             discharge = self.direction == "discharge"
@@ -290,7 +300,8 @@ def build(p: ParticleParameters, comm, domain=None, rotations=None):
     return model, Setup(p, mat, s, D_ref, D_tensor, g, ocv, bv, x0, R, volume_m3, area_m2, capacity_C, current, v0)
 
 
-def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders=()) -> Simulation:
+def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders=(),
+               fields=None) -> Simulation:
     """The run's Simulation (stops, voltage-jump check, recorders, fields); writes the
     static summary entries.  ``recorders`` are added after the particle's observables."""
     p, s = setup.p, setup.scales
@@ -311,8 +322,9 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
             stops.append(ic.surface_saturation_stop(model, p.saturation_x))
         stops.append(ic.cutoff_voltage_stop(model, p.cutoff_voltage_V, discharge=setup.discharge))
         checks.append(max_change_check(model.phi, p.max_voltage_step_V, model.vt))
-    fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s,
-                       every=p.fields_every)
+    if fields is None:
+        fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s,
+                           every=p.fields_every)
     observables = ic.observables(model, s, setup.I_app if galvanostatic else None)
     return Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
                       recorders=[observables, *recorders], fields=[fields], stops=stops, checks=checks)
@@ -335,11 +347,68 @@ def summary(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, res: 
 
 
 def solve(p: ParticleDischargeParameters, out: RunOutput) -> None:
+    if p.protocol and (out.mode == "restart" or getattr(getattr(out, "checkpointer", None), "every", 0)):
+        raise InputError("parameter 'protocol': runs with a protocol cannot be checkpointed or restarted yet "
+                         "(drop --checkpoint-every / run again from the start)")
     model, setup = build(p, out.comm)
-    res = simulation(model, setup, out).run()
+    res, extra = run_protocol(model, setup, out) if p.protocol else (simulation(model, setup, out).run(), {})
     plot(out, model, setup)
-    out.finish(res.status, res.reason, **summary(model, setup, out, res), timings=model.solver.timings())
+    out.finish(res.status, res.reason, **{**summary(model, setup, out, res), **extra},
+               timings=model.solver.timings())
     model.destroy()
+
+
+def run_protocol(model: ic.IntercalationParticle, setup: Setup, out: RunOutput):
+    """Each step of ``p.protocol`` as one Simulation stage ``step_<i>`` on the same model, its
+    limits located exactly (:class:`fem.protocols.EventLocator`); (combined result, summary extras)."""
+    from fem.protocols import STEP_CODES, min_max_dt, parse_protocol
+    from fem.simulation import FieldOutput
+    p, s = setup.p, setup.scales
+    steps = parse_protocol(p.protocol)
+    ctrl = ic.ProtocolControl(model, s, setup.current.one_c_A_m2 * setup.area_m2, setup.area_m2)
+    vtx = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s)
+    written = []
+
+    def write(t):  # each stage starts where the last ended: write that state once
+        if not written or t > written[-1]:
+            vtx.write(t)
+            written.append(t)
+
+    fields = FieldOutput(write, p.fields_every)
+    total, t, ends = SimulationResult(0.0), 0.0, []
+    for i, step in enumerate(steps):
+        ctrl.apply(i, step, t)
+        I = abs(ctrl.I) or setup.current.one_c_A_m2 * setup.area_m2
+        t_max = step.duration_s or p.t_end_s or (1.2 * setup.capacity_C / I if step.kind == "current" else 36000.0)
+        sim = simulation(model, setup, out, recorders=[ctrl.record], fields=fields)
+        sim.name, sim.control.t_end = f"step_{i}", t + t_max / s.time
+        limits = ctrl.limits()
+        for lim in limits:
+            lim.start()
+        sim.stops = [lim.stop for lim in limits]
+        if step.kind == "current" and not step.charge:
+            sim.stops.append(ic.surface_saturation_stop(model, p.saturation_x))
+        jump = max_change_check(model.phi, p.max_voltage_step_V, model.vt)  # not on a step's first (the switch)
+        sim.checks = [lim.check for lim in limits] + [lambda t, dt, st: None if model.phi.older is None else jump(t, dt, st)]
+        sim.max_dt = min_max_dt(*(lim.max_dt for lim in limits))
+        r = sim.run(t)
+        t = r.t
+        for k in ("steps", "rejected", "newton", "krylov", "wall_s"):
+            setattr(total, k, getattr(total, k) + getattr(r, k))
+        ends.append(f"{i}: {step.text}: {r.reason or 'time limit'}")
+        if r.status != "ok":
+            total.status, total.reason, total.signal = r.status, f"protocol step {i} ({step.text}): {r.reason}", r.signal
+            break
+    else:
+        total.reason = f"protocol finished ({len(steps)} steps)"
+    total.t = t
+    vtx.close()
+    ts = out.timeseries
+    extra = {"protocol_steps": len(steps), "protocol_step_ends": ends,
+             "protocol_step_codes": {k: v for k, v in STEP_CODES.items()},
+             "capacity_mAh": float(ts.column("capacity_mAh")[-1]) if out.comm.rank == 0 else None,
+             "charge_passed_C": float(ts.column("charge_passed_C")[-1]) if out.comm.rank == 0 else None}
+    return total, extra
 
 
 def plot(out: RunOutput, model: ic.IntercalationParticle, setup: Setup) -> None:
@@ -351,9 +420,10 @@ def plot(out: RunOutput, model: ic.IntercalationParticle, setup: Setup) -> None:
     t = ts.column("t_s")
     if model.phi is not None:
         with out.figure("voltage") as (fig, ax):
-            ax.plot(ts.column("capacity_mAh") * 1e6, ts.column("voltage_V"), label="V (FEM)")
-            ax.plot(ts.column("capacity_mAh") * 1e6, ts.column("ocv_surface_V"), "--", label="OCV(surface x)")
-            ax.set_xlabel("capacity [nAh]")
+            x = t if setup.p.protocol else ts.column("capacity_mAh") * 1e6
+            ax.plot(x, ts.column("voltage_V"), label="V (FEM)")
+            ax.plot(x, ts.column("ocv_surface_V"), "--", label="OCV(surface x)")
+            ax.set_xlabel("t [s]" if setup.p.protocol else "capacity [nAh]")
             ax.set_ylabel("voltage vs Li/Li$^+$ [V]")
             ax.legend()
     with out.figure("concentration") as (fig, ax):

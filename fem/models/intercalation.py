@@ -103,6 +103,7 @@ class IntercalationParticle:
                               h=di_dphi * ds)
                 self.solver = BorderedNewton(F, self.c, self.phi, border, current, options=opts, prefix=prefix,
                                              scale_form=self.c / self.history.bdf.dt * v * dx)
+                self._hold = (F, opts, prefix + "hold_")  # potentiostatic solver, built on first hold
             else:
                 self.phi.set_accepted(voltage / thermal_voltage)
                 self.solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
@@ -129,6 +130,8 @@ class IntercalationParticle:
         self.moles_in = self.moles_in_old = 0.0
         self.t = 0.0  # model time of the last accepted state
         self.x_surface_min = x0
+        self.holding = False  # galvanostatic model held at a fixed potential (hold_voltage)
+        self.hold_solver = None
 
     # ------------------------------------------------------------------
     @property
@@ -142,6 +145,29 @@ class IntercalationParticle:
     def set_current(self, current: float) -> None:
         """Galvanostatic: the total current (nondimensional, anodic positive)."""
         self.current = self.solver.target = current
+
+    def hold_voltage(self, volts: float) -> None:
+        """Galvanostatic model: hold the particle potential at ``volts`` (a potentiostatic
+        solve on the same residual) until :meth:`release_voltage`."""
+        if self.condition != "galvanostatic":
+            raise ValueError("hold_voltage needs the galvanostatic condition")
+        if self.hold_solver is None:
+            F, opts, prefix = self._hold
+            self.hold_solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
+        self.holding = True
+        self.set_voltage(volts)
+
+    def release_voltage(self, current: float) -> None:
+        """Back to a controlled total current (nondimensional, anodic positive)."""
+        self.holding = False
+        self.set_current(current)
+
+    def restart_history(self) -> None:
+        """Start the time scheme afresh from the accepted state (BDF1 step, no extrapolation):
+        for a discontinuous change of the surface condition (a protocol's next step)."""
+        self.history.bdf.dt_prev = None
+        if self.phi is not None:
+            self.phi.older = None
 
     def set_flux(self, flux: float) -> None:
         """``flux`` condition: the inward flux density (nondimensional)."""
@@ -158,7 +184,7 @@ class IntercalationParticle:
     def step(self, t: float, dt: float) -> SolveStats:
         self.history.set_step(dt)
         self.predict(dt)
-        return self.solver.solve()
+        return (self.hold_solver if self.holding else self.solver).solve()
 
     def predict(self, dt: float) -> None:
         """Newton initial guess: linear extrapolation of the last two accepted states."""
@@ -167,7 +193,7 @@ class IntercalationParticle:
             return
         self.history.predict(dt)
         np.clip(self.c.x.array, self.x_clip, 1 - self.x_clip, out=self.c.x.array)
-        if self.condition == "galvanostatic":
+        if self.condition == "galvanostatic" and not self.holding:
             self.phi.predict(dt / dt_prev)
 
     def reject(self) -> None:
@@ -191,6 +217,8 @@ class IntercalationParticle:
                  "moles_in_old": self.moles_in_old, "t": self.t, "x_surface_min": self.x_surface_min}
         if self.phi is not None:
             state.update(self.phi.checkpoint_state("phi"))
+        if self.condition == "galvanostatic":
+            state.update(holding=self.holding, current=self.current)
         return state
 
     def restore_state(self, state: dict) -> None:
@@ -199,9 +227,19 @@ class IntercalationParticle:
         self.t, self.x_surface_min = state["t"], state["x_surface_min"]
         if self.phi is not None:
             self.phi.restore_state("phi", state)
+        if self.condition == "galvanostatic" and "holding" in state:
+            if state["holding"]:
+                volts = self.voltage_V
+                self.hold_voltage(volts)
+                self.phi.restore_state("phi", state)
+            else:
+                self.holding = False
+            self.set_current(state["current"])
 
     def destroy(self) -> None:
         self.solver.destroy()
+        if self.hold_solver is not None:
+            self.hold_solver.destroy()
 
 
 # --- SI observables and stop conditions --------------------------------------------
@@ -307,3 +345,89 @@ def plane_section(model: IntercalationParticle, n: int = 61):
     Z = np.full(X.size, np.nan)
     Z[inside] = vals
     return X, Y, Z.reshape(X.shape)
+
+
+# --- protocols (fem.protocols) on a galvanostatic particle ---------------------------------
+
+class ProtocolControl:
+    """Applies the steps of a :mod:`fem.protocols` protocol to a galvanostatic
+    :class:`IntercalationParticle` and measures their limits, in SI.
+
+    scales : the model's :class:`fem.scaling.Scales`; one_c_A : |I| of 1C [A];
+    area_m2 : the particle surface (current densities).
+    ``record`` is a recorder adding ``protocol_step``, ``protocol_step_type``
+    (:data:`fem.protocols.STEP_CODES`), ``current_A`` (the applied current of a current step
+    or rest, the computed one of a hold), ``charge_passed_C`` (int I dt, anodic positive) and
+    ``capacity_mAh`` = |charge_passed_C| / 3.6.
+    """
+
+    def __init__(self, model: IntercalationParticle, scales, one_c_A: float, area_m2: float):
+        if model.condition != "galvanostatic":
+            raise ValueError("protocols need the galvanostatic (Butler-Volmer) condition")
+        self.model, self.s, self.one_c_A, self.area_m2 = model, scales, one_c_A, area_m2
+        self.current_unit_A = scales.current_density * scales.length**2
+        self.index, self.step, self.t0, self.q0, self.moles0, self.I = -1, None, 0.0, 0.0, 0.0, 0.0
+
+    def applied_current_A(self, step) -> float:
+        """Anodic-positive current of a current step (0 for a rest)."""
+        if step.kind == "rest":
+            return 0.0
+        magnitude = step.c_rate * self.one_c_A if step.c_rate > 0 else step.current_density_A_m2 * self.area_m2
+        return magnitude if step.charge else -magnitude
+
+    def computed_current_A(self) -> float:
+        return self.model.total_current() * self.current_unit_A
+
+    def charge_C(self, t: float) -> float:
+        if self.step is not None and self.step.kind == "voltage":
+            moles = (self.model.moles_in - self.moles0) * self.s.concentration * self.s.length**3
+            return self.q0 - FARADAY * moles
+        return self.q0 + self.I * (t - self.t0) * self.s.time
+
+    def apply(self, index: int, step, t: float) -> None:
+        """Start step ``index`` at model time ``t`` (the accepted state)."""
+        self.q0 = self.charge_C(t) if self.step is not None else 0.0
+        self.index, self.step, self.t0, self.moles0 = index, step, t, self.model.moles_in
+        self.model.restart_history()
+        if step.kind == "voltage":
+            self.I = 0.0
+            self.model.hold_voltage(step.voltage_V)
+        else:
+            self.I = self.applied_current_A(step)
+            self.model.release_voltage(self.I / self.current_unit_A)
+
+    def limits(self, discharge_sign: int | None = None) -> list:
+        """:class:`fem.protocols.EventLocator` objects of the current step's limits (time limits
+        are the stage's end time)."""
+        from fem.protocols import EventLocator
+        m, step, out = self.model, self.step, []
+        if step.kind == "current":
+            sign = -1.0 if step.charge else 1.0  # discharge: V falls, x rises
+            if step.until_voltage_V is not None:
+                V = step.until_voltage_V
+                out.append(EventLocator(lambda: sign * (m.voltage_V - V), 1e-7 * V, f"voltage limit {V} V"))
+            if step.until_x is not None:
+                x = step.until_x
+                out.append(EventLocator(lambda: sign * (x - m.int_c() / m.volume), 1e-9,
+                                        f"stoichiometry limit x = {x}"))
+        elif step.kind == "voltage" and (step.until_c_rate or step.until_current_density_A_m2):
+            limit = (step.until_c_rate * self.one_c_A if step.until_c_rate
+                     else step.until_current_density_A_m2 * self.area_m2)
+            out.append(EventLocator(lambda: abs(self.computed_current_A()) - limit, 1e-6 * limit,
+                                    f"current limit {limit:.6g} A"))
+        return out
+
+    def record(self, t: float) -> dict:
+        I = self.computed_current_A() if self.step.kind == "voltage" else self.I
+        q = self.charge_C(t)
+        from fem.protocols import STEP_CODES
+        return {"protocol_step": float(self.index), "protocol_step_type": float(STEP_CODES[self.step.kind]),
+                "current_A": I, "charge_passed_C": q, "capacity_mAh": abs(q) / 3.6}
+
+    def checkpoint_state(self) -> dict:
+        return {"protocol_index": self.index, "protocol_t0": self.t0, "protocol_q0": self.q0,
+                "protocol_moles0": self.moles0, "protocol_I": self.I}
+
+    def restore_state(self, state: dict) -> None:
+        self.index, self.t0, self.q0 = state["protocol_index"], state["protocol_t0"], state["protocol_q0"]
+        self.moles0, self.I = state["protocol_moles0"], state["protocol_I"]
