@@ -32,6 +32,8 @@ TOML form: a list whose items are such strings or tables::
       {type = "rest", duration_s = 3600},
       {type = "hold", voltage_V = 4.2, until_c_rate = 0.02},
       {repeat = 3, steps = ["Discharge at 1C for 60 s", {type = "rest", duration_s = 600}]},
+      {type = "gitt", pulse_c_rate = 1.0, pulse_s = 60, rest_s = 600, n_pulses = 5},
+      {type = "pitt", voltages_V = [4.0, 3.9], step_s = 600},
     ]
 
 Named protocols: :func:`gitt`, :func:`pitt`.
@@ -193,6 +195,12 @@ def _from_table(item: dict) -> list[Step]:
                              "{repeat = <n >= 1>, steps = [<step>, ...]}")
         return parse_protocol(steps) * n
     kind = item.pop("type", None)
+    if kind in ("gitt", "pitt"):
+        fn = gitt if kind == "gitt" else pitt
+        try:
+            return fn(**item)
+        except TypeError as e:
+            raise InputError(f"protocol step {dict(item, type=kind)!r}: {e}") from None
     text = f"{kind} " + ", ".join(f"{k}={v}" for k, v in item.items())
     if kind not in _TABLE_KEYS:
         raise InputError(f"protocol step {text!r}: 'type' must be one of {tuple(_TABLE_KEYS)}")

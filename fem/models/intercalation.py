@@ -413,7 +413,7 @@ class ProtocolControl:
         elif step.kind == "voltage" and (step.until_c_rate or step.until_current_density_A_m2):
             limit = (step.until_c_rate * self.one_c_A if step.until_c_rate
                      else step.until_current_density_A_m2 * self.area_m2)
-            out.append(EventLocator(lambda: abs(self.computed_current_A()) - limit, 1e-6 * limit,
+            out.append(EventLocator(lambda: abs(self.computed_current_A()) - limit, 1e-4 * limit,
                                     f"current limit {limit:.6g} A"))
         return out
 
