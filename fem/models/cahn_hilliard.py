@@ -73,6 +73,8 @@ class CahnHilliard:
         self.mesh = mesh
         self.comm = mesh.comm
         self.fe = free_energy
+        self.scheme = scheme
+        self.error_control = None  # set by fem.error_control.TimeErrorControl
         cell = mesh.basix_cell()
         P = basix.ufl.element("Lagrange", cell, degree)
         elements = [P, P]
@@ -257,21 +259,28 @@ class CahnHilliard:
         self._energy_new = None
 
     def accept(self, t_new, dt, stats):
+        if self.error_control is not None:
+            self.error_control.accepted(dt)
         self.w_old.x.array[:] = self.w.x.array
         self._energy_old, self._energy_new = self._energy_new, None
         self.last_dt, self.last_newton, self.last_krylov = dt, stats.newton_iterations, stats.krylov_iterations
 
     # -- restart ------------------------------------------------------------
     def checkpoint_state(self) -> dict:
-        return {"w": self.w, "w_old": self.w_old, "energy_old": self._energy_old, "last_dc": self.last_dc,
-                "last_dt": self.last_dt, "last_newton": self.last_newton, "last_krylov": self.last_krylov,
-                "notes": self.notes}
+        state = {"w": self.w, "w_old": self.w_old, "energy_old": self._energy_old, "last_dc": self.last_dc,
+                 "last_dt": self.last_dt, "last_newton": self.last_newton, "last_krylov": self.last_krylov,
+                 "notes": self.notes}
+        if self.error_control is not None:
+            state.update(self.error_control.state())
+        return state
 
     def restore_state(self, state: dict) -> None:
         self._energy_old, self._energy_new = state["energy_old"], None
         self.last_dc, self.last_dt = state["last_dc"], state["last_dt"]
         self.last_newton, self.last_krylov = state["last_newton"], state["last_krylov"]
         self.notes = state["notes"]
+        if self.error_control is not None:
+            self.error_control.restore(state)
 
     def destroy(self):
         self.solver.destroy()
