@@ -420,10 +420,11 @@ def plot(out: RunOutput, model: ic.IntercalationParticle, setup: Setup) -> None:
     t = ts.column("t_s")
     if model.phi is not None:
         with out.figure("voltage") as (fig, ax):
-            x = t if setup.p.protocol else ts.column("capacity_mAh") * 1e6
+            protocol = getattr(setup.p, "protocol", None)
+            x = t if protocol else ts.column("capacity_mAh") * 1e6
             ax.plot(x, ts.column("voltage_V"), label="V (FEM)")
             ax.plot(x, ts.column("ocv_surface_V"), "--", label="OCV(surface x)")
-            ax.set_xlabel("t [s]" if setup.p.protocol else "capacity [nAh]")
+            ax.set_xlabel("t [s]" if protocol else "capacity [nAh]")
             ax.set_ylabel("voltage vs Li/Li$^+$ [V]")
             ax.legend()
     with out.figure("concentration") as (fig, ax):
