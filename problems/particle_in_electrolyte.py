@@ -34,12 +34,11 @@ from fem import field_views
 from fem.errors import InputError
 from fem.models import pnp
 from fem.models.pnp import PNPModel
-from fem.output import RunOutput, mesh_summary, si_fields
+from fem.output import RunOutput, mesh_summary
 from fem.parameters import param
 from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
-from fem.simulation import Simulation, StepControl
 from meshes import tags as T
-from problems.space_charge import SpaceChargeParameters, build_model_description
+from problems.space_charge import SpaceChargeParameters, build_model_description, run_transient
 
 NAME = "particle_in_electrolyte"
 DESCRIPTION = "PNP space-charge layer around a cathode particle embedded in solid electrolyte (3D)"
@@ -95,17 +94,7 @@ def transient(p, out, domain, materials, species, bulk, sigma, opts, s):
                                * s.surface_charge * s.length ** (domain.dim - 1))
         row["phi_surface_mean_V"] = model.interface_potential()[1] * s.potential
         return row
-    control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
-                          dt_max=p.t_end_s / s.time / 5, grow=1.5, easy_newton=6)
-    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out, recorders=[record],
-                     name="transient")
-    res = sim.run()
-    # fields of the final state only (as before the redesign: a write scales the mesh coordinates
-    # to metres and back, which perturbs them by round-off, so an extra write at t0 would change the run)
-    fields = si_fields(out, "pnp", pnp.potential_fields(model, s), s)
-    fields.write(res.t)
-    fields.close()
-    return model, res
+    return model, run_transient(model, p, s, out, record, steps_per_end_time=5, grow=1.5)
 
 
 def solve(p: ParticleInElectrolyteParameters, out: RunOutput) -> None:

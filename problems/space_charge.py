@@ -173,17 +173,17 @@ def transient(p, out, domain, materials, species, bulk, sigma, opts, s, pts, x_i
         row["phi_interface_V"] = float(v["phi"][0] * s.potential)
         row["phi_drop_V"] = float((v["phi"][1] - v["phi"][2]) * s.potential)
         return row
+    return model, run_transient(model, p, s, out, record, steps_per_end_time=10, grow=1.3)
+
+
+def run_transient(model, p, s, out: RunOutput, record, steps_per_end_time: int, grow: float):
+    """The PNP transient from t = 0 to ``p.t_end_s`` (stage ``transient``), fields at start and end."""
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
-                          dt_max=p.t_end_s / s.time / 10, grow=1.3, easy_newton=6)
-    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out, recorders=[record],
-                     name="transient")
-    res = sim.run()
-    # fields of the final state only (as before the redesign: a write scales the mesh coordinates
-    # to metres and back, which perturbs them by round-off, so an extra write at t0 would change the run)
+                          dt_max=p.t_end_s / s.time / steps_per_end_time, grow=grow, easy_newton=6)
     fields = si_fields(out, "pnp", pnp.potential_fields(model, s), s)
-    fields.write(res.t)
-    fields.close()
-    return model, res
+    sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out, recorders=[record],
+                     fields=[fields], name="transient")
+    return sim.run()
 
 
 def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi_bulk, pts, x_int, widths):
