@@ -116,3 +116,25 @@ def assert_same_run(A, B, rtol: float = 1e-10) -> None:
         scale = 1.0 if ("error" in col or "rel_change" in col) else max(max(abs(v) for v in ta[col]), 1e-300)
         worst = max(abs(x - y) for x, y in zip(ta[col], tb[col])) / scale
         assert worst <= rtol, f"{col}: max relative difference {worst:.3e}"
+
+
+def restart_from_copy(problem: str, root: Path, comm, every: int, remove=("timeseries.csv",), **params):
+    """In-process (so also under mpirun): run A with checkpoints every ``every`` steps; B = a
+    copy of A's directory as a run killed after its last checkpoint would have left it
+    (``remove``d files gone), continued with :func:`solidion.restart`.  Returns (A, B, step)
+    summaries and the checkpoint step."""
+    import shutil
+
+    from solidion import restart, run
+    a = run(problem, out=root / "A", comm=comm, quiet=True, checkpoint_every=every, **params)
+    assert a["status"] == "ok", a["reason"]
+    if comm.rank == 0:
+        shutil.copytree(root / "A", root / "B")
+        for name in remove:
+            (root / "B" / name).unlink()
+    comm.barrier()
+    step = checkpoint_step(root / "B")
+    assert 0 < step < a["steps"]
+    b = restart(root / "B", comm=comm, quiet=True)
+    assert b["status"] == "ok" and b["restarted_from_step"] == step
+    return a, b, step

@@ -255,22 +255,10 @@ def test_killed_run_restarted_matches_uninterrupted(tmp_path):
 def test_restart_from_mid_run_checkpoint_matches_uninterrupted_parallel(shared_tmp_path):
     """Under mpirun: B = A's directory as a run killed after its last checkpoint would have
     left it (no time series), restarted in-process on the same ranks."""
-    import json
-    import shutil
-
-    from solidion import restart, run
+    from restart_util import restart_from_copy
     comm = MPI.COMM_WORLD
     kw = dict(geometry="sphere", mesh_size=0.4, c_rate=5.0, fields_every=5, section_plot=False)  # RESTART_CASE
-    a = run("particle_discharge", out=shared_tmp_path / "A", comm=comm, quiet=True, checkpoint_every=20, **kw)
-    assert a["status"] == "ok"
-    if comm.rank == 0:
-        shutil.copytree(shared_tmp_path / "A", shared_tmp_path / "B")
-        (shared_tmp_path / "B" / "timeseries.csv").unlink()
-    comm.barrier()
-    step = json.loads((shared_tmp_path / "B" / "checkpoint" / "meta.json").read_text())["step"]
-    assert 0 < step < a["steps"]
-    b = restart(shared_tmp_path / "B", comm=comm, quiet=True)
-    assert b["status"] == "ok" and b["restarted_from_step"] == step
+    a, b, step = restart_from_copy("particle_discharge", shared_tmp_path, comm, 20, **kw)
     for key in ("steps", "rejected_steps", "newton_iterations", "stop_reason"):
         assert b[key] == a[key], key
     for key in ("final_voltage_V", "capacity_mAh", "t_final_s"):

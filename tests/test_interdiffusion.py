@@ -159,23 +159,11 @@ def test_parallel_matches_serial(shared_tmp_path):
 def _restart_matches_uninterrupted(root, comm):
     """Run A with checkpoints; B = A's checkpoint at a mid-run step, restarted: same rows and steps.
     (In-process, so it also runs under mpirun; the serial test below kills a real run.)"""
-    import json
-    import shutil
-
-    from solidion import restart, run
-    kw = dict(quiet=True, t_end_s=300.0, fields_every=5, tracer_diffusivity_B_m2_s=4e-16)
-    a = run("interdiffusion", out=root / "A", comm=comm, checkpoint_every=25, **kw)
-    assert a["status"] == "ok" and a["steps"] > 25
-    if comm.rank == 0:
-        # B holds only what a run killed after the last checkpoint would have had on disk
-        shutil.copytree(root / "A", root / "B")
-        for name in ("timeseries.csv", "profiles.csv"):
-            (root / "B" / name).unlink()
-    comm.barrier()
-    ckpt_step = json.loads((root / "B" / "checkpoint" / "meta.json").read_text())["step"]
-    assert 0 < ckpt_step < a["steps"]
-    b = restart(root / "B", comm=comm, quiet=True)
-    assert b["status"] == "ok" and b["restarted_from_step"] == ckpt_step
+    from restart_util import restart_from_copy
+    kw = dict(t_end_s=300.0, fields_every=5, tracer_diffusivity_B_m2_s=4e-16)
+    a, b, ckpt_step = restart_from_copy("interdiffusion", root, comm, 25, remove=("timeseries.csv", "profiles.csv"),
+                                        **kw)
+    assert a["steps"] > 25
     for key in ("steps", "rejected_steps", "newton_iterations", "t_final_s"):
         assert b[key] == a[key], key
     assert b["marker_displacement_m"] == pytest.approx(a["marker_displacement_m"], rel=1e-10, abs=0)

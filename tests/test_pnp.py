@@ -401,22 +401,10 @@ def test_space_charge_killed_run_restarted_matches_uninterrupted(tmp_path):
 def test_space_charge_restart_from_mid_run_checkpoint_parallel(shared_tmp_path):
     """Under mpirun: B = A's directory as a run killed after its last checkpoint would have
     left it (no time series), restarted in-process on the same ranks."""
-    import json
-    import shutil
-
-    from solidion import restart, run
+    from restart_util import restart_from_copy
     comm = MPI.COMM_WORLD
     kw = dict(t_end_s=0.05, currents_A_m2=[])  # RESTART_CASE
-    a = run("space_charge", out=shared_tmp_path / "A", comm=comm, quiet=True, checkpoint_every=15, **kw)
-    assert a["status"] == "ok"
-    if comm.rank == 0:
-        shutil.copytree(shared_tmp_path / "A", shared_tmp_path / "B")
-        (shared_tmp_path / "B" / "timeseries.csv").unlink()
-    comm.barrier()
-    step = json.loads((shared_tmp_path / "B" / "checkpoint" / "meta.json").read_text())["step"]
-    assert 0 < step < a["steps"]
-    b = restart(shared_tmp_path / "B", comm=comm, quiet=True)
-    assert b["status"] == "ok" and b["restarted_from_step"] == step
+    a, b, step = restart_from_copy("space_charge", shared_tmp_path, comm, 15, **kw)
     for key in ("steps", "rejected_steps", "newton_iterations"):
         assert b[key] == a[key], key
     for key in ("max_deviation_from_pb_V", "max_amount_rel_change"):
