@@ -18,7 +18,8 @@ Coordinates are mesh coordinates times ``length_scale`` [m], values times ``valu
 * :func:`snapshot`      those three at once (``plots/NAME_surface.png``, ``_section``, ``_clip``);
   :func:`views_output`  a :class:`fem.simulation.FieldOutput` rendering them during a run
   (at the requested output times, on a trigger such as half conversion, and at the end).
-* :func:`section_triangles`, :func:`boundary_triangles`, :func:`section_outline`: the data.
+* :func:`section_triangles`, :func:`boundary_triangles`, :func:`section_outline`,
+  :func:`clipped_surface`: the data.
 
 Drawing: the triangles are rasterized here (numpy z-buffer, 2 x 2 supersampling; values and
 normals interpolated per pixel, so the picture is the piecewise-linear field without the
@@ -408,8 +409,10 @@ def _image(uv, depth, attrs, colour, *, pixels: int | None = None, supersample: 
     span = float((hi - lo).max()) or 1.0
     lo, hi = lo - 0.005 * span, hi + 0.005 * span
     scale = (pixels or PIXELS) * supersample / span  # pixels per display unit
-    W = int(math.ceil((hi[0] - lo[0]) * scale / supersample)) * supersample
-    H = int(math.ceil((hi[1] - lo[1]) * scale / supersample)) * supersample
+    # whole pixels; rounded first so that round-off in the bounds (another partition) cannot
+    # change the size
+    W = int(math.ceil(round((hi[0] - lo[0]) * scale / supersample, 6))) * supersample
+    H = int(math.ceil(round((hi[1] - lo[1]) * scale / supersample, 6))) * supersample
     A, covered = _rasterize((uv - lo) * scale, depth, attrs, W, H)
     rgba = np.zeros((H, W, 4), dtype=np.float32)
     rgba[covered, :3] = colour(A[covered])
@@ -475,10 +478,12 @@ def _render_3d(path, x, v, nrm, *, norm, cmap, label, title, unit_factor, unit, 
     fig = _new_figure()
     ax = fig.add_subplot()
     ax.imshow(img, extent=extent, origin="upper", interpolation="antialiased")
-    w, h = extent[1] - extent[0], extent[3] - extent[2]
-    pad = 0.03 * max(w, h)
-    ax.set_xlim(extent[0] - pad, extent[1] + pad)
-    ax.set_ylim(extent[2] - 3.5 * pad, extent[3] + pad)  # room for the scale bar
+    # limits from the data, not from the image (whose size is rounded to whole pixels)
+    lo, hi = (uv.reshape(-1, 2).min(axis=0), uv.reshape(-1, 2).max(axis=0)) if len(uv) else (np.zeros(2), np.ones(2))
+    w, h = hi - lo
+    pad = 0.035 * max(w, h)
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - 3.5 * pad, hi[1] + pad)  # room for the scale bar
     if lines is not None and len(lines):
         from matplotlib.collections import LineCollection
         ln = np.stack([lines @ right, lines @ up], axis=-1) * unit_factor
@@ -590,6 +595,21 @@ def section_view(out, name: str, field, *, length_scale: float, value_scale: flo
     return _save(fig, _plot_path(out, name))
 
 
+def clipped_surface(tri: dict, sec: dict, axis="z", at=0.0, sign: float = 1.0):
+    """The closed surface of the part with sign * (x_axis - at) < 0 of the region bounded by
+    the outward triangles ``tri`` (:func:`boundary_triangles`): the clipped boundary plus the
+    section ``sec`` (:func:`section_triangles`) as the cap, outward-oriented.  Returns
+    (x (m, 3, 3), values (m, 3), corner normals (m, 3, 3))."""
+    normal, offset = _plane(axis, at)
+    x = tri["x"]
+    xc, vc, nc = _clip_triangles(x, tri["values"], _vertex_normals(x, tri["ids"]), sign * (x @ normal - offset))
+    cap, capv = sec["x"].copy(), sec["values"].copy()
+    flip = np.cross(cap[:, 1] - cap[:, 0], cap[:, 2] - cap[:, 0]) @ (sign * normal) < 0
+    cap[flip], capv[flip] = cap[flip][:, [0, 2, 1]], capv[flip][:, [0, 2, 1]]  # facing the removed side
+    capn = np.broadcast_to(sign * normal, cap.shape)
+    return np.concatenate([xc, cap]), np.concatenate([vc, capv]), np.concatenate([nc, capn])
+
+
 def clip_view(out, name: str, field, *, length_scale: float, value_scale: float = 1.0, label: str = "",
               t_s: float | None = None, title: str = "", cells=None, surface_cells=None, axis: str = "z",
               at: float | None = None, cmap="viridis", vmin=None, vmax=None, elev: float | None = None,
@@ -603,8 +623,7 @@ def clip_view(out, name: str, field, *, length_scale: float, value_scale: float 
     if elev is None:
         elev = 40.0 if axis == "z" else 22.0
     d_view = _camera(elev, azim)[0]
-    normal, offset = _plane(axis, at_mesh)
-    sign = 1.0 if d_view @ normal >= 0 else -1.0  # remove the half on the viewer's side
+    sign = 1.0 if d_view @ _plane(axis, at_mesh)[0] >= 0 else -1.0  # remove the half on the viewer's side
     region = surface_cells
     if surface_cells is not None:
         pieces = [(f, surface_cells if c is None else np.intersect1d(c, surface_cells)) for f, c in pieces]
@@ -612,19 +631,8 @@ def clip_view(out, name: str, field, *, length_scale: float, value_scale: float 
     tri = boundary_triangles(pieces, comm, region=region)
     if tri is None:
         return None
-    x = tri["x"]
-    nrm = _vertex_normals(x, tri["ids"])
-    d = sign * (x @ normal - offset)
-    xc, vc, nc = _clip_triangles(x, tri["values"], nrm, d)
-    cap = sec["x"].copy()
-    cn = np.cross(cap[:, 1] - cap[:, 0], cap[:, 2] - cap[:, 0]) @ (sign * normal)
-    cap[cn < 0] = cap[cn < 0][:, [0, 2, 1]]  # the cap faces the removed side
-    capv = sec["values"].copy()
-    capv[cn < 0] = capv[cn < 0][:, [0, 2, 1]]
-    capn = np.broadcast_to(sign * normal, cap.shape)
-    x = np.concatenate([xc, cap]) * length_scale
-    v = np.concatenate([vc, capv]) * value_scale
-    nrm = np.concatenate([nc, capn])
+    x, v, nrm = clipped_surface(tri, sec, axis, at_mesh, sign)
+    x, v = x * length_scale, v * value_scale
     names = "xyz"
     plane = _plane_label(names[AXES[axis]], at_mesh * length_scale, extent, uf, unit)
     rim = section_outline(tri, axis, at_mesh) * length_scale

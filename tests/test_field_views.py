@@ -86,6 +86,29 @@ def test_section_exact(order, degree, area_tol):
 
 
 @pytest.mark.mpi
+@pytest.mark.parametrize("axis,at,sign", [("z", 0.0, 1.0), ("x", 0.3, -1.0)])
+def test_clipped_surface_closed(axis, at, sign):
+    """Clipped boundary + cap: a closed, outward surface bounding the kept part of the mesh."""
+    comm = MPI.COMM_WORLD
+    dom, u = field(comm, 1, 1)
+    tri = fv.boundary_triangles(u, comm)
+    sec = fv.section_triangles(u, comm, axis=axis, at=at)
+    k = fv.AXES[axis]
+    if comm.rank == 0:
+        x, v, nrm = fv.clipped_surface(tri, sec, axis, at, sign)
+        n = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]) / 2
+        assert np.abs(n.sum(axis=0)).max() < 1e-13
+        volume = np.einsum("ij,ij->", n, x.mean(axis=1)) / 3
+        assert np.all(sign * (x[..., k] - at) <= 1e-14)
+        assert v == pytest.approx(linear(x.reshape(-1, 3).T).reshape(-1, 3), abs=1e-12)
+        cap = n[len(n) - len(sec["x"]):]  # the cap comes last, facing the removed side
+        assert np.all(cap[:, k] * sign >= 0)
+        assert cap[:, k].sum() * sign == pytest.approx(areas(sec["x"]).sum(), rel=1e-12)
+        c = at * sign  # the kept part of the ball, {sign (x_k - at) < 0}: pi (2/3 + c - c^3/3)
+        assert volume == pytest.approx(math.pi * (2 / 3 + c - c**3 / 3), rel=0.05)
+
+
+@pytest.mark.mpi
 def test_two_pieces_and_region():
     """Core/shell pieces: the interface is interior to the union, an outline of each piece."""
     comm = MPI.COMM_WORLD
@@ -123,29 +146,38 @@ def render(comm, outdir):
 
 
 @pytest.mark.mpi
-def test_pictures_serial_and_parallel(shared_tmp_path):
+def test_pictures_serial_and_parallel(shared_tmp_path, monkeypatch):
     """PNGs written, not trivial, and on 2 ranks the same as on 1 (within antialiasing)."""
+    monkeypatch.setattr(fv, "PIXELS", 500)  # rendered image size (default 800): time
     comm = MPI.COMM_WORLD
     paths = render(comm, shared_tmp_path / "world")
-    if comm.rank == 0:
+
+    def check():  # rank 0; measured: the same pixels (mean difference 2e-7, none > 0.1)
         assert [p.name for p in paths] == ["u_surface.png", "u_section.png", "u_clip.png"]
         for p in paths:
             assert p.stat().st_size > 20_000
             img = pixels(p)
             assert img.shape[0] > 600 and img.shape[1] > 800
             colours = np.unique((img.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
-            assert len(colours) > 500  # a colour map, not a flat picture
-            assert img.std() > 0.1
+            assert len(colours) > 500, p.name  # a colour map, not a flat picture
+            assert img.std() > 0.1, p.name
         assert not list((shared_tmp_path / "world").glob(".*tmp*"))  # temporary files renamed
-    if comm.size > 1 and comm.rank == 0:
-        serial = render(MPI.COMM_SELF, shared_tmp_path / "self")
-        for p, q in zip(paths, serial):
-            a, b = pixels(p), pixels(q)
-            assert a.shape == b.shape
-            diff = np.abs(a - b).max(axis=2)
-            assert diff.mean() < 2e-3, p.name
-            assert np.mean(diff > 0.1) < 2e-3, p.name
-    comm.barrier()
+        if comm.size > 1:
+            serial = render(MPI.COMM_SELF, shared_tmp_path / "self")
+            for p, q in zip(paths, serial):
+                a, b = pixels(p), pixels(q)
+                assert a.shape == b.shape, p.name
+                diff = np.abs(a - b).max(axis=2)
+                assert diff.mean() < 1e-4 and np.mean(diff > 0.1) < 5e-4, (p.name, diff.mean())
+
+    error = None
+    if comm.rank == 0:
+        try:
+            check()
+        except AssertionError as e:
+            error = f"rank 0: {e!r}"
+    error = comm.bcast(error, root=0)  # every rank fails with rank 0 (no rank left waiting)
+    assert error is None, error
 
 
 def test_vtx_fields_read_back(tmp_path):
@@ -180,3 +212,26 @@ def test_vtx_fields_read_back(tmp_path):
     assert vals[-1][on_surface] == pytest.approx(cs, rel=1e-10)  # the Dirichlet value [mol/m^3]
     mean_vtx = vals[-1].mean()
     assert c0 < mean_vtx < cs
+
+
+def test_views_output_schedule(tmp_path, monkeypatch):
+    """views_output renders on the trigger (once), at output times and at the end, not at t0;
+    a restarted run renders no second trigger picture."""
+    from types import SimpleNamespace
+    monkeypatch.setattr(fv, "PIXELS", 200)  # only the file names matter here
+    dom, u = field(MPI.COMM_WORLD, 1, 1, h=0.4)
+    kw = dict(time_scale=2.0, length_scale=1e-6, label="u", views=("section",))
+    out = SimpleNamespace(dir=tmp_path / "new", mode="new")
+    vo = fv.views_output(out, "u", u, when=("half", lambda t: t >= 2), **kw)
+    vo.write(0.0)  # the driver's write at t0
+    for t in (1.0, 2.0, 3.0):
+        vo.step(t)
+    vo.write(4.0)  # an output time
+    vo.final(5.0)
+    assert sorted(p.name for p in (tmp_path / "new" / "plots").iterdir()) == [
+        "u_section.png", "u_section_half.png", "u_section_t8s.png"]
+    out = SimpleNamespace(dir=tmp_path / "restart", mode="restart")
+    vo = fv.views_output(out, "u", u, when=("half", lambda t: t >= 2), final=False, **kw)
+    vo.step(3.0)  # first step after a restart past the trigger: no picture
+    vo.step(4.0)
+    assert not (tmp_path / "restart" / "plots").exists()
