@@ -427,7 +427,7 @@ def _image(uv, depth, attrs, colour, *, pixels: int | None = None, supersample: 
 
 def _scale_bar(ax, width_units: float, unit: str):
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
-    size = _nice(0.25 * width_units)
+    size = _nice(0.3 * width_units)
     bar = AnchoredSizeBar(ax.transData, size, f"{_fmt_len(size)} {unit}", "lower left", pad=0.4,
                           borderpad=0.3, sep=4, frameon=False, size_vertical=0.012 * width_units,
                           color="black", fontproperties={"size": 10})
