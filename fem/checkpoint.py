@@ -2,11 +2,14 @@
 
 A checkpoint is the directory ``RUN/checkpoint/`` holding
 
-* ``functions.bp``  every dolfinx Function the model lists in
-  ``checkpoint_state()`` (BDF histories included), written with adios4dolfinx
-  (``write_function_on_input_mesh``: in the ordering of the input mesh, so it
-  can be read back on any partition and any number of ranks of the same mesh,
-  which every restart rebuilds from the same parameters);
+* ``functions.npz``  every dolfinx Function the model lists in
+  ``checkpoint_state()`` (BDF histories included) as a table over the cells of
+  the *input* mesh: row = original (input) cell index, columns = the cell's dof
+  values in reference order.  Every restart rebuilds the same input mesh from
+  the same parameters, so the table can be read back on any partition and any
+  number of ranks: each rank fills its dofs (ghosts included) from the rows of
+  its cells.  Exact (float64 copies) for Lagrange/DG spaces of degree <= 2,
+  blocked and mixed ones included (one dof per entity: no orientation issue);
 * ``geometry.npz``  the coordinates of every Mesh the model lists (a moving
   ALE mesh), by input node index (also partition independent);
 * ``state.pkl``  (rank 0) the model's Python values, the driver state (t, dt,
@@ -16,9 +19,11 @@ A checkpoint is the directory ``RUN/checkpoint/`` holding
 
 It is written into a temporary directory and swapped in with renames, so the
 newest *complete* checkpoint survives a ``kill -9`` at any moment (the previous
-one is removed only after the new one is in place).  Values are stored
-exactly (float64), so a restarted run continues with the same state; on
-another partition only the summation order of later steps differs (round-off).
+one is removed only after the new one is in place).
+
+Why not adios4dolfinx's ``write_function_on_input_mesh``: it gives the same
+N-to-M property, but its ``MPI_Dist_graph_create`` hung in 6 of 16 two-rank
+runs on an oversubscribed node here (Open MPI 5); plain gathers do not.
 """
 
 from __future__ import annotations
@@ -88,8 +93,6 @@ class Checkpointer:
     # ---------------------------------------------------------------- write
     def write(self, sim, t: float, dt: float, res) -> None:
         """Write a complete checkpoint of ``sim`` (collective)."""
-        import adios4dolfinx
-        from adios4dolfinx.adios2_helpers import adios2  # the bindings scope of this ADIOS2 version
         comm = self.comm
         functions, meshes, values = _split_state(model_state(sim.model))
         tmp = self.run_dir / f".{CHECKPOINT_DIR}.tmp"
@@ -97,12 +100,13 @@ class Checkpointer:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         comm.barrier()
-        for i, (key, f) in enumerate(functions.items()):
-            adios4dolfinx.write_function_on_input_mesh(
-                tmp / "functions.bp", f, mode=adios2.Mode.Write if i == 0 else adios2.Mode.Append,
-                time=0.0, name=key)
+        tables = {k: _gather_cell_table(f) for k, f in functions.items()}
         geometry = {k: _gather_geometry(m) for k, m in meshes.items()}
         if comm.rank == 0:
+            with open(tmp / "functions.npz", "wb") as fh:
+                np.savez(fh, **tables)
+                fh.flush()
+                os.fsync(fh.fileno())
             with open(tmp / "geometry.npz", "wb") as fh:
                 np.savez(fh, **geometry)
                 fh.flush()
@@ -136,7 +140,6 @@ class Checkpointer:
     # -------------------------------------------------------------- restore
     def restore(self, sim):
         """Restore the newest checkpoint into ``sim`` once; returns (t, dt, result) or None."""
-        import adios4dolfinx
         from fem.simulation import SimulationResult
         if not self.restart or self._restored:
             return None
@@ -150,13 +153,9 @@ class Checkpointer:
         if set(functions) != saved_names:
             raise InputError(f"{self.run_dir}: checkpoint holds fields {sorted(saved_names)}, the model "
                              f"{sorted(functions)}: not the same problem set-up")
+        tables = np.load(self.dir / "functions.npz", mmap_mode="r")
         for key, f in functions.items():
-            try:
-                adios4dolfinx.read_function(self.dir / "functions.bp", f, time=0.0, name=key)
-            except Exception as e:  # noqa: BLE001 - a different mesh shows up here
-                raise InputError(f"{self.run_dir}: checkpoint field {key!r} does not fit the rebuilt "
-                                 f"mesh ({type(e).__name__}: {e}); were mesh parameters changed?") from None
-            f.x.scatter_forward()
+            _scatter_cell_table(f, tables[key], key, self.run_dir)
         if meshes:
             geometry = np.load(self.dir / "geometry.npz")
             for key, m in meshes.items():
@@ -184,6 +183,43 @@ class Checkpointer:
             sim.output.update(restarted_from_t_s=d["t"] * sim.time_scale,
                               restarted_from_step=res.steps, restarted_from_mpi_size=self.meta["mpi_size"])
         return d["t"], d["dt"], res
+
+
+def _cell_dofs(f):
+    """(original cell index, local dof indices x block size) of every local cell (ghosts included)."""
+    V = f.function_space
+    mesh = V.mesh
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    n_cells = min(imap.size_local + imap.num_ghosts, len(mesh.topology.original_cell_index))
+    original = np.asarray(mesh.topology.original_cell_index[:n_cells], dtype=np.int64)
+    dofmap, bs = V.dofmap, V.dofmap.bs
+    blocks = np.asarray(dofmap.list[:n_cells], dtype=np.int64)
+    dofs = (blocks[:, :, None] * bs + np.arange(bs)[None, None, :]).reshape(n_cells, -1)
+    return original, dofs, imap.size_local, imap.size_global
+
+
+def _gather_cell_table(f) -> np.ndarray | None:
+    """The function as a (global input cells x cell dofs) table, on rank 0."""
+    original, dofs, n_owned, n_global = _cell_dofs(f)
+    values = f.x.array[dofs[:n_owned]]
+    parts = f.function_space.mesh.comm.gather((original[:n_owned], values), root=0)
+    if parts is None:
+        return None
+    table = np.empty((n_global, dofs.shape[1]))
+    for idx, vals in parts:
+        table[idx] = vals
+    return table
+
+
+def _scatter_cell_table(f, table, key, run_dir) -> None:
+    original, dofs, n_owned, n_global = _cell_dofs(f)
+    if table.shape != (n_global, dofs.shape[1]):
+        raise InputError(f"{run_dir}: checkpoint field {key!r} has shape {table.shape}, the rebuilt model "
+                         f"{(n_global, dofs.shape[1])}: were mesh or discretisation parameters changed?")
+    # owned cells cover every owned dof; ghost values then come from their owners
+    f.x.array[dofs[:n_owned].ravel()] = np.asarray(table[original[:n_owned]]).ravel()
+    f.x.scatter_forward()
 
 
 def _gather_geometry(mesh) -> np.ndarray | None:
