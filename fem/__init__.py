@@ -11,5 +11,5 @@ __version__ = "0.1.0"
 import os as _os
 
 # ADIOS2's Python module loads its serial bindings when imported before anything
-# MPI-aware; checkpoints (adios4dolfinx) need the MPI ones, whichever comes first.
+# MPI-aware; VTX output and adios4dolfinx need the MPI ones, whichever comes first.
 _os.environ.setdefault("ADIOS2_ALWAYS_USE_MPI", "1")
