@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fem import analytic
+from fem import analytic, field_views
 from fem.models.diffusion import FickianDiffusion
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
@@ -148,8 +148,12 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
                           fixed=p.dt_max_s <= p.dt_s)
     fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)],
                        s, every=p.fields_every)
+    # 3D pictures (plots/concentration_{surface,section,clip}.png) at the end and at output_times_s
+    views = field_views.views_output(out, "concentration", model.c, time_scale=s.time, length_scale=s.length,
+                                     value_scale=s.concentration, label="c [mol/m$^3$]",
+                                     title="Li concentration")
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
-                     recorders=[observables(model, p, s)], fields=[fields],
+                     recorders=[observables(model, p, s)], fields=[fields, views],
                      stops=[surface_in_range(model, s, p.c_max_mol_m3)])
     res = sim.run()
     _plot(out, p)
