@@ -20,14 +20,10 @@ solve, so ``u`` always satisfies the constraint.  Nothing else of
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
-from petsc4py import PETSc
 
 import dolfinx.cpp
-import dolfinx.fem
-import dolfinx.fem.petsc
 import dolfinx.la
 
 from fem.solver import SNESSolver
@@ -100,30 +96,13 @@ class MPCSNESSolver(SNESSolver):
         self.snes.setJacobian(self._J, self.A)
         self._mpc_lib = dolfinx_mpc
 
-    def _assemble_F(self, x, F):
-        tic = time.perf_counter()
-        lib = self._mpc_lib
-        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-        x.copy(self.u.x.petsc_vec)
-        self.u.x.scatter_forward()
-        self.mpc.backsubstitution(self.u)
-        with F.localForm() as f_local:
-            f_local.set(0.0)
-        lib.assemble_vector(self.L, self.mpc, b=F)
-        lib.apply_lifting(F, [self.a], [self.bcs], self.mpc, x0=[x], scale=-1.0)
-        F.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        dolfinx.fem.petsc.set_bc(F, self.bcs, x, -1.0)
-        self.time_assembly += time.perf_counter() - tic
+    def _assemble_residual(self, F, x):
+        self.mpc.backsubstitution(self.u)  # slave values from the masters before assembly
+        self._mpc_lib.assemble_vector(self.L, self.mpc, b=F)
+        self._mpc_lib.apply_lifting(F, [self.a], [self.bcs], self.mpc, x0=[x], scale=-1.0)
 
-    def _assemble_J(self, x, J):
-        if self._reuse_jacobian:
-            return
-        self._jacobian_built = True
-        tic = time.perf_counter()
-        J.zeroEntries()
+    def _assemble_matrix(self, J):
         self._mpc_lib.assemble_matrix(self.a, self.mpc, bcs=self.bcs, A=J)
-        J.assemble()
-        self.time_assembly += time.perf_counter() - tic
 
     def solve(self, reuse_jacobian: bool = False):
         self.mpc.backsubstitution(self.u)

@@ -136,8 +136,7 @@ class SNESSolver:
         self.u.x.scatter_forward()
         with F.localForm() as f_local:
             f_local.set(0.0)
-        fem_petsc.assemble_vector(F, self.L)
-        fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
+        self._assemble_residual(F, x)
         F.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(F, self.bcs, x, -1.0)
         self.time_assembly += time.perf_counter() - tic
@@ -148,9 +147,18 @@ class SNESSolver:
         self._jacobian_built = True
         tic = time.perf_counter()
         J.zeroEntries()
-        fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
+        self._assemble_matrix(J)
         J.assemble()
         self.time_assembly += time.perf_counter() - tic
+
+    # The two assembly calls; a solver with constraints (fem.periodic) replaces only these.
+    def _assemble_residual(self, F, x):
+        """F += residual, lifted by the Dirichlet conditions (u already holds x)."""
+        fem_petsc.assemble_vector(F, self.L)
+        fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
+
+    def _assemble_matrix(self, J):
+        fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
 
     # ---------------------------------------------------------------------
     def solve(self, reuse_jacobian: bool = False) -> SolveStats:
