@@ -25,7 +25,7 @@ eta_BV: :class:`fem.constitutive.kinetics.ButlerVolmer`, i0(c) = i0 2 sqrt(c(1-c
 :class:`fem.simulation.Simulation` per C-rate (stages ``rate_<i>``).
 Scales: L = Ly, T = Ly^2 / D, c_max; mu in kT.
 
-Outputs: ``timeseries.csv`` (t_s, c_rate, capacity_fraction, c_mean,
+Outputs: ``timeseries.csv`` (t_s, c_rate, capacity_fraction, c_mean, c_min, c_max,
 voltage_V, ocv_surface_V, overpotential_V, mass_balance_rel_error, dt_s),
 ``plots/voltage.png`` (voltage vs capacity per rate),
 ``plots/morphology_<rate>C.png`` (c at half charge), ``fields/concentration_<i>.bp``.
@@ -187,6 +187,7 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
             mb = abs(abs(c_mean - model.c_mean0) - expected) / max(expected, 1e-300) if t > 0 else 0.0
             ocv = fe.u0_V - kT_e * model.surface_mu()
             last["V"] = ocv + eta
+            lo, hi = model.global_minmax(model.concentration())  # the two phases' compositions
             if not model.notes["half"] and q >= 0.5:
                 model.notes["half"] = True
                 c_out.x.array[:] = model.concentration()
@@ -196,8 +197,9 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
                              length_scale=s.length * 1e9, unit="[nm]", vmin=0, vmax=1,
                              title=f"{p.direction} at {rate:g}C, half capacity")
             return {"c_rate": rate, "capacity_fraction": q, "c_mean": c_mean, "voltage_V": last["V"],
-                    "ocv_surface_V": ocv, "overpotential_V": eta, "mass_balance_rel_error": mb,
-                    "dt_s": model.last_dt * s.time if t > 0 else 0.0, "current_A_m2": -j_si * FARADAY}
+                    "c_min": lo, "c_max": hi, "ocv_surface_V": ocv, "overpotential_V": eta,
+                    "mass_balance_rel_error": mb, "dt_s": model.last_dt * s.time if t > 0 else 0.0,
+                    "current_A_m2": -j_si * FARADAY}
 
         def cutoff(t, last=last):
             V = last["V"]
