@@ -10,6 +10,12 @@ for z > z0, closed ends.  In the laboratory frame (constant molar volume)
     dz_m/dt = v(z_m, t) = (D_A - D_B)(x) dx/dz.
 
 Phi is the regular-solution thermodynamic factor 1 - 2 (Omega/RT) x (1 - x).
+``vacancy_wind = true`` adds Manning's vacancy-wind factors for a random alloy,
+D_A = D_A* Phi r_A, D_B = D_B* Phi r_B with r_A = 1 + 2 x_A (D_A* - D_B*)/(M0 S*),
+r_B = 1 - 2 x_B (D_A* - D_B*)/(M0 S*), S* = x_A D_A* + x_B D_B*, M0 = 2 f0/(1 - f0)
+(f0 = ``correlation_factor``, 0.7815 fcc): D~ grows by Manning's S >= 1 and the
+marker velocity factor D_A - D_B by 1/f0 (:mod:`fem.constitutive.vacancy_wind`;
+J. R. Manning, Acta Metall. 15 (1967) 817; Metall. Trans. 1 (1970) 499).
 Nondimensional inside (z by the couple length L, t by L^2/max(D_A*, D_B*));
 variable-step BDF2; markers by Heun's method on a mass-lumped nodal velocity.
 References: L. S. Darken, Trans. AIME 175 (1948) 184; A. D. Smigelskas and
@@ -51,6 +57,9 @@ class InterdiffusionParameters(Parameters):
     tracer_diffusivity_A_m2_s: float = param(1e-15, "tracer diffusivity D_A*", "m^2/s", gt=0)
     tracer_diffusivity_B_m2_s: float = param(2e-16, "tracer diffusivity D_B*", "m^2/s", gt=0)
     omega_J_mol: float = param(0.0, "regular-solution interaction Omega (thermodynamic factor)", "J/mol")
+    vacancy_wind: bool = param(False, "Manning's vacancy-wind factors in the intrinsic diffusivities (random alloy)")
+    correlation_factor: float = param(0.7815, "tracer correlation factor f0 of the lattice (fcc 0.7815, "
+                                      "bcc 0.7272; used with vacancy_wind)", "-", gt=0, lt=1)
     temperature_K: float = param(298.15, "temperature", "K", gt=0)
     total_concentration_mol_m3: float = param(1.0e5, "total (site) concentration c_t", "mol/m^3", gt=0)
     t_end_s: float = param(2000.0, "end time", "s", gt=0)
@@ -97,7 +106,8 @@ def build(p: InterdiffusionParameters, comm):
         domain, x_initial=x_initial, tracer_A=p.tracer_diffusivity_A_m2_s / d_ref,
         tracer_B=p.tracer_diffusivity_B_m2_s / d_ref,
         omega_over_RT=p.omega_J_mol / (GAS_CONSTANT * p.temperature_K),
-        markers=[[z0] + [centre] * (domain.mesh.geometry.dim - 1)], degree=p.element_degree,
+        markers=[[z0] + [centre] * (domain.mesh.geometry.dim - 1)],
+        correlation_factor=p.correlation_factor if p.vacancy_wind else None, degree=p.element_degree,
         solver="lu" if p.dim == 1 else "gmres_amg")
     return model, scales, z0
 

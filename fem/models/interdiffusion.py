@@ -5,7 +5,10 @@ A-B solid at constant molar volume, x = x_A.  Laboratory frame (nondimensional)
     dx/dt = div( D~(x) grad x ),   D~ = (1 - x) D_A + x D_B,   D_i = D_i* Phi(x)
 
 with the regular-solution thermodynamic factor Phi = 1 - 2 (Omega/RT) x (1 - x)
-(:mod:`fem.constitutive.interdiffusion`), closed (zero-flux) boundaries.  Inert
+(:mod:`fem.constitutive.interdiffusion`), closed (zero-flux) boundaries.  With a
+``correlation_factor`` f0 the intrinsic diffusivities carry Manning's vacancy wind,
+D_A = D_A* Phi r_A, D_B = D_B* Phi r_B (:mod:`fem.constitutive.vacancy_wind`), which
+multiplies D~ by Manning's S >= 1 and D_A - D_B by 1/f0.  Inert
 markers ride on the lattice with the Kirkendall velocity
 
     v = (D_A - D_B)(x) grad x,
@@ -29,6 +32,7 @@ import dolfinx.la
 from fem import petsc_options
 from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
                                              kirkendall_velocity, regular_solution_thermodynamic_factor)
+from fem.constitutive.vacancy_wind import manning_intrinsic_diffusivities
 from fem.observables import Integral
 from fem.probes import PointProbe
 from fem.solver import SNESSolver, SolveStats
@@ -43,11 +47,13 @@ class DarkenInterdiffusion:
     tracer_A, tracer_B : tracer diffusivities D_A*, D_B* (nondimensional).
     omega_over_RT : regular-solution interaction Omega/RT (Phi > 0 needs < 2).
     markers : initial marker positions, shape (n, gdim); moved along axis 0.
+    correlation_factor : f0 of Manning's vacancy wind (0.7815 fcc), or None for Darken (no wind).
     solver : "lu" or "gmres_amg".
     """
 
     def __init__(self, domain, *, x_initial, tracer_A: float, tracer_B: float, omega_over_RT: float = 0.0,
-                 markers=(), degree: int = 2, solver: str = "lu", prefix: str = "interdiffusion_"):
+                 markers=(), correlation_factor: float | None = None, degree: int = 2, solver: str = "lu",
+                 prefix: str = "interdiffusion_"):
         self.domain = domain
         mesh = domain.mesh
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
@@ -58,8 +64,11 @@ class DarkenInterdiffusion:
 
         phi = regular_solution_thermodynamic_factor(self.x, omega_over_RT)
         # Constants (not floats): keeps D_A - D_B a form even when the tracers are equal
-        D_A, D_B = intrinsic_diffusivities(self.x, dolfinx.fem.Constant(mesh, float(tracer_A)),
-                                           dolfinx.fem.Constant(mesh, float(tracer_B)), phi)
+        DA_star, DB_star = (dolfinx.fem.Constant(mesh, float(tracer_A)), dolfinx.fem.Constant(mesh, float(tracer_B)))
+        if correlation_factor is None:
+            D_A, D_B = intrinsic_diffusivities(self.x, DA_star, DB_star, phi)
+        else:
+            D_A, D_B = manning_intrinsic_diffusivities(self.x, DA_star, DB_star, phi, float(correlation_factor))
         D_tilde = interdiffusion_coefficient(self.x, D_A, D_B)
         dx = domain.dx(metadata={"quadrature_degree": 2 * degree + 2})
         F = diffusion_residual(self.history.ddt(), self.x, ufl.TestFunction(self.V), D_tilde, dx)
