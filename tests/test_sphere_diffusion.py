@@ -19,6 +19,7 @@ from mpi4py import MPI
 import dolfinx.fem
 import dolfinx.mesh
 
+from claims import bound
 from fem import analytic, petsc_options
 from fem.observables import Integral
 from fem.solver import SNESSolver
@@ -92,7 +93,9 @@ def test_mms_convergence_rate(degree, ns):
     errors = [mms_error(n, degree) for n in ns]
     rates = [np.log2(errors[i] / errors[i + 1]) for i in range(len(errors) - 1)]
     # theoretical L2 rate k + 1, asserted on the finest pair
-    assert abs(rates[-1] - (degree + 1)) < 0.1, (errors, rates)
+    print(f"P{degree}: errors {errors} rates {rates}")
+    assert abs(rates[-1] - (degree + 1)) < bound("sphere_mms_p1" if degree == 1 else "sphere_mms_p2_affine"), \
+        (errors, rates)
 
 
 # --------------------------------------------------------------------------
@@ -110,8 +113,8 @@ def test_crank_fixed_surface_concentration(tmp_path):
     mean_ref = np.array([analytic.crank_sphere_fixed_surface_mean(x, R, D, c0, cs) for x in t[sel]])
     centre_ref = np.array([analytic.crank_sphere_fixed_surface(0.0, x, R, D, c0, cs)[0] for x in t[sel]])
     # measured 9.2e-4 (mean) and 2.98e-3 (centre); tolerances ~3x
-    assert np.max(np.abs(d["c_mean_mol_m3"][sel] / mean_ref - 1)) < 2.8e-3
-    assert np.max(np.abs(d["c_center_mol_m3"][sel] / centre_ref - 1)) < 9e-3
+    assert np.max(np.abs(d["c_mean_mol_m3"][sel] / mean_ref - 1)) < bound("crank_fixed_mean")
+    assert np.max(np.abs(d["c_center_mol_m3"][sel] / centre_ref - 1)) < bound("crank_fixed_centre")
     np.testing.assert_allclose(d["c_surface_mean_mol_m3"][1:], cs, rtol=1e-13)  # measured 3e-15
     # the run went far enough to be a meaningful comparison (half filled)
     assert (d["c_mean_mol_m3"][-1] - c0) / (cs - c0) > 0.5
@@ -140,8 +143,8 @@ def test_crank_constant_flux_and_mass_balance(tmp_path):
     centre_ref = np.array([analytic.crank_sphere_constant_flux(0.0, x, R, D, c0, F)[0] for x in t])
     mean_ref = analytic.crank_sphere_constant_flux_mean(t, R, c0, F)
     # measured 5.8e-3 (surface, the first steps), 1.9e-4 (centre), 3.7e-7 (mean)
-    assert np.max(np.abs(d["c_surface_mean_mol_m3"][1:] / surf_ref - 1)) < 0.01
-    assert np.max(np.abs(d["c_center_mol_m3"][1:] / centre_ref - 1)) < 6e-4
+    assert np.max(np.abs(d["c_surface_mean_mol_m3"][1:] / surf_ref - 1)) < bound("crank_flux_surface")
+    assert np.max(np.abs(d["c_center_mol_m3"][1:] / centre_ref - 1)) < bound("crank_flux_centre")
     assert np.max(np.abs(d["c_mean_mol_m3"][1:] / mean_ref - 1)) < 1.2e-6
     # Conservation against what was prescribed: moles(t) - moles(0) = F A t, the applied flux
     # integrated exactly in time over the discrete surface area A (measured 5.7e-11: the CG
@@ -151,7 +154,7 @@ def test_crank_constant_flux_and_mass_balance(tmp_path):
     assert A == pytest.approx(4 * np.pi * R**2, rel=6e-6, abs=0)  # curved P2 surface: measured 2.0e-6
     moles, ts = d["moles_mol"], d["t_s"]
     prescribed = F * A * ts[1:]
-    assert np.max(np.abs(moles[1:] - moles[0] - prescribed) / np.abs(prescribed)) < 2e-10
+    assert np.max(np.abs(moles[1:] - moles[0] - prescribed) / np.abs(prescribed)) < bound("sphere_moles_vs_prescribed")
     assert np.max(d["mass_balance_rel_error"][1:]) < 2e-10  # the same balance, as recorded
     # the stored moles grow at the applied rate F * 4 pi R^2 (measured 2.0e-6: the discrete area)
     rate = (moles[-1] - moles[0]) / (ts[-1] - ts[0])
