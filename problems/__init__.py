@@ -26,6 +26,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "spm_sphere": ("problems.spm_sphere", "Isotropic Chen 2020 NMC811 sphere at constant current vs a 1D single-particle (radial FV) reference"),
     "shrinking_core": ("problems.shrinking_core", "Two-phase LiFePO4-like particle with a sharp moving phase boundary (ALE Stefan problem, shrinking core)"),
     "interdiffusion": ("problems.interdiffusion", "Binary interdiffusion couple: Darken interdiffusivity, Kirkendall marker motion, Boltzmann-Matano reference"),
+    "grain_boundary_diffusion": ("problems.grain_boundary_diffusion", "Grain-boundary fast paths: surface source into a bicrystal / lamellar stack (facet term, Hart, Whipple/Le Claire)"),
     "space_charge": ("problems.space_charge", "PNP / Poisson-Boltzmann space-charge layers at a cathode | solid-electrolyte bilayer (1D/2D/3D), interfacial resistance"),
     "particle_in_electrolyte": ("problems.particle_in_electrolyte", "PNP space-charge layer around a cathode particle embedded in solid electrolyte (3D)"),
 }
