@@ -11,15 +11,17 @@ Scales: R (particle radius), T = R^2/D, energy kT per site; the total free
 energy is reported in J: F = kT c_max N_A R^3 int g + kappa~/2 |grad c|^2 dx^.
 
 Time stepping: backward Euler with the convex-concave split (discrete free
-energy never increases; a step that would increase it is refused by an
-acceptance check), steps adapted to max |dc| per step
+energy never increases; with ``energy_check`` a step that would increase it is
+refused by an acceptance check), steps adapted to max |dc| per step
 (:class:`fem.models.cahn_hilliard.CahnHilliard` + :class:`fem.simulation.Simulation`).  Solver: Newton with GMRES preconditioned by
 a Schur-complement fieldsplit (A00 = M/dt: Jacobi; Schur 'selfp': hypre
 BoomerAMG), or MUMPS LU.
 
 Outputs: ``timeseries.csv`` (t_s, free_energy_J, c_mean, c_min, c_max,
 c_std, dt_s, newton_iterations, krylov_iterations), ``fields/concentration.bp``,
-``plots/free_energy.png``, ``plots/section.png`` (final c on the plane z = 0).
+``plots/free_energy.png``, ``plots/section.png`` (final c on the plane z = 0),
+``plots/concentration_{surface,section,clip}.png`` (3D views of the final c, also at
+``output_times_s``: ``..._t<t>s.png``; :mod:`fem.field_views`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 import dolfinx.fem
 
+from fem import field_views
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
 from fem.field_plots import plot_section
@@ -64,6 +67,8 @@ class ParticleSpinodalParameters(Parameters):
     dt_max_s: float = param(5.0, "largest time step", "s", gt=0)
     dc_max: float = param(0.05, "largest change of c in one step", "-", gt=0)
     scheme: str = param("split", "time discretization", choices=("split", "implicit"))
+    energy_check: bool = param(True, "refuse a step that raises the free energy (False: the decay is "
+                               "observed, not enforced)")
     solver: str = param("fieldsplit", "linear solver", choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first and last only)", ge=0)
     max_steps: int = param(100000, "stop after this many steps", "-", ge=1)
@@ -122,10 +127,14 @@ def solve(p: ParticleSpinodalParameters, out: RunOutput) -> None:
                inside_spinodal=bool(sp and sp[0] < p.c0 < sp[1]))
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=5, max_steps=p.max_steps)
+    # 3D pictures (plots/concentration_{surface,section,clip}.png) at the end and at output_times_s
+    views = field_views.views_output(out, "concentration", c_out, time_scale=s.time, length_scale=s.length,
+                                     value_scale=p.c_max_mol_m3, vmin=0.0, vmax=p.c_max_mol_m3,
+                                     label="c [mol/m$^3$]", title="Li concentration", update=lambda: fill(c_out))
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
                      recorders=[observables(model, s, energy_J)],
-                     fields=[si_fields(out, "concentration", [(c_out, fill)], s, every=p.fields_every)],
-                     checks=acceptance_checks(model, p.dc_max))
+                     fields=[si_fields(out, "concentration", [(c_out, fill)], s, every=p.fields_every), views],
+                     checks=acceptance_checks(model, p.dc_max, energy=p.energy_check))
     res = sim.run()
     ts = out.timeseries
     F = ts.column("free_energy_J")
