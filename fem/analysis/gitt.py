@@ -1,0 +1,281 @@
+"""Galvanostatic intermittent titration (GITT): D(x) per pulse by Weppner–Huggins and by a
+least-squares fit of the 1D radial sphere model.
+
+Data: time t [s], current I [A] (anodic positive: Li leaves the particles), voltage V [V].
+Pulses are the runs of samples with |I| > 5 % of max |I|; a sample's current holds from its
+time to the next sample's (a cycler logs the new current at the switch).  Particles: spheres
+of radius R [m], total active volume V_act [m^3] (default one sphere), c_max [mol/m^3]; the
+surface is S = 3 V_act / R and the inward flux j = -I / (F S) [mol/(m^2 s)].  Stoichiometry
+by charge counting x_k = x_{k-1} - Q_k / (F c_max V_act), Q_k = int I dt over pulse k.
+
+Weppner–Huggins (W. Weppner, R. A. Huggins, J. Electrochem. Soc. 124 (1977) 1569), two-point
+form for spheres (V/S = R/3):
+
+    D_WH = 4/(pi tau) (R/3)^2 (Delta E_s / Delta E_t)^2          [m^2/s]
+
+tau [s] the pulse duration, Delta E_s [V] the change of the rest (equilibrium) voltage over the
+pulse, Delta E_t [V] the voltage change during the pulse without the IR step (first to last
+sample under current).  It assumes semi-infinite planar diffusion and a linear E(x), valid for
+tau << R^2/D.  For a sphere the surface rises faster, by g(Dtau/R^2)/(2 sqrt(Dtau/(pi R^2)))
+= 1 + sqrt(pi D tau)/(2R) + O(D tau/R^2) (:mod:`fem.analysis.sphere`), so
+
+    D_WH / D = [2 sqrt(tau^/pi) / g(tau^)]^2 = 1 - sqrt(pi D tau)/R + O(D tau / R^2),   tau^ = D tau/R^2,
+
+the stated error ``wh_error_first_order`` = -sqrt(pi D tau)/R; ``D_wh_sphere_m2_s`` solves the
+exact sphere relation g(tau^)/(3 tau^) = Delta E_t/Delta E_s instead (same two numbers, no
+short-time assumption).
+
+Model fit (per pulse, its following rest included): V(t) = U(x_s(t)) + eta(t), with
+``kinetics='butler_volmer'`` (default) eta = (2RT/F) asinh(i / (2 k0 sqrt(x_s (1 - x_s)))),
+i = I/S [A/m^2] (symmetric Butler–Volmer, i0 = k0 sqrt(x_s(1 - x_s)) as in the single-particle
+model; k0 [A/m^2] fitted per pulse), or ``'constant'``: eta = const while I != 0;
+U(x) the monotone (PCHIP) interpolant of the rest voltages (x_k, E_k), x_s(t) the surface
+stoichiometry of the sphere with D constant over the pulse (exact series/short-time solution,
+earlier pulses' unrelaxed tails superposed with their fitted D); parameters ln D and ln k0 (or eta) by
+scipy's least_squares.  Then ``refine`` passes account for D varying with x within the pulse:
+D(x) = D_k s(x)/s(x_k) with s the log-linear interpolant of the first-pass D_k, and the
+surface-x difference between that nonlinear model and constant D (two runs of the same
+finite-volume solver, so its discretization error cancels) is added to x_s before refitting.
+The 95 % interval of D is exp(ln D +- 1.96 sigma), sigma^2 from s^2 (J^T J)^-1 of the fit
+(noise only, not model error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+from scipy.optimize import least_squares
+
+from fem.analysis import sphere
+from fem.errors import InputError
+from fem.scaling import FARADAY, GAS_CONSTANT
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class Particle:
+    radius_m: float
+    c_max_mol_m3: float
+    volume_m3: float | None = None  # total active volume; None: one sphere of radius_m
+    x0: float = 0.0  # stoichiometry before the first pulse
+
+    @property
+    def volume(self) -> float:
+        return self.volume_m3 if self.volume_m3 else 4.0 / 3.0 * np.pi * self.radius_m**3
+
+    @property
+    def area(self) -> float:
+        return 3.0 * self.volume / self.radius_m
+
+
+@dataclass
+class Pulse:
+    i_on: int   # first sample under current
+    i_off: int  # first sample after it (rest)
+    i_end: int  # one past the last rest sample
+    t_on: float = 0.0
+    t_off: float = 0.0
+    current_A: float = 0.0
+    charge_C: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def split_pulses(t, current, name="data", threshold=0.05) -> list[Pulse]:
+    """Runs of samples under current, each followed by a rest (the last may end the data)."""
+    imax = np.max(np.abs(current))
+    if not imax > 0:
+        raise InputError(f"{name}: column current_A: no current pulse (all zero)")
+    on = np.abs(current) > threshold * imax
+    edges = np.flatnonzero(np.diff(on.astype(int)))
+    starts = [i + 1 for i in edges if not on[i]] + ([0] if on[0] else [])
+    starts.sort()
+    if not starts or starts[0] == 0:
+        raise InputError(f"{name}: the data must start with a rest before the first pulse (column current_A)")
+    pulses = []
+    for k, s in enumerate(starts):
+        off = s
+        while off < len(on) and on[off]:
+            off += 1
+        end = starts[k + 1] if k + 1 < len(starts) else len(on)
+        if off - s < 2 or end - off < 3 or off >= len(t):
+            continue  # too short to analyse
+        dt = np.diff(t[s:off + 1])
+        q = float(np.sum(current[s:off] * dt))
+        tau = float(t[off] - t[s])
+        pulses.append(Pulse(s, off, end, float(t[s]), float(t[off]), q / tau, q))
+    if not pulses:
+        raise InputError(f"{name}: no pulse with >= 2 samples under current and >= 3 rest samples after it")
+    return pulses
+
+
+def rest_voltage(V, i0, i1, frac=0.05):
+    """Mean of the last ``frac`` of the samples [i0, i1) (at least one): the relaxed voltage."""
+    n = max(1, int(frac * (i1 - i0)))
+    return float(np.mean(V[i1 - n:i1]))
+
+
+class OCP:
+    """U(x) through the rest points (PCHIP; its end cubics continued for up to one interval
+    beyond the ends, where a pulse's surface overshoots the last rest point; linear further)."""
+
+    def __init__(self, x, E):
+        order = np.argsort(x)
+        self.x, self.E = np.asarray(x)[order], np.asarray(E)[order]
+        if np.any(np.diff(self.x) <= 0):
+            raise InputError("gitt: two rests at the same stoichiometry (a pulse without charge?)")
+        self.f = PchipInterpolator(self.x, self.E, extrapolate=True)
+        self.lo = self.x[0] - (self.x[1] - self.x[0])
+        self.hi = self.x[-1] + (self.x[-1] - self.x[-2])
+        self.s0, self.s1 = float(self.f(self.lo, 1)), float(self.f(self.hi, 1))
+        self.E0, self.E1 = float(self.f(self.lo)), float(self.f(self.hi))
+
+    def __call__(self, x):
+        x = np.asarray(x, dtype=float)
+        y = self.f(np.clip(x, self.lo, self.hi))
+        y = np.where(x < self.lo, self.E0 + self.s0 * (x - self.lo), y)
+        return np.where(x > self.hi, self.E1 + self.s1 * (x - self.hi), y)
+
+
+def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 2, tails: int = 3,
+            fv_cells: int = 40, kinetics: str = "butler_volmer", temperature_K: float = 298.15) -> dict:
+    """All pulses: {'pulses': [per-pulse dicts], 'ocp': (x, E), 'fit': {...}} (module docstring)."""
+    t, current, voltage = (np.asarray(a, dtype=float) for a in (t, current, voltage))
+    if np.any(np.diff(t) <= 0):
+        raise InputError(f"{name}: column time_s must increase strictly")
+    P = particle
+    pulses = split_pulses(t, current, name)
+    Fc = FARADAY * P.c_max_mol_m3 * P.volume
+    E0 = rest_voltage(voltage, 0, pulses[0].i_on)
+    xs, Es = [P.x0], [E0]
+    for p in pulses:
+        xs.append(xs[-1] - p.charge_C / Fc)
+        Es.append(rest_voltage(voltage, p.i_off, p.i_end))
+    ocp = OCP(xs, Es)
+    R = P.radius_m
+    rows = []
+    for k, p in enumerate(pulses):
+        tau = p.t_off - p.t_on
+        dEs = Es[k + 1] - Es[k]
+        dEt = voltage[p.i_off - 1] - voltage[p.i_on]
+        d_wh = 4.0 / (np.pi * tau) * (R / 3.0) ** 2 * (dEs / dEt) ** 2 if dEt != 0 else np.nan
+        tau_s = sphere.sphere_two_point_tau(dEt / dEs) if dEs != 0 else np.nan
+        rows.append({"pulse": k + 1, "t_start_s": p.t_on, "duration_s": tau, "current_A": p.current_A,
+                     "x_before": xs[k], "x_after": xs[k + 1], "x_mid": 0.5 * (xs[k] + xs[k + 1]),
+                     "rest_voltage_before_V": Es[k], "rest_voltage_after_V": Es[k + 1],
+                     "dE_dx_V": dEs / (xs[k + 1] - xs[k]), "delta_E_s_V": dEs, "delta_E_t_V": dEt,
+                     "D_wh_m2_s": d_wh, "D_wh_sphere_m2_s": tau_s * R**2 / tau,
+                     "wh_validity_D_tau_over_R2": d_wh * tau / R**2,
+                     "wh_error_first_order": -np.sqrt(np.pi * d_wh * tau) / R})
+    # pass 1: constant D per pulse, exact linear response
+    fitted: list[float] = []
+    deltas = [None] * len(pulses)
+    for it in range(refine + 1):
+        if it > 0:
+            shape = _shape([r["x_mid"] for r in rows], fitted)
+            deltas = [_nonlinear_delta(pulses, k, t, fitted[k], shape, rows[k], P, fv_cells) for k in range(len(pulses))]
+        new = []
+        for k, p in enumerate(pulses):
+            guess = fitted[k] if it > 0 else (rows[k]["D_wh_sphere_m2_s"] if np.isfinite(rows[k]["D_wh_sphere_m2_s"])
+                                             else rows[k]["D_wh_m2_s"])
+            res = _fit_pulse(t, voltage, current, pulses, k, new, ocp, P, guess, deltas[k], tails, kinetics,
+                             temperature_K)
+            new.append(res["D_m2_s"])
+            rows[k].update(res)
+        fitted = new
+    return {"pulses": rows, "ocp": {"x": xs, "E_V": Es}, "refine_passes": refine}
+
+
+def _switches(p: Pulse, P: Particle):
+    j = -p.current_A / (FARADAY * P.area)
+    return [(p.t_on, j), (p.t_off, 0.0)], j
+
+
+def _fit_pulse(t, V, current, pulses, k, fitted, ocp, P, guess, delta, tails, kinetics, temperature_K):
+    p = pulses[k]
+    sl = slice(p.i_on, p.i_end)
+    ts, vs = t[sl], V[sl]
+    on = (np.abs(current[sl]) > 0.05 * abs(p.current_A)).astype(float)
+    sw, _ = _switches(p, P)
+    x_before = P.x0 - sum(q.charge_C for q in pulses[:k]) / (FARADAY * P.c_max_mol_m3 * P.volume)
+    R, cm = P.radius_m, P.c_max_mol_m3
+    tail = np.zeros_like(ts)
+    for m in range(max(0, k - tails), k):  # unrelaxed remainders of earlier pulses
+        swm, _ = _switches(pulses[m], P)
+        dxm = -pulses[m].charge_C / (FARADAY * cm * P.volume)
+        tail += sphere.surface_rise(ts, swm, fitted[m], R, cm) - dxm
+    extra = delta if delta is not None else 0.0
+
+    i = current[sl] / P.area
+    b = 2 * GAS_CONSTANT * temperature_K / FARADAY
+    bv = kinetics == "butler_volmer"
+
+    def model(q):
+        D = np.exp(q[0])
+        xsurf = x_before + tail + sphere.surface_rise(ts, sw, D, R, cm) + extra
+        if bv:
+            i0 = np.exp(q[1]) * np.sqrt(np.clip(xsurf * (1 - xsurf), 1e-12, None))
+            return ocp(xsurf) + b * np.arcsinh(i / (2 * i0))
+        return ocp(xsurf) + q[1] * on
+
+    x_first = x_before + tail[0]
+    eta0 = float(vs[0] - ocp(np.array([x_first]))[0])
+    if bv:
+        i_on = i[0] if i[0] != 0 else p.current_A / P.area
+        sh = np.sinh(eta0 / b)
+        k0 = i_on / (2 * np.sqrt(max(x_first * (1 - x_first), 1e-12)) * sh) if sh * i_on > 0 else 10 * abs(i_on)
+        second = np.log(k0)
+    else:
+        second = eta0
+    q0 = np.array([np.log(guess if np.isfinite(guess) and guess > 0 else 1e-14), second])
+    sol = least_squares(lambda q: model(q) - vs, q0, x_scale=[1.0, 1.0 if bv else 1e-3], xtol=1e-12,
+                        ftol=1e-12, gtol=1e-12)
+    n, npar = len(vs), 2
+    s2 = float(np.sum(sol.fun**2) / max(n - npar, 1))
+    try:
+        cov = np.linalg.inv(sol.jac.T @ sol.jac) * s2
+        sig = float(np.sqrt(max(cov[0, 0], 0.0)))
+    except np.linalg.LinAlgError:
+        sig = np.inf
+    D = float(np.exp(sol.x[0]))
+    return {"D_fit_m2_s": D, "D_m2_s": D, "D_fit_ci95_low_m2_s": D * np.exp(-Z95 * sig),
+            "D_fit_ci95_high_m2_s": D * np.exp(Z95 * sig), "D_fit_rel_sigma": sig,
+            **({"exchange_k0_fit_A_m2": float(np.exp(sol.x[1]))} if bv else {"overpotential_fit_V": float(sol.x[1])}),
+            "fit_rms_V": float(np.sqrt(np.mean(sol.fun**2))),
+            "_t": ts, "_v": vs, "_model": model(sol.x)}
+
+
+def _shape(x_mid, D):
+    x, lnD = np.asarray(x_mid), np.log(np.asarray(D))
+    o = np.argsort(x)
+    x, lnD = x[o], lnD[o]
+    if len(x) == 1:
+        return lambda y: np.ones_like(np.asarray(y, dtype=float))
+    s0 = (lnD[1] - lnD[0]) / (x[1] - x[0])
+    s1 = (lnD[-1] - lnD[-2]) / (x[-1] - x[-2])
+
+    def s(y):
+        y = np.asarray(y, dtype=float)
+        v = np.interp(y, x, lnD)
+        v = np.where(y < x[0], lnD[0] + s0 * (y - x[0]), v)
+        return np.exp(np.where(y > x[-1], lnD[-1] + s1 * (y - x[-1]), v))
+    return s
+
+
+def _nonlinear_delta(pulses, k, t, D_k, shape, row, P, fv_cells):
+    """x_s(D(x)) - x_s(D_k) over pulse k and its rest, from a uniform start at x_before."""
+    p = pulses[k]
+    R, cm = P.radius_m, P.c_max_mol_m3
+    ts = t[p.i_on:p.i_end]
+    x_ref = row["x_mid"]
+    s_ref = float(shape(np.array([x_ref]))[0])
+    jhat = -p.current_A / (FARADAY * P.area) * R / (D_k * cm)
+    T = D_k / R**2
+    segs = [(0.0, (p.t_off - p.t_on) * T, jhat), ((p.t_off - p.t_on) * T, (ts[-1] - p.t_on) * T, 0.0)]
+    fv = sphere.RadialFV(n_cells=fv_cells)
+    tau = (ts - p.t_on) * T
+    nonlin, _ = fv.run(lambda x: shape(x) / s_ref, row["x_before"], segs, tau)
+    lin, _ = fv.run(lambda x: np.ones_like(x), row["x_before"], segs, tau)
+    return nonlin - lin
