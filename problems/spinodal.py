@@ -8,10 +8,12 @@ rho_s = 5, c_alpha = 0.3, c_beta = 0.7, kappa = 2, M = 5 on the square
 [0, 200]^2, c(x, y, 0) = c0 + eps [cos(0.105x) cos(0.11y) + (cos(0.13x) cos(0.087y))^2
 + cos(0.025x - 0.15y) cos(0.07x - 0.02y)], c0 = 0.5, eps = 0.01.
 
-Everything is in the benchmark's (nondimensional) units: the ``t_s`` column
-is the benchmark time, ``free_energy`` the benchmark free energy.  The
-variant run is **1b (no-flux square)**: the periodic variant 1a needs
-periodic constraints (dolfinx_mpc), which are not available here.
+Everything is in the benchmark's (nondimensional) units: ``t_benchmark`` is the
+benchmark time, ``free_energy`` the benchmark free energy; the driver's SI time
+column ``t_s`` (and ``dt_s``) is t_benchmark * ``time_unit_s``, the number of
+seconds one benchmark time unit stands for (1 by default: then t_s and
+t_benchmark coincide numerically).  ``boundary`` selects variant 1b (no-flux
+square, default) or 1a (periodic, :mod:`fem.periodic`).
 
 Discretization: P1 (or P2) Lagrange for (c, mu) on triangles or
 quadrilaterals, backward Euler with the convex-concave split of
@@ -21,8 +23,8 @@ implicit (``scheme``), adaptive steps controlled by max |dc| per step
 GMRES + Schur fieldsplit/AMG (:class:`fem.models.cahn_hilliard.CahnHilliard`;
 steps accepted when max |dc| <= dc_max and, with ``energy_check``, the free energy does not increase).
 
-Outputs: ``timeseries.csv`` (t_s, free_energy, mass, dt_s, newton_iterations,
-krylov_iterations), ``fields/concentration.bp``, ``plots/free_energy.png``,
+Outputs: ``timeseries.csv`` (t_s, t_benchmark, free_energy, mass, mass_rel_change, dt_s,
+newton_iterations, krylov_iterations, time_error), ``fields/concentration.bp``, ``plots/free_energy.png``,
 ``plots/morphology.png`` (final c).
 """
 
@@ -77,6 +79,8 @@ class SpinodalParameters(Parameters):
                                "observed, not enforced)")
     solver: str = param("lu", "linear solver", choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first and last only)", ge=0)
+    time_unit_s: float = param(1.0, "seconds per benchmark time unit (SI columns t_s = t_benchmark * "
+                               "time_unit_s, dt_s; PFHub 1 itself is nondimensional)", "s", gt=0)
 
     def check(self):
         self.require(self.c_alpha < self.c_beta, "c_alpha", f"must be below c_beta = {self.c_beta}")
@@ -114,14 +118,14 @@ def build(p: SpinodalParameters, comm) -> CahnHilliard:
     return model
 
 
-def observables(model: CahnHilliard):
-    """Recorder: free energy, mass and the last step (benchmark units)."""
+def observables(model: CahnHilliard, time_unit_s: float = 1.0):
+    """Recorder: benchmark time, free energy, mass (benchmark units) and the last step [s]."""
     mass0 = model.mass()
 
     def record(t) -> dict:
         mass = model.mass()
-        return {"free_energy": model.energy(), "mass": mass, "mass_rel_change": abs(mass - mass0) / abs(mass0),
-                "dt_s": model.last_dt, "newton_iterations": model.last_newton,
+        return {"t_benchmark": t, "free_energy": model.energy(), "mass": mass,
+                "mass_rel_change": abs(mass - mass0) / abs(mass0), "dt_s": model.last_dt * time_unit_s, "newton_iterations": model.last_newton,
                 "krylov_iterations": model.last_krylov,
                 "time_error": model.error_control.last_err if model.error_control is not None else 0.0}
     return record
@@ -129,7 +133,7 @@ def observables(model: CahnHilliard):
 
 def solve(p: SpinodalParameters, out: RunOutput) -> None:
     model = build(p, out.comm)
-    units = Scales(length=1.0, time=1.0)  # benchmark units throughout
+    units = Scales(length=1.0, time=p.time_unit_s)  # benchmark units; field times in s
     c_out = dolfinx.fem.Function(model.V, name="concentration")
 
     def fill(f):
@@ -138,14 +142,15 @@ def solve(p: SpinodalParameters, out: RunOutput) -> None:
 
     variant = "1a (periodic square)" if p.boundary == "periodic" else "1b (no-flux square)"
     out.update(mesh=mesh_summary(model.mesh, [model.W]), variant=variant,
-               units="PFHub benchmark 1 (nondimensional)")
+               units="PFHub benchmark 1 (nondimensional)", time_unit_s=p.time_unit_s)
     control = StepControl(t_end=p.t_end_s, dt=p.dt_s, dt_min=1e-8 * p.dt_s, dt_max=p.dt_max_s,
                           grow=1.2, easy_newton=5, fixed=p.fixed_dt)
     checks = acceptance_checks(model, p.dc_max, log_bounds=False, energy=p.energy_check)
     ec = model.error_control
     if ec is not None:
         checks.insert(0, ec.check)
-    sim = Simulation(model, control, comm=out.comm, output=out, recorders=[observables(model)],
+    sim = Simulation(model, control, comm=out.comm, time_scale=p.time_unit_s, output=out,
+                     recorders=[observables(model, p.time_unit_s)],
                      fields=[si_fields(out, "concentration", [(c_out, fill)], units, every=p.fields_every)],
                      checks=checks, max_dt=ec.max_dt if ec is not None else None)
     res = sim.run()
@@ -156,12 +161,12 @@ def solve(p: SpinodalParameters, out: RunOutput) -> None:
                mass_rel_change_max=float(ts.column("mass_rel_change").max()))
     if out.comm.rank == 0:
         with out.figure("free_energy") as (fig, ax):
-            t = ts.column("t_s")
+            t = ts.column("t_benchmark")
             ax.loglog(t[1:], energy[1:], label=f"solidion ({variant})")
             ax.set_xlabel("t (benchmark units)")
             ax.set_ylabel("free energy F")
             ax.legend()
     plot_section(out, "morphology", model.V, model.concentration(), out.comm,
                  title=f"c at t = {res.t:.4g}", label="c")
-    out.finish(res.status, res.reason, **res.summary(), timings=model.solver.timings())
+    out.finish(res.status, res.reason, **res.summary(p.time_unit_s), timings=model.solver.timings())
     model.destroy()

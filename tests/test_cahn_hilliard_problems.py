@@ -42,6 +42,8 @@ def test_spinodal_pfhub1(tmp_path):
     rows = _rows(tmp_path / "sp")
     F = np.array([float(r["free_energy"]) for r in rows])
     mass = np.array([float(r["mass"]) for r in rows])
+    # benchmark time in its own column; t_s = t_benchmark * time_unit_s (1 s by default)
+    assert float(rows[-1]["t_benchmark"]) == pytest.approx(30.0, rel=1e-12) == float(rows[-1]["t_s"])
     # set-up (free energy, parameters, initial condition, units) against the analytic F(0)
     F0 = pfhub_initial_free_energy()
     print("F(0) FEM", F[0], "analytic", F0)
