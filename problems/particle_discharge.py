@@ -27,7 +27,12 @@ moving V by more than ``max_voltage_step_V`` is retried with a smaller dt.
 Outputs: ``timeseries.csv`` (t_s, voltage_V, ocv_surface_V, overpotential_V, current_A,
 capacity_mAh, c_mean_mol_m3, c_surface_mean/min/max_mol_m3, x_mean, moles_mol,
 mass_balance_rel_error), ``fields/concentration.bp``, ``plots/voltage.png``,
-``plots/concentration_section.png``.
+``plots/concentration.png`` and (``section_plot``) the 3D pictures
+``plots/concentration_{surface,section,clip}.png`` (:mod:`fem.field_views`; also
+``..._t<t>s.png`` at ``output_times_s``).  ``protocol``: a cycling protocol
+(:mod:`fem.protocols`, one driver stage per step; restartable), with the columns
+protocol_step, protocol_step_type, charge_passed_C and, for GITT/PITT steps,
+``gitt_transients.csv`` / ``pitt_transients.csv``.
 """
 from __future__ import annotations
 
@@ -36,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 
+from fem import field_views, protocols
 from fem.constitutive import diffusivity as dif
-from fem.errors import InputError
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.materials import MATERIALS, Material
 from fem.constitutive.tabulated import Tabulated
@@ -91,7 +96,12 @@ class ParticleParameters(user.MeshFileParameters, CurrentParameters):
                                       "voltage by more than this", "V", gt=0)
     solver: str = param("gmres_amg", "linear solver", choices=("gmres_amg", "lu"))
     fields_every: int = param(20, "write fields every N steps (0: first and last only)", ge=0)
-    section_plot: bool = param(True, "plot the concentration on the mid z section")
+    section_plot: bool = param(True, "3D pictures plots/concentration_{surface,section,clip}.png (surface, "
+                               "exact mid section, clipped view) at the end and at output_times_s")
+    protocol: list = param([], "cycling protocol (fem.protocols): steps such as 'Discharge at 1C until 3.0 V', "
+                           "'Rest for 1 hour', 'Hold at 4.2 V until C/50', 'Repeat 3 times: ...; ...' or TOML "
+                           "tables; [] = one discharge/charge to cutoff_voltage_V. Each step's t_end_s: its "
+                           "duration, else t_end_s or (1.2 x window time at its current; holds 10 h)")
 
     def check(self):
         self.check_mesh_file(["radius_m", "mesh_size", "mesh_size_surface", "geometry_order"], ["mesh_size"])
@@ -99,6 +109,10 @@ class ParticleParameters(user.MeshFileParameters, CurrentParameters):
         if self.diffusivity_model == "table":
             self.require(bool(self.diffusivity_table), "diffusivity_table",
                          "a CSV file is required when diffusivity_model='table'")
+        if self.protocol:
+            self.require(setting(self, "surface_condition") == "butler_volmer", "protocol",
+                         "a protocol needs surface_condition='butler_volmer'")
+            protocols.parse_protocol(self.protocol)  # InputError naming the bad step
 
 
 @dataclass
@@ -126,11 +140,6 @@ class ParticleDischargeParameters(ParticleParameters):
                                  "mol/(m^2 s)")
     c_surface_mol_m3: float = param(0.0, "surface concentration (surface_condition='concentration')",
                                     "mol/m^3", ge=0)
-    protocol: list = param([], "cycling protocol (fem.protocols): steps such as 'Discharge at 1C until 3.0 V', "
-                           "'Rest for 1 hour', 'Hold at 4.2 V until C/50', 'Repeat 3 times: ...; ...' or TOML "
-                           "tables; [] = one discharge/charge to cutoff_voltage_V. Each step's t_end_s: its "
-                           "duration, else t_end_s or (1.2 x window time at its current; holds 10 h)")
-
     def uses_current(self) -> bool:
         return self.surface_condition == "butler_volmer" or (self.surface_condition == "flux"
                                                              and self.flux_mol_m2_s == 0)
@@ -159,11 +168,6 @@ class ParticleDischargeParameters(ParticleParameters):
             self.refuse_unused(["euler_angles_csv"], "without mesh_file")
             self.refuse_unused(["n_grains", "grain_seed"] if self.geometry == "sphere" else ["crystal_euler_deg"],
                                f"with geometry={self.geometry!r}")
-        if self.protocol:
-            from fem.protocols import parse_protocol
-            self.require(self.surface_condition == "butler_volmer", "protocol",
-                         "a protocol needs surface_condition='butler_volmer'")
-            parse_protocol(self.protocol)  # InputError naming the bad step
         if self.surface_condition == "butler_volmer" and not self.ocv_table:
             ocv0 = float(mat.ocv_V(resolved_x0(self)))
             discharge = self.direction == "discharge"
@@ -300,10 +304,23 @@ def build(p: ParticleParameters, comm, domain=None, rotations=None):
     return model, Setup(p, mat, s, D_ref, D_tensor, g, ocv, bv, x0, R, volume_m3, area_m2, capacity_C, current, v0)
 
 
+def field_outputs(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, every: int) -> list:
+    """fields/concentration.bp (every ``every`` steps) and, with ``section_plot``, the 3D pictures
+    plots/concentration_{surface,section,clip}.png at the end and at output_times_s."""
+    s = setup.scales
+    fields = [si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s, every=every)]
+    if setup.p.section_plot:
+        fields.append(field_views.views_output(out, "concentration", model.c, time_scale=s.time,
+                                               length_scale=s.length, value_scale=s.concentration,
+                                               label="c [mol/m$^3$]", title="Li concentration"))
+    return fields
+
+
 def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders=(),
-               fields=None) -> Simulation:
+               fields=None, step=None) -> Simulation:
     """The run's Simulation (stops, voltage-jump check, recorders, fields); writes the
-    static summary entries.  ``recorders`` are added after the particle's observables."""
+    static summary entries.  ``recorders`` are added after the particle's observables;
+    ``step``: a protocol step (:mod:`fem.protocols`; its limits replace the cut-off voltage)."""
     p, s = setup.p, setup.scales
     galvanostatic = model.condition == "galvanostatic"
     geometry = {"mesh_file": p.mesh_file, "mesh_unit_m": model.domain.metadata.get("mesh_unit_m"),
@@ -318,16 +335,20 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=4)
     stops, checks = [], []
     if galvanostatic:
-        if setup.discharge:
+        discharge = setup.discharge if step is None else step.kind == "current" and not step.charge
+        if discharge:
             stops.append(ic.surface_saturation_stop(model, p.saturation_x))
-        stops.append(ic.cutoff_voltage_stop(model, p.cutoff_voltage_V, discharge=setup.discharge))
-        checks.append(max_change_check(model.phi, p.max_voltage_step_V, model.vt))
+        jump = max_change_check(model.phi, p.max_voltage_step_V, model.vt)
+        if step is None:
+            stops.append(ic.cutoff_voltage_stop(model, p.cutoff_voltage_V, discharge=setup.discharge))
+            checks.append(jump)
+        else:  # not on a step's first (the switch)
+            checks.append(lambda t, dt, st: None if model.phi.older is None else jump(t, dt, st))
     if fields is None:
-        fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s,
-                           every=p.fields_every)
-    observables = ic.observables(model, s, setup.I_app if galvanostatic else None)
+        fields = field_outputs(model, setup, out, p.fields_every)
+    observables = ic.observables(model, s, setup.I_app if galvanostatic and step is None else None)
     return Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
-                      recorders=[observables, *recorders], fields=[fields], stops=stops, checks=checks)
+                      recorders=[observables, *recorders], fields=fields, stops=stops, checks=checks)
 
 
 def summary(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, res: SimulationResult) -> dict:
@@ -346,81 +367,49 @@ def summary(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, res: 
     return d
 
 
+def run(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders=()):
+    """One discharge/charge, or ``p.protocol`` (:func:`fem.protocols.run_protocol`):
+    (SimulationResult, summary entries)."""
+    p, s = setup.p, setup.scales
+    if not p.protocol:
+        res = simulation(model, setup, out, recorders).run()
+        return res, summary(model, setup, out, res)
+    steps = protocols.parse_protocol(p.protocol)
+    one_c_A = setup.current.one_c_A_m2 * setup.area_m2
+    ctrl = ic.ProtocolControl(model, s, one_c_A, setup.area_m2)
+
+    def duration_s(step):  # a step's t_end_s: its duration, else t_end_s, else 1.2 x window time / 10 h
+        return step.duration_s or p.t_end_s or (1.2 * setup.capacity_C / abs(ctrl.I) if step.kind == "current"
+                                                else 36000.0)
+
+    fields = field_outputs(model, setup, out, p.fields_every)
+    res, extra = protocols.run_protocol(
+        steps, ctrl, lambda step, rec, f: simulation(model, setup, out, [*rec, *recorders], f, step=step),
+        time_scale=s.time, duration_s=duration_s, fields=[fields[0]] + [(f, False) for f in fields[1:]], out=out)
+    ts = out.timeseries
+    last = (lambda c: float(ts.column(c)[-1])) if out.comm.rank == 0 else (lambda c: None)
+    extra.update(**protocols.write_transients(out, steps), capacity_mAh=last("capacity_mAh"),
+                 charge_passed_C=last("charge_passed_C"))
+    return res, {**summary(model, setup, out, res), **extra}
+
+
 def solve(p: ParticleDischargeParameters, out: RunOutput) -> None:
-    if p.protocol and (out.mode == "restart" or getattr(getattr(out, "checkpointer", None), "every", 0)):
-        raise InputError("parameter 'protocol': runs with a protocol cannot be checkpointed or restarted yet "
-                         "(drop --checkpoint-every / run again from the start)")
     model, setup = build(p, out.comm)
-    res, extra = run_protocol(model, setup, out) if p.protocol else (simulation(model, setup, out).run(), {})
+    res, entries = run(model, setup, out)
     plot(out, model, setup)
-    out.finish(res.status, res.reason, **{**summary(model, setup, out, res), **extra},
-               timings=model.solver.timings())
+    out.finish(res.status, res.reason, **entries, timings=model.solver.timings())
     model.destroy()
 
 
-def run_protocol(model: ic.IntercalationParticle, setup: Setup, out: RunOutput):
-    """Each step of ``p.protocol`` as one Simulation stage ``step_<i>`` on the same model, its
-    limits located exactly (:class:`fem.protocols.EventLocator`); (combined result, summary extras)."""
-    from fem.protocols import STEP_CODES, min_max_dt, parse_protocol
-    from fem.simulation import FieldOutput
-    p, s = setup.p, setup.scales
-    steps = parse_protocol(p.protocol)
-    ctrl = ic.ProtocolControl(model, s, setup.current.one_c_A_m2 * setup.area_m2, setup.area_m2)
-    vtx = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)], s)
-    written = []
-
-    def write(t):  # each stage starts where the last ended: write that state once
-        if not written or t > written[-1]:
-            vtx.write(t)
-            written.append(t)
-
-    fields = FieldOutput(write, p.fields_every)
-    total, t, ends = SimulationResult(0.0), 0.0, []
-    for i, step in enumerate(steps):
-        ctrl.apply(i, step, t)
-        I = abs(ctrl.I) or setup.current.one_c_A_m2 * setup.area_m2
-        t_max = step.duration_s or p.t_end_s or (1.2 * setup.capacity_C / I if step.kind == "current" else 36000.0)
-        sim = simulation(model, setup, out, recorders=[ctrl.record], fields=fields)
-        sim.name, sim.control.t_end = f"step_{i}", t + t_max / s.time
-        limits = ctrl.limits()
-        for lim in limits:
-            lim.start()
-        sim.stops = [lim.stop for lim in limits]
-        if step.kind == "current" and not step.charge:
-            sim.stops.append(ic.surface_saturation_stop(model, p.saturation_x))
-        jump = max_change_check(model.phi, p.max_voltage_step_V, model.vt)  # not on a step's first (the switch)
-        sim.checks = [lim.check for lim in limits] + [lambda t, dt, st: None if model.phi.older is None else jump(t, dt, st)]
-        sim.max_dt = min_max_dt(*(lim.max_dt for lim in limits))
-        r = sim.run(t)
-        t = r.t
-        for k in ("steps", "rejected", "newton", "krylov", "wall_s"):
-            setattr(total, k, getattr(total, k) + getattr(r, k))
-        ends.append(f"{i}: {step.text}: {r.reason or 'time limit'}")
-        if r.status != "ok":
-            total.status, total.reason, total.signal = r.status, f"protocol step {i} ({step.text}): {r.reason}", r.signal
-            break
-    else:
-        total.reason = f"protocol finished ({len(steps)} steps)"
-    total.t = t
-    vtx.close()
-    ts = out.timeseries
-    extra = {"protocol_steps": len(steps), "protocol_step_ends": ends,
-             "protocol_step_codes": {k: v for k, v in STEP_CODES.items()},
-             "capacity_mAh": float(ts.column("capacity_mAh")[-1]) if out.comm.rank == 0 else None,
-             "charge_passed_C": float(ts.column("charge_passed_C")[-1]) if out.comm.rank == 0 else None}
-    return total, extra
-
-
 def plot(out: RunOutput, model: ic.IntercalationParticle, setup: Setup) -> None:
-    """voltage.png, concentration.png and (``section_plot``) concentration_section.png (collective)."""
+    """voltage.png (vs capacity; vs time for a protocol) and concentration.png (rank 0)."""
     ts = out.timeseries
-    section = ic.plane_section(model) if setup.p.section_plot else None
     if out.comm.rank != 0:
         return
     t = ts.column("t_s")
     if model.phi is not None:
         with out.figure("voltage") as (fig, ax):
-            protocol = getattr(setup.p, "protocol", None)
+            protocol = setup.p.protocol
             x = t if protocol else ts.column("capacity_mAh") * 1e6
             ax.plot(x, ts.column("voltage_V"), label="V (FEM)")
             ax.plot(x, ts.column("ocv_surface_V"), "--", label="OCV(surface x)")
@@ -433,13 +422,3 @@ def plot(out: RunOutput, model: ic.IntercalationParticle, setup: Setup) -> None:
         ax.set_xlabel("t [s]")
         ax.set_ylabel("c [mol/m$^3$]")
         ax.legend()
-    if section is not None:
-        X, Y, Z = section
-        L = setup.scales.length * 1e6
-        with out.figure("concentration_section") as (fig, ax):
-            im = ax.pcolormesh(X * L, Y * L, Z * setup.scales.concentration, shading="auto")
-            fig.colorbar(im, ax=ax, label="c [mol/m$^3$]")
-            ax.set_aspect("equal")
-            ax.set_xlabel("x [um]")
-            ax.set_ylabel("y [um]")
-            ax.set_title("concentration on the mid z plane at the end")

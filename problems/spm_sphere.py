@@ -16,7 +16,10 @@ a L A_el = (3 * 0.665 / 5.22 um) * 75.6 um * (0.065 m * 1.58 m) = 2.967 m^2:
 1C = 1.685 A/m^2 (the particle's own stoichiometry window, capacity_basis='window',
 would give 1.890 A/m^2).
 
-Outputs: those of ``particle_discharge`` plus the columns ``voltage_1d_V`` and
+``protocol`` (:mod:`fem.protocols`) runs the protocol instead, with ``particle_discharge``'s
+outputs and no 1D reference.
+
+Outputs: those of ``particle_discharge`` (3D pictures included) plus the columns ``voltage_1d_V`` and
 ``x_surface_1d``, ``plots/voltage_vs_1d.png`` and in summary.json ``spm_comparison`` =
 {max_abs_voltage_diff_V, max_abs_voltage_diff_after_60s_V (None for runs shorter than
 60 s), max_abs_x_surface_diff, capacity_fem_mAh, capacity_1d_mAh, capacity_rel_diff}.
@@ -132,9 +135,14 @@ def comparison(out: RunOutput, setup: pd.Setup, t_ref, v_ref) -> dict:
 
 def solve(p: SPMSphereParameters, out: RunOutput) -> None:
     model, setup = pd.build(p, out.comm)
+    if p.protocol:  # a protocol: the particle_discharge outputs (the 1D reference is one constant current)
+        res, entries = pd.run(model, setup, out)
+        pd.plot(out, model, setup)
+        out.finish(res.status, res.reason, **entries, timings=model.solver.timings())
+        model.destroy()
+        return
     t_ref, v_ref, ref = reference_1d(setup, setup.t_end_s)
-    sim = pd.simulation(model, setup, out, recorders=[voltage_1d(t_ref, v_ref, ref.x_surface, setup.scales.time)])
-    res = sim.run()
+    res, entries = pd.run(model, setup, out, recorders=[voltage_1d(t_ref, v_ref, ref.x_surface, setup.scales.time)])
     pd.plot(out, model, setup)
     if out.comm.rank == 0:
         ts = out.timeseries
@@ -144,6 +152,6 @@ def solve(p: SPMSphereParameters, out: RunOutput) -> None:
             ax.set_xlabel("t [s]")
             ax.set_ylabel("voltage vs Li/Li$^+$ [V]")
             ax.legend()
-    out.finish(res.status, res.reason, **pd.summary(model, setup, out, res), **comparison(out, setup, t_ref, v_ref),
+    out.finish(res.status, res.reason, **entries, **comparison(out, setup, t_ref, v_ref),
                timings=model.solver.timings())
     model.destroy()

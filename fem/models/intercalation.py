@@ -26,8 +26,8 @@ scheme put in (exact discrete balance).
 
 Also here: the SI recorder of the particle's observables (:func:`observables`),
 the stop conditions of a discharge (:func:`surface_saturation_stop`,
-:func:`cutoff_voltage_stop`), :func:`capacity_at_cutoff_mAh` and
-:func:`plane_section` (the concentration on a mid plane, for plots).
+:func:`cutoff_voltage_stop`), :func:`capacity_at_cutoff_mAh` and the controller of
+:mod:`fem.protocols` runs (:class:`ProtocolControl`).
 """
 
 from __future__ import annotations
@@ -153,7 +153,9 @@ class IntercalationParticle:
             raise ValueError("hold_voltage needs the galvanostatic condition")
         if self.hold_solver is None:
             F, opts, prefix = self._hold
-            self.hold_solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
+            # snes_stol: a Newton update of zero (the residual at its round-off floor ~1e-12, under
+            # the c/dt terms of a short step, where the Krylov solve returns at once) is converged
+            self.hold_solver = SNESSolver(F, self.c, [], prefix=prefix, options={"snes_stol": 1e-14, **opts})
         self.holding = True
         self.set_voltage(volts)
 
@@ -315,36 +317,6 @@ def capacity_at_cutoff_mAh(t_s, voltage_V, current_A: float, cutoff_V: float, di
     if len(t) >= 2 and sign * (v[-1] - cutoff_V) <= 0 < sign * (v[-2] - cutoff_V):
         t_cut = t[-2] + (t[-1] - t[-2]) * (v[-2] - cutoff_V) / (v[-2] - v[-1])
     return abs(current_A) * t_cut / 3.6
-
-
-def plane_section(model: IntercalationParticle, n: int = 61):
-    """(X, Y, x) on an n x n grid of the plane normal to z through the middle of the mesh's
-    bounding box (mesh coordinates; x = NaN outside the particle), or None (collective)."""
-    import dolfinx.geometry
-
-    from fem.probes import PointProbe
-    mesh, comm = model.mesh, model.mesh.comm
-    xg = mesh.geometry.x
-    lo = xg.min(axis=0) if len(xg) else np.full(3, np.inf)
-    hi = xg.max(axis=0) if len(xg) else np.full(3, -np.inf)
-    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
-    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
-    mid, half = 0.5 * (lo + hi), 0.485 * (hi - lo)
-    X, Y = np.meshgrid(np.linspace(mid[0] - half[0], mid[0] + half[0], n),
-                       np.linspace(mid[1] - half[1], mid[1] + half[1], n))
-    pts = np.column_stack([X.ravel(), Y.ravel(), np.full(X.size, mid[2])])
-    tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
-    hits = dolfinx.geometry.compute_colliding_cells(mesh, dolfinx.geometry.compute_collisions_points(tree, pts), pts)
-    found = np.array([len(hits.links(i)) > 0 for i in range(len(pts))], dtype=np.int32)
-    comm.Allreduce(MPI.IN_PLACE, found, op=MPI.MAX)
-    inside = found.astype(bool)
-    try:
-        vals = PointProbe(mesh, pts[inside], tree=tree)(model.c)
-    except ValueError:
-        return None
-    Z = np.full(X.size, np.nan)
-    Z[inside] = vals
-    return X, Y, Z.reshape(X.shape)
 
 
 # --- protocols (fem.protocols) on a galvanostatic particle ---------------------------------
