@@ -15,7 +15,8 @@ form for spheres (V/S = R/3):
 
 tau [s] the pulse duration, Delta E_s [V] the change of the rest (equilibrium) voltage over the
 pulse, Delta E_t [V] the voltage change during the pulse without the IR step (first to last
-sample under current).  It assumes semi-infinite planar diffusion and a linear E(x), valid for
+sample under current; when that last sample is at t_l < tau, D_WH carries the factor t_l/tau, the
+same formula with Delta E_t measured at t_l).  It assumes semi-infinite planar diffusion and a linear E(x), valid for
 tau << R^2/D.  For a sphere the surface rises faster, by g(Dtau/R^2)/(2 sqrt(Dtau/(pi R^2)))
 = 1 + sqrt(pi D tau)/(2R) + O(D tau/R^2) (:mod:`fem.analysis.sphere`), so
 
@@ -158,10 +159,11 @@ def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 
     rows = []
     for k, p in enumerate(pulses):
         tau = p.t_off - p.t_on
+        t_last = t[p.i_off - 1] - p.t_on  # last sample under current
         dEs = Es[k + 1] - Es[k]
         dEt = voltage[p.i_off - 1] - voltage[p.i_on]
-        d_wh = 4.0 / (np.pi * tau) * (R / 3.0) ** 2 * (dEs / dEt) ** 2 if dEt != 0 else np.nan
-        tau_s = sphere.sphere_two_point_tau(dEt / dEs) if dEs != 0 else np.nan
+        d_wh = 4.0 / (np.pi * tau) * (R / 3.0) ** 2 * (dEs / dEt) ** 2 * (t_last / tau) if dEt != 0 else np.nan
+        tau_s = sphere.sphere_two_point_tau(dEt / dEs, t_last / tau) if dEs != 0 else np.nan
         rows.append({"pulse": k + 1, "t_start_s": p.t_on, "duration_s": tau, "current_A": p.current_A,
                      "x_before": xs[k], "x_after": xs[k + 1], "x_mid": 0.5 * (xs[k] + xs[k + 1]),
                      "rest_voltage_before_V": Es[k], "rest_voltage_after_V": Es[k + 1],

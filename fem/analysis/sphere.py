@@ -81,12 +81,15 @@ def weppner_huggins_ratio(tau) -> np.ndarray:
     return (2 * np.sqrt(tau / np.pi) / flux_response(tau)) ** 2
 
 
-def sphere_two_point_tau(ratio_t_over_s: float) -> float:
-    """tau = D t/R^2 with g(tau) / (3 tau) = Delta E_t / Delta E_s (the exact-sphere form of the
-    Weppner–Huggins two-point estimate; the left side falls from inf to 1 as tau grows)."""
-    if not ratio_t_over_s > 1.0:
+def sphere_two_point_tau(ratio_t_over_s: float, last_fraction: float = 1.0) -> float:
+    """tau = D t_pulse/R^2 with g(tau f) / (3 tau) = Delta E_t / Delta E_s, f = ``last_fraction`` the
+    time of the last sample under current over the pulse duration (the exact-sphere form of the
+    Weppner–Huggins two-point estimate; for f = 1 the left side falls from inf to 1 as tau grows)."""
+    if not ratio_t_over_s > 0.0:
         return float("nan")
-    f = lambda lt: float(flux_response(np.array([np.exp(lt)]))[0] / (3 * np.exp(lt))) - ratio_t_over_s  # noqa: E731
+    f = lambda lt: float(flux_response(np.array([np.exp(lt) * last_fraction]))[0] / (3 * np.exp(lt))) - ratio_t_over_s  # noqa: E731
+    if f(np.log(1e-12)) * f(np.log(1e3)) > 0:
+        return float("nan")
     return float(np.exp(brentq(f, np.log(1e-12), np.log(1e3), xtol=1e-12)))
 
 
