@@ -7,6 +7,7 @@
     solidion params PROBLEM
     solidion info
     solidion mesh KIND --set key=value ... --out FILE
+    solidion analyze gitt|pitt|matano|arrhenius FILE [options] [--out DIR]
 
 Exit status: 0 ok; 1 a failed solve (after writing what it has) or an error;
 2 bad input (one line naming the parameter and the allowed range, before any
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("params", help="list a problem's parameters, units, defaults and ranges")
     pp.add_argument("problem")
     _add_mesh_parser(sub)
+    from solidion.analyze import add_parser as add_analyze_parser
+    add_analyze_parser(sub)
     return p
 
 
@@ -106,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "mesh":
             from meshes.cli import run as mesh_run
             return mesh_run(args)
+        if args.command == "analyze":
+            from solidion.analyze import run as analyze_run
+            return analyze_run(args)
     except InputError as e:
         _input_error(e, debug)
         return EXIT_INPUT
