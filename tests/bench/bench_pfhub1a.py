@@ -1,0 +1,262 @@
+"""PFHub benchmark 1a (periodic spinodal decomposition) against the published results of other codes.
+
+Not collected by pytest.  Runs ``solidion run spinodal --set boundary=periodic`` in-process (so it
+can be started under MPI), lands steps on the PFHub output times (``output_times_s``) and writes
+F(t) there, the wall time at which each output time was reached (rank 0 polls the run's
+timeseries.csv every ``--poll`` seconds) and the CPU time summed over ranks; then prints F(t)
+beside the published values in ``tests/bench/pfhub1a_published.json`` (collected from
+usnistgov/pfhub and the repositories its uploads link to; see that file for every source and
+commit):
+
+    docker/run mpirun -n 2 python3 tests/bench/bench_pfhub1a.py run --t-end 1000 --tag tol1e-3
+    docker/run mpirun -n 2 python3 tests/bench/bench_pfhub1a.py run --t-end 100 --time-tolerance 1e-4 --tag ref
+    python3 tests/bench/bench_pfhub1a.py table --tag tol1e-3 --ref ref     # host or image, numpy only
+    python3 tests/bench/bench_pfhub1a.py table --from results/h9/some_run   # a finished/partial CLI run dir
+
+Output: results/bench/pfhub1a_<tag>.json (+ the run directory results/bench/pfhub1a_<tag>/).
+
+Benchmark (Jokisaari et al., Comput. Mater. Sci. 126 (2017) 139):
+    dc/dt = div(M grad mu),  mu = 2 rho_s (c - c_a)(c_b - c)(c_a + c_b - 2c) - kappa lap c,
+    F(t) = int rho_s (c - c_a)^2 (c_b - c)^2 + kappa/2 |grad c|^2 dA,
+    rho_s = 5, c_a = 0.3, c_b = 0.7, kappa = 2, M = 5, periodic square [0, 200]^2.
+
+Table columns: each published code's F at the output time (its own row if it reported that time,
+its row within 2 % of t, else linear interpolation between its neighbouring rows when they are
+closer than 25 % of t, marked '*'; '-' otherwise), the spread among the published codes
+(max/min - 1; uploads marked ``use_in_consensus: false`` in the JSON are shown but left out),
+their median, solidion's F, its relative difference to the median, and (``--ref``) to a
+solidion reference run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED = Path(__file__).resolve().parent / "pfhub1a_published.json"
+OUT = Path("results/bench")
+TIMES = [1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000, 5000, 10000]
+
+
+# -- reading run directories -------------------------------------------------------------------
+def read_timeseries(run_dir: Path) -> dict[str, np.ndarray]:
+    with open(run_dir / "timeseries.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
+
+
+def f_at_times(ts: dict, times) -> dict[float, float]:
+    """F at the output times the run landed on (exact step ends; no interpolation)."""
+    t = ts.get("t_benchmark", ts.get("t_s"))
+    out = {}
+    for tt in times:
+        i = np.flatnonzero(np.abs(t - tt) <= 1e-9 * max(tt, 1.0))
+        if i.size:
+            out[float(tt)] = float(ts["free_energy"][i[-1]])
+    return out
+
+
+class Poller(threading.Thread):
+    """Rank 0: record the wall time at which each output time first appears in timeseries.csv."""
+
+    def __init__(self, run_dir: Path, times, period: float, t0: float):
+        super().__init__(daemon=True)
+        self.run_dir, self.times, self.period, self.t0 = run_dir, list(times), period, t0
+        self.reached: dict[float, float] = {}
+        self.stop = threading.Event()
+
+    def poll(self):
+        try:
+            ts = read_timeseries(self.run_dir)
+        except (OSError, KeyError, ValueError, IndexError):
+            return
+        if not ts:
+            return
+        now = time.perf_counter() - self.t0
+        for tt in f_at_times(ts, self.times):
+            self.reached.setdefault(tt, now)
+
+    def run(self):
+        while not self.stop.wait(self.period):
+            self.poll()
+
+
+# -- run ---------------------------------------------------------------------------------------
+def run(a) -> None:
+    from mpi4py import MPI
+
+    sys.path.insert(0, str(ROOT))
+    from solidion import run as solidion_run
+    comm = MPI.COMM_WORLD
+    times = [t for t in TIMES if t < a.t_end] + [a.t_end]
+    out_dir = OUT / f"pfhub1a_{a.tag}"
+    load0 = os.getloadavg()
+    comm.Barrier()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    poller = Poller(out_dir, times, a.poll, t0) if comm.rank == 0 else None
+    if poller:
+        poller.start()
+    s = solidion_run("spinodal", out=out_dir, quiet=True, overwrite=True, boundary="periodic",
+                     t_end_s=a.t_end, time_tolerance=a.time_tolerance, cells_per_side=a.cells,
+                     element_degree=a.degree, scheme=a.scheme, output_times_s=[float(t) for t in times[:-1]],
+                     checkpoint_every=a.checkpoint_every)
+    wall = time.perf_counter() - t0
+    cpu = comm.allreduce(time.process_time() - cpu0, op=MPI.SUM)
+    if comm.rank != 0:
+        return
+    poller.stop.set()
+    poller.poll()
+    ts = read_timeseries(out_dir)
+    info = dict(tag=a.tag, code="solidion", ranks=comm.size, cells_per_side=a.cells, degree=a.degree,
+                scheme=a.scheme, time_tolerance=a.time_tolerance, t_end=a.t_end, status=s["status"],
+                steps=s["steps"], rejected_steps=s["rejected_steps"], newton=s["newton_iterations"],
+                wall_s=wall, time_loop_s=s["time_loop_s"], cpu_s_all_ranks=cpu,
+                loadavg_start=load0, loadavg_end=os.getloadavg(),
+                F={str(k): v for k, v in f_at_times(ts, times).items()},
+                wall_at_output_s={str(k): v for k, v in poller.reached.items()},
+                dofs=s["mesh"].get("dofs"), run_dir=str(out_dir))
+    (OUT / f"pfhub1a_{a.tag}.json").write_text(json.dumps(info, indent=1))
+    print(json.dumps({k: v for k, v in info.items() if k not in ("F", "wall_at_output_s")}))
+
+
+def from_dir(run_dir: Path) -> dict:
+    """Result dict of a CLI run directory (finished or still running: the output times reached so far)."""
+    summ = json.loads((run_dir / "summary.json").read_text())
+    ts = read_timeseries(run_dir)
+    p = summ["parameters"]
+    return dict(tag=run_dir.name, code="solidion", ranks=summ.get("mpi_size"), cells_per_side=p["cells_per_side"],
+                degree=p["element_degree"], scheme=p["scheme"], time_tolerance=p["time_tolerance"],
+                t_end=p["t_end_s"], status=summ["status"], steps=summ.get("steps", len(ts["free_energy"]) - 1),
+                wall_s=summ.get("wall_time_s"), F={str(k): v for k, v in f_at_times(ts, TIMES).items()},
+                t_reached=float(ts["t_s"][-1]), run_dir=str(run_dir))
+
+
+# -- published data ----------------------------------------------------------------------------
+def published_at(src: dict, t: float, max_gap: float = 0.25, near: float = 0.02):
+    """F of one published source at t and whether it is the source's own row at t.
+
+    Own row at t; else its row within ``near``*t of t; else linear interpolation between its
+    neighbouring rows when they are less than ``max_gap``*t apart (else None).  Rows with F = 0
+    (MOOSE's postprocessor before the first step) are dropped.
+    """
+    d = np.array([r[:2] for r in src["t_F"] if r[1] != 0.0])
+    tt, F = d[:, 0], d[:, 1]
+    k = int(np.argmin(np.abs(tt - t)))
+    if abs(tt[k] - t) <= 1e-6 * t:
+        return float(F[k]), True
+    if abs(tt[k] - t) <= near * t:
+        return float(F[k]), False
+    j = np.searchsorted(tt, t)
+    if j == 0 or j >= len(tt) or tt[j] - tt[j - 1] > max_gap * t:
+        return None, False
+    w = (t - tt[j - 1]) / (tt[j] - tt[j - 1])
+    return float((1 - w) * F[j - 1] + w * F[j]), False
+
+
+def published_wall(src: dict, t: float):
+    """Wall time [s] to reach t if the source reports it (PRISMS-PF per output time, MOOSE-MPF per row)."""
+    for r in src.get("run_time", []):
+        if abs(r["sim_time"] - t) <= 1e-6 * t:
+            return r["wall_time_s"]
+    rows = [r for r in src["t_F"] if len(r) > 2]
+    if rows:
+        d = np.array(rows)
+        j = np.searchsorted(d[:, 0], t)
+        if 0 < j < len(d) and d[j, 0] - d[j - 1, 0] <= 0.1 * t:
+            return float(np.interp(t, d[:, 0], d[:, 2]))
+    return None
+
+
+def table(results: list[dict], ref: dict | None = None, published: Path = PUBLISHED) -> str:
+    pub = json.loads(published.read_text())
+    srcs = pub["sources"]
+    names = [s["name"].replace("_1a", "").replace("_travis", "-ci") for s in srcs]
+    lines = [f"PFHub 1a: F(t) of solidion beside the published codes (load average now {os.getloadavg()})"]
+    head = f"{'t':>6} " + " ".join(f"{n[:9]:>9}" for n in names) + f" {'spread':>7} {'median':>8}"
+    for r in results:
+        head += f" | {r['tag'][:12]:>12} {'vs med':>7}"
+        if ref:
+            head += f" {'vs ref':>7}"
+    lines.append(head)
+    for t in TIMES:
+        got = [published_at(s, t) for s in srcs]
+        vals = [v for v, _ in got]
+        have = [v for v, src in zip(vals, srcs) if v is not None and src.get("use_in_consensus", True)]
+        sol = [r["F"].get(str(float(t))) for r in results]
+        if not have and all(v is None for v in sol):
+            continue
+        med = float(np.median(have)) if have else None
+        spread = max(have) / min(have) - 1 if len(have) > 1 else None
+        row = f"{t:>6g} " + " ".join(f"{v:8.3f}{' ' if own else '*'}" if v is not None else f"{'-':>9}"
+                                      for v, own in got)
+        row += f" {spread:7.2%}" if spread is not None else f" {'-':>7}"
+        row += f" {med:8.3f}" if med is not None else f" {'-':>8}"
+        for r, v in zip(results, sol):
+            row += f" | {v:12.3f}" if v is not None else f" | {'-':>12}"
+            row += f" {v / med - 1:+7.2%}" if (v is not None and med) else f" {'-':>7}"
+            if ref:
+                fr = ref["F"].get(str(float(t)))
+                row += f" {v / fr - 1:+7.2%}" if (v is not None and fr) else f" {'-':>7}"
+        lines.append(row)
+    lines.append("  * interpolated between the code's neighbouring rows (or its row within 2 % of t)")
+    lines.append("")
+    lines.append("Wall times (published: PFHub meta.yaml run_time; cores as uploaded)")
+    for s in srcs + pub["wall_time_only"]["uploads"]:
+        w = {t: published_wall(s, t) for t in (1000, 10000)} if "t_F" in s else {}
+        last = s["run_time"][-1] if s["run_time"] else None
+        lines.append(f"  {s['name']:<18} {s['cores']:>3} cores  to t=1000: {w.get(1000) or '-'!s:>8}  "
+                     f"to t=10000: {w.get(10000) or '-'!s:>8}  last: {last}")
+    for r in results:
+        wa = r.get("wall_at_output_s", {})
+        lines.append(f"  solidion {r['tag']:<9} {r.get('ranks')} ranks  wall {r.get('wall_s')} s, CPU (all ranks) "
+                     f"{r.get('cpu_s_all_ranks')} s, steps {r.get('steps')}, reached at: "
+                     + ", ".join(f"t={float(k):g}: {v:.0f} s" for k, v in wa.items()))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("run", "table"))
+    ap.add_argument("--t-end", type=float, default=10000.0)
+    ap.add_argument("--time-tolerance", type=float, default=1e-3)
+    ap.add_argument("--cells", type=int, default=100, help="cells per side (mesh refinement)")
+    ap.add_argument("--degree", type=int, default=1)
+    ap.add_argument("--scheme", default="split")
+    ap.add_argument("--ranks", type=int, default=None, help="documentation only: start with mpirun -n RANKS")
+    ap.add_argument("--checkpoint-every", type=int, default=0)
+    ap.add_argument("--poll", type=float, default=2.0)
+    ap.add_argument("--tag", action="append", default=None, help="run tag (table: repeatable)")
+    ap.add_argument("--from", dest="from_dir", action="append", default=[], help="table: CLI run directory")
+    ap.add_argument("--ref", default=None, help="table: tag (or run dir) of a solidion reference run")
+    a = ap.parse_args(argv)
+    if a.mode == "run":
+        a.tag = (a.tag or [f"tol{a.time_tolerance:g}_n{a.cells}"])[0]
+        if a.ranks is not None:
+            from mpi4py import MPI
+            if MPI.COMM_WORLD.size != a.ranks:
+                sys.exit(f"--ranks {a.ranks} but started on {MPI.COMM_WORLD.size}: use mpirun -n {a.ranks}")
+        run(a)
+        return
+
+    def load(x):
+        p = Path(x)
+        return from_dir(p) if p.is_dir() else json.loads((OUT / f"pfhub1a_{x}.json").read_text())
+    results = [load(t) for t in (a.tag or [])] + [from_dir(Path(d)) for d in a.from_dir]
+    text = table(results, load(a.ref) if a.ref else None)
+    print(text)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "pfhub1a_table.txt").write_text(text + "\n")
+    (OUT / "pfhub1a_table.json").write_text(json.dumps(dict(results=results, ref=a.ref), indent=1))
+
+
+if __name__ == "__main__":
+    main()
