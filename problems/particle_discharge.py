@@ -36,20 +36,21 @@ protocol_step, protocol_step_type, charge_passed_C and, for GITT/PITT steps,
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import ufl
 
-from fem import field_views, protocols
+from fem import bpx, field_views, protocols
 from fem.constitutive import diffusivity as dif
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.materials import MATERIALS, Material
 from fem.constitutive.tabulated import Tabulated
-from fem.galvanostatic import AppliedCurrent, CurrentParameters, max_change_check
+from fem.galvanostatic import AppliedCurrent, CurrentParameters, constant_current, max_change_check
 from fem.models import intercalation as ic
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.parameters import param
+from fem.parameters import param, require_table
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales, thermal_voltage
 from fem.simulation import Simulation, SimulationResult, StepControl
 from meshes import tags as T
@@ -80,7 +81,8 @@ class ParticleParameters(user.MeshFileParameters, CurrentParameters):
                                    choices=("constant", "exponential", "table"))
     diffusivity_beta: float = param(-2.0, "g(x) = exp(beta (x - x_ref)) (diffusivity_model='exponential')", "-")
     diffusivity_x_ref: float = param(0.5, "x_ref of the exponential model", "-", ge=0, le=1)
-    diffusivity_table: str = param("", "CSV (x, D/D_ref) for diffusivity_model='table'")
+    diffusivity_table: str = param("", "CSV (x, D_m2_s): D(x) in m^2/s for diffusivity_model='table' (monotone "
+                                   "PCHIP of ln D in x; e.g. the D(x) of 'solidion analyze gitt')", table="positive")
     ocv_table: str = param("", "CSV (x, U [V]) replacing the material's OCV (optional)")
     temperature_K: float = param(298.15, "temperature", "K", gt=0)
     cutoff_voltage_V: float = param(3.0, "stop when the voltage crosses this value", "V", gt=0)
@@ -96,6 +98,10 @@ class ParticleParameters(user.MeshFileParameters, CurrentParameters):
                                       "voltage by more than this", "V", gt=0)
     solver: str = param("gmres_amg", "linear solver", choices=("gmres_amg", "lu"))
     fields_every: int = param(20, "write fields every N steps (0: first and last only)", ge=0)
+    bpx_file: str = param("", "BPX JSON parameter file (fem/bpx.py): radius, c_max, window, D(x, T), OCP(x), "
+                          "exchange current, nominal capacity and initial SOC of one electrode's particle; "
+                          "entries it cannot use are listed in a warning and in summary.json")
+    bpx_electrode: str = param("positive", "the electrode of bpx_file", choices=("positive", "negative"))
     section_plot: bool = param(True, "3D pictures plots/concentration_{surface,section,clip}.png (surface, "
                                "exact mid section, clipped view) at the end and at output_times_s")
     protocol: list = param([], "cycling protocol (fem.protocols): steps such as 'Discharge at 1C until 3.0 V', "
@@ -109,6 +115,23 @@ class ParticleParameters(user.MeshFileParameters, CurrentParameters):
         if self.diffusivity_model == "table":
             self.require(bool(self.diffusivity_table), "diffusivity_table",
                          "a CSV file is required when diffusivity_model='table'")
+            require_table(self.diffusivity_table, "diffusivity_table", positive=True, x_range=(0, 1))
+            self.refuse_unused(["diffusivity_m2_s"], "with diffusivity_model='table' (the table gives D)")
+        else:
+            self.refuse_unused(["diffusivity_table"], f"with diffusivity_model={self.diffusivity_model!r}")
+        if self.bpx_file:
+            self.bpx = bpx.read(self.bpx_file, self.bpx_electrode)
+            self.refuse_unused(["material", "diffusivity_m2_s", "diffusivity_model", "diffusivity_beta",
+                                "diffusivity_x_ref", "diffusivity_table", "ocv_table", "nominal_capacity_Ah_m2",
+                                "activation_energy_eV"] + ([] if self.mesh_file else ["radius_m"]),
+                               "with bpx_file (the file sets it)")
+            if self.capacity_basis == "nominal" and self.c_rate > 0:
+                self.require(self.bpx.nominal_capacity_Ah_m2 is not None, "capacity_basis",
+                             f"'nominal' needs the nominal capacity, which {self.bpx_file} does not give (Cell: "
+                             "Nominal cell capacity, Electrode area, Number of electrode pairs; electrode: Surface "
+                             "area per unit volume, Thickness); allowed: 'window'")
+        else:
+            self.refuse_unused(["bpx_electrode"], "without bpx_file")
         if self.protocol:
             self.require(setting(self, "surface_condition") == "butler_volmer", "protocol",
                          "a protocol needs surface_condition='butler_volmer'")
@@ -146,7 +169,7 @@ class ParticleDischargeParameters(ParticleParameters):
 
     def check(self):
         super().check()
-        mat = MATERIALS[self.material]
+        mat = material(self)
         self.require(self.x0 == "full" or (isinstance(self.x0, (int, float)) and not isinstance(self.x0, bool)),
                      "x0", "allowed: a number in [0, 1), or 'full'")
         try:
@@ -191,8 +214,24 @@ def setting(p, name: str):
     return getattr(p, name, FIXED[name])
 
 
+def material(p) -> Material:
+    """The material of ``p``: its BPX file's particle at ``temperature_K``, or ``MATERIALS[material]``."""
+    bp = getattr(p, "bpx", None) if p.bpx_file else None
+    if p.bpx_file and bp is None:
+        bp = p.bpx = bpx.read(p.bpx_file, p.bpx_electrode)
+    return bp.material(p.temperature_K) if bp is not None else MATERIALS[p.material]
+
+
 def resolved_x0(p) -> float:
-    return MATERIALS[p.material].x_full if p.x0 == "full" else float(p.x0)
+    """x0; a BPX file's initial SOC when x0 is left at its default, 'full': the charged state."""
+    mat = material(p)
+    if p.bpx_file and p.x0 == type(p).__dataclass_fields__["x0"].default and p.bpx.initial_soc is not None:
+        return p.bpx.x_of_soc(p.bpx.initial_soc)
+    return mat.x_full if p.x0 == "full" else float(p.x0)
+
+
+def radius_m(p) -> float:
+    return material(p).radius_m if p.bpx_file else p.radius_m
 
 
 def build_domain(p, comm):
@@ -206,13 +245,13 @@ def build_domain(p, comm):
         return dom, rot
     if setting(p, "geometry") == "polycrystal":
         from meshes.polycrystal import polycrystal
-        dom = polycrystal(p.radius_m, p.n_grains, seed=p.grain_seed, h=p.mesh_size, comm=comm,
+        dom = polycrystal(radius_m(p), p.n_grains, seed=p.grain_seed, h=p.mesh_size, comm=comm,
                           order=p.geometry_order, h_interface=p.mesh_size_surface or None)
         orient = dom.metadata.get("orientations", {})
         rotations = {dom.cell_id(name): np.asarray(Q, dtype=float) for name, Q in orient.items()}
         return dom, rotations
     from meshes.sphere import sphere
-    dom = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm,
+    dom = sphere(radius_m(p), p.mesh_size, order=p.geometry_order, comm=comm,
                  h_surface=p.mesh_size_surface or None)
     return dom, {dom.cell_id(T.PARTICLE): single}
 
@@ -236,6 +275,8 @@ class Setup:
     capacity_C: float  # charge of the stoichiometry window
     current: AppliedCurrent | None
     initial_voltage_V: float | None
+    activation_eV: float = 0.0  # of D
+    T_ref_K: float = T_REF_K
 
     @property
     def I_app(self) -> float:
@@ -253,8 +294,16 @@ class Setup:
 
 def build(p: ParticleParameters, comm, domain=None, rotations=None):
     """(IntercalationParticle, Setup) for ``p``; ``domain``/``rotations`` default to :func:`build_domain`."""
-    mat = MATERIALS[p.material]
-    D_ref = p.diffusivity_m2_s or mat.diffusivity_m2_s
+    mat = material(p)
+    table = (Tabulated.from_csv(p.diffusivity_table, log=True, name="diffusivity_table")
+             if p.diffusivity_model == "table" and not p.bpx_file else None)
+    if p.bpx_file:  # D(x) of the file, D_ref its value mid-window
+        D_ref, g, E_a, T_ref = mat.diffusivity_m2_s, p.bpx.g(), mat.diffusivity_activation_eV, p.bpx.T_ref_K
+    else:
+        D_ref = table(0.5 * (mat.x_full + mat.x_empty)) if table else (p.diffusivity_m2_s or mat.diffusivity_m2_s)
+        g = (lambda x, D_ref=float(D_ref): table(x) / D_ref) if table else dif.concentration_factor(
+            p.diffusivity_model, p.diffusivity_beta, p.diffusivity_x_ref)
+        E_a, T_ref = setting(p, "activation_energy_eV"), T_REF_K
     if domain is None:
         domain, rotations = build_domain(p, comm)
     R = domain.length_scale
@@ -262,17 +311,13 @@ def build(p: ParticleParameters, comm, domain=None, rotations=None):
     mesh = domain.mesh
     ocv = Tabulated.from_csv(p.ocv_table, name="ocv_table") if p.ocv_table else mat.ocv_V
     D_tensor = dif.layered_grain_tensors(mesh, domain.cell_tags, rotations, setting(p, "anisotropy_ratio"))
-    table = (Tabulated.from_csv(p.diffusivity_table, log=True, name="diffusivity_table")
-             if p.diffusivity_model == "table" else None)
-    g = dif.concentration_factor(p.diffusivity_model, p.diffusivity_beta, p.diffusivity_x_ref, table)
     gdim = mesh.geometry.dim
     T_field = p.temperature_K + setting(p, "temperature_gradient_K") * ufl.SpatialCoordinate(mesh)[gdim - 1]
-    E_a = setting(p, "activation_energy_eV")
 
     def diffusivity(x):
         D = D_tensor * g(x)
-        if E_a > 0:  # D_ref is the value at T_REF_K
-            D = D * dif.arrhenius_factor(T_field, T_REF_K, E_a * ELEMENTARY_CHARGE)
+        if E_a > 0:  # D_ref is the value at T_ref
+            D = D * dif.arrhenius_factor(T_field, T_ref, E_a * ELEMENTARY_CHARGE)
         return D
 
     vt = thermal_voltage(p.temperature_K)
@@ -291,8 +336,11 @@ def build(p: ParticleParameters, comm, domain=None, rotations=None):
     capacity_C = FARADAY * mat.capacity_mol_m3 * volume_m3
     current = None
     if p.uses_current():
-        current = p.applied_current(area_m2, volume_m3, mat.capacity_mol_m3,
-                                    lithiation=setting(p, "direction") == "discharge")
+        nominal = p.bpx.nominal_capacity_Ah_m2 if p.bpx_file else p.nominal_capacity_Ah_m2
+        current = constant_current(area_m2=area_m2, volume_m3=volume_m3, window_mol_m3=mat.capacity_mol_m3,
+                                   c_rate=p.c_rate, current_density_A_m2=p.current_density_A_m2,
+                                   basis=p.capacity_basis, nominal_capacity_Ah_m2=nominal or 0.0,
+                                   lithiation=setting(p, "direction") == "discharge")
     v0 = None
     if condition == "galvanostatic":
         model.set_current(current.current_A / (i_scale * R**2))
@@ -301,7 +349,8 @@ def build(p: ParticleParameters, comm, domain=None, rotations=None):
     elif condition == "flux":
         flux = setting(p, "flux_mol_m2_s") or -current.current_A / (FARADAY * area_m2)
         model.set_flux(flux / s.molar_flux)
-    return model, Setup(p, mat, s, D_ref, D_tensor, g, ocv, bv, x0, R, volume_m3, area_m2, capacity_C, current, v0)
+    return model, Setup(p, mat, s, D_ref, D_tensor, g, ocv, bv, x0, R, volume_m3, area_m2, capacity_C, current, v0,
+                        E_a, T_ref)
 
 
 def field_outputs(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, every: int) -> list:
@@ -371,6 +420,12 @@ def run(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders
     """One discharge/charge, or ``p.protocol`` (:func:`fem.protocols.run_protocol`):
     (SimulationResult, summary entries)."""
     p, s = setup.p, setup.scales
+    if p.bpx_file:  # what the file gives that the particle does not use: said, never dropped
+        out.update(bpx=p.bpx.summary())
+        if out.comm.rank == 0 and p.bpx.unused:
+            print(f"solidion: warning: {p.bpx_file}: {len(p.bpx.unused)} BPX entries not used by a single "
+                  f"{p.bpx_electrode} particle (listed in summary.json 'bpx'/'unused'): "
+                  + "; ".join(p.bpx.unused), file=sys.stderr, flush=True)
     if not p.protocol:
         res = simulation(model, setup, out, recorders).run()
         return res, summary(model, setup, out, res)
@@ -387,9 +442,8 @@ def run(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, recorders
         steps, ctrl, lambda step, rec, f: simulation(model, setup, out, [*rec, *recorders], f, step=step),
         time_scale=s.time, duration_s=duration_s, fields=[fields[0]] + [(f, False) for f in fields[1:]], out=out)
     ts = out.timeseries
-    last = (lambda c: float(ts.column(c)[-1])) if out.comm.rank == 0 else (lambda c: None)
-    extra.update(**protocols.write_transients(out, steps), capacity_mAh=last("capacity_mAh"),
-                 charge_passed_C=last("charge_passed_C"))
+    last = {c: float(ts.column(c)[-1]) for c in ("capacity_mAh", "charge_passed_C")} if out.comm.rank == 0 else None
+    extra.update(**out.comm.bcast(protocols.write_transients(out, steps), root=0), **out.comm.bcast(last, root=0))
     return res, {**summary(model, setup, out, res), **extra}
 
 

@@ -36,7 +36,8 @@ from fem.models.intercalation import capacity_at_cutoff_mAh
 from fem.output import RunOutput
 from fem.parameters import param
 from fem.reference.radial_fv import solve_sphere
-from fem.scaling import FARADAY
+from fem.constitutive.diffusivity import arrhenius_factor
+from fem.scaling import ELEMENTARY_CHARGE, FARADAY
 from problems import particle_discharge as pd
 
 NAME = "spm_sphere"
@@ -78,8 +79,11 @@ def reference_1d(setup: pd.Setup, t_end_s: float):
     j = -setup.I_app / FARADAY * R / (3 * setup.volume_m3)  # inward flux of the exact sphere
     D_ref, g = setup.D_ref, setup.g
 
+    # uniform temperature: the Arrhenius factor of D (a BPX file's activation energy) is a number
+    arr = float(arrhenius_factor(p.temperature_K, setup.T_ref_K, setup.activation_eV * ELEMENTARY_CHARGE))
+
     def D(x):
-        return D_ref * np.asarray(g(np.asarray(x)) * np.ones_like(x), dtype=float)
+        return D_ref * arr * np.asarray(g(np.asarray(x)) * np.ones_like(x), dtype=float)
 
     bv = ButlerVolmer(mat.rate_constant_A_m2, mat.c_max_mol_m3, mat.c_electrolyte_mol_m3, mat.alpha, mat.alpha,
                       p.temperature_K)
