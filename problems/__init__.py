@@ -20,6 +20,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
                          "Fickian diffusion in a spherical particle, fixed surface concentration "
                          "or galvanostatic flux (Crank's series solutions)"),
     "spinodal": ("problems.spinodal", "PFHub benchmark 1b: Cahn-Hilliard spinodal decomposition, free energy vs time"),
+    "electro_spinodal": ("problems.electro_spinodal", "PFHub benchmark 6a: Cahn-Hilliard coupled to electrostatics on a square, free energy vs time"),
     "particle_spinodal": ("problems.particle_spinodal", "3D particle quenched into the spinodal region (Cahn-Hilliard, regular solution)"),
     "phase_separating_charge": ("problems.phase_separating_charge", "LiFePO4-like phase-separating particle charged at low/high rate: voltage plateau, morphology"),
     "particle_discharge": ("problems.particle_discharge", "Constant-current discharge of an anisotropic polycrystalline cathode particle (D(c) tensor, Butler-Volmer, voltage curve)"),

@@ -42,12 +42,15 @@ import ufl
 def poisson_residual(phi, v, charge_terms, surface_charges=()):
     """sum_m (eps_m grad phi . grad v - rho_m v) dx_m - sigma_f avg(v) dS.
 
-    charge_terms : iterable of (eps_m, rho_m, dx_m) per material (eps and rho UFL);
+    charge_terms : iterable of (eps_m, rho_m, dx_m) per material (eps and rho UFL), optionally
+        (eps_m, rho_m, dx_m, dx_rho) with a measure of its own for the charge term (e.g. vertex
+        quadrature, lumped like the chemical potential it is coupled to);
     surface_charges : iterable of (sigma_f, dS) (sigma_f > 0: positive free charge).
     """
     F = 0
-    for eps_m, rho_m, dx_m in charge_terms:
-        F = F + eps_m * ufl.inner(ufl.grad(phi), ufl.grad(v)) * dx_m - rho_m * v * dx_m
+    for eps_m, rho_m, dx_m, *dx_rho in charge_terms:
+        dx_r = dx_rho[0] if dx_rho else dx_m
+        F = F + eps_m * ufl.inner(ufl.grad(phi), ufl.grad(v)) * dx_m - rho_m * v * dx_r
     for sigma, dS in surface_charges:
         F = F - sigma * ufl.avg(v) * dS
     return F
