@@ -37,6 +37,15 @@ Stages of :func:`solve`:
 Restart: the transient (stage ``transient``) is checkpointed; a restart
 recomputes stage 1 and continues the transient from its checkpoint.
 
+Species (issue 17): by default the Li defect + hole system above, from the ``*_Li_*`` /
+``*_hole_*`` parameters (a fixed negative background neutralizes each bulk).  Any other
+set of mobile species with charge numbers (Li+, oxygen vacancies z = +2, electrons
+z = -1, holes ...) and fixed background charges per material is given as a list of
+tables ``[[species]]`` (:mod:`fem.pnp_species`; the Li/hole parameters must then stay
+at their defaults); ``current_species`` carries the applied current of stage 3, every
+other species is held at equilibrium with the left contact (present in the cathode)
+or the right one.
+
 Outputs: ``profiles.csv`` (x_m, phi_V, c_<species>_mol_m3 along the x axis
 through the interface), ``summary.json`` (space-charge widths and potential
 drops on each side, interfacial resistance vs current), ``timeseries.csv``
@@ -51,15 +60,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from fem import petsc_options
-from fem.constitutive.activity import Ideal, LatticeSaturation
 from fem.continuation import continuation
 from fem.errors import InputError, SolverError
 from fem.models import pnp
-from fem.models.pnp import Material, PNPModel, Species
+from fem.models.pnp import PNPModel
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
+from fem.pnp_species import build_description, li_hole_tables, parse_species
 from fem.pnp_outputs import plot_profiles, scales_summary, write_profiles
-from fem.scaling import BOLTZMANN, ELEMENTARY_CHARGE, FARADAY, GAS_CONSTANT, Scales
+from fem.scaling import FARADAY, GAS_CONSTANT
 from fem.simulation import Simulation, StepControl
 from meshes import tags as T
 
@@ -102,6 +111,9 @@ class SpaceChargeParameters(Parameters):
     dt_s: float = param(1e-6, "initial time step", "s", gt=0)
     currents_A_m2: list = param([0.01, 0.03, 0.1, 0.3], "applied ionic current densities (steady states)", "A/m^2")
     solver: str = param("lu", "linear solver", choices=("lu", "gmres_asm"))
+    species: list[dict] = param([], "mobile species and fixed charges: TOML array of tables [[species]] "
+                                "(fem/pnp_species.py); [] = the Li + hole system of the parameters above")
+    current_species: str = param("Li", "species carrying the applied current (stage 3)")
 
     def check(self):
         self.require(self.h_interface_debye <= self.h_bulk_debye, "h_interface_debye",
@@ -115,6 +127,31 @@ class SpaceChargeParameters(Parameters):
         for i in self.currents_A_m2:
             if not isinstance(i, (int, float)) or not i > 0:
                 raise InputError(f"parameter 'currents_A_m2' = {self.currents_A_m2!r}: allowed values (0, inf) A/m^2")
+        if self.species:
+            defaults = type(self)()
+            for name in LEGACY_SPECIES_PARAMETERS:
+                self.require(getattr(self, name) == getattr(defaults, name), name,
+                             "not used when 'species' is given (set it in the [[species]] tables)")
+        tables = species_tables(self)
+        if self.currents_A_m2:
+            cur = [t for t in tables if t["name"] == self.current_species and t["mobile"]]
+            self.require(bool(cur) and all(m in cur[0]["c"] for m in MATERIALS), "current_species",
+                         "must name a mobile species present in both materials")
+
+
+LEGACY_SPECIES_PARAMETERS = ("c_Li_cathode_mol_m3", "c_Li_electrolyte_mol_m3", "c_max_Li_cathode_mol_m3",
+                             "c_max_Li_electrolyte_mol_m3", "activity", "c_hole_cathode_mol_m3",
+                             "D_Li_cathode_m2_s", "D_Li_electrolyte_m2_s", "D_hole_m2_s", "delta_mu0_Li_eV",
+                             "Li_interface", "exchange_current_A_m2")
+MATERIALS = ("cathode", "electrolyte")
+
+
+def species_tables(p) -> list[dict]:
+    """The checked species tables (:func:`fem.pnp_species.parse_species`): ``p.species``, or the
+    default Li + hole system with its neutralizing fixed background in the cathode."""
+    if p.species:
+        return parse_species(p.species, MATERIALS)
+    return parse_species(li_hole_tables(p), MATERIALS, "species (default Li + hole system)")
 
 
 Parameters = SpaceChargeParameters
@@ -122,25 +159,11 @@ Parameters = SpaceChargeParameters
 
 
 def build_model_description(p, cathode=T.ELECTRODE, electrolyte=T.ELECTROLYTE):
-    """(scales, materials, species, bulk concentrations) of the cathode | electrolyte system."""
-    s = Scales.debye(p.c_Li_electrolyte_mol_m3, p.eps_r_electrolyte, p.D_Li_electrolyte_m2_s, p.temperature_K)
-    C, D = s.concentration, s.diffusivity
-    kT_eV = BOLTZMANN * p.temperature_K / ELEMENTARY_CHARGE
-
-    def act(cmax):
-        return Ideal() if p.activity == "ideal" else LatticeSaturation(cmax / C)
-    li = Species("Li", +1, D={cathode: p.D_Li_cathode_m2_s / D, electrolyte: p.D_Li_electrolyte_m2_s / D},
-                 mu0={cathode: p.delta_mu0_Li_eV / kT_eV, electrolyte: 0.0},
-                 activity={cathode: act(p.c_max_Li_cathode_mol_m3), electrolyte: act(p.c_max_Li_electrolyte_mol_m3)},
-                 interface=p.Li_interface,
-                 k0=(p.exchange_current_A_m2 / FARADAY / s.molar_flux) if p.Li_interface == "butler_volmer" else 0.0)
-    hole = Species("hole", +1, D={cathode: p.D_hole_m2_s / D})
-    bulk = {"Li": {cathode: p.c_Li_cathode_mol_m3 / C, electrolyte: p.c_Li_electrolyte_mol_m3 / C},
-            "hole": {cathode: p.c_hole_cathode_mol_m3 / C}}
-    eps_ref = s.relative_permittivity
-    materials = [Material(cathode, p.eps_r_cathode / eps_ref, -(bulk["Li"][cathode] + bulk["hole"][cathode])),
-                 Material(electrolyte, p.eps_r_electrolyte / eps_ref, -bulk["Li"][electrolyte])]
-    return s, materials, [li, hole], bulk
+    """(scales, materials, species, bulk concentrations) of the cathode | electrolyte system
+    (Debye scales of the electrolyte's mobile species)."""
+    return build_description(species_tables(p), MATERIALS, {"cathode": cathode, "electrolyte": electrolyte},
+                             p.temperature_K, {"cathode": p.eps_r_cathode, "electrolyte": p.eps_r_electrolyte},
+                             "electrolyte")
 
 
 def make_mesh(p, s, comm):
@@ -189,11 +212,19 @@ def run_transient(model, p, s, out: RunOutput, record, steps_per_end_time: int, 
 def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi_bulk, pts, x_int, widths):
     """Steady states under the applied currents (continuation from the last one):
     returns (rows, R_bulk [ohm m^2], status, reason)."""
-    li = [k for k in pnp.make_carriers(materials, species) if k.species.name == "Li"]
+    name = p.current_species
+    carriers = pnp.make_carriers(materials, species)
+    li = [k for k in carriers if k.species.name == name]
+    z = li[0].species.z
     left_li, right_li = li[0].name, li[-1].name
+    # the current enters at the left contact and leaves into a reservoir on the right; every other
+    # carrier is in equilibrium with the left contact (present in the cathode) or the right one
+    fixed = {(right_li, T.CONTACT_RIGHT): etas[name]}
+    for k in carriers:
+        if k.species.name != name:
+            fixed[(k.name, T.CONTACT_LEFT if T.ELECTRODE in k.materials else T.CONTACT_RIGHT)] = etas[k.species.name]
     model = PNPModel(domain, materials, species, mode="steady", sigma_f=sigma, options=opts, interface=T.INTERFACE,
-                     eta_dirichlet={(right_li, T.CONTACT_RIGHT): etas["Li"], ("hole", T.CONTACT_LEFT): etas["hole"]},
-                     inflow={(left_li, T.CONTACT_LEFT): 0.0}, prefix="pnps_")
+                     eta_dirichlet=fixed, inflow={(left_li, T.CONTACT_LEFT): 0.0}, prefix="pnps_")
     for k in model.carriers:
         model.set_component(k.index, value=etas[k.species.name])
     model.set_component(0, values_by_material=phi_bulk)
@@ -201,9 +232,10 @@ def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi
     if not st0.converged:
         raise SolverError(f"steady solve at zero current did not converge: {st0.reason}")
     R_bulk = 0.0
-    for m, L, D in ((T.ELECTRODE, p.thickness_cathode_m, p.D_Li_cathode_m2_s),
-                    (T.ELECTROLYTE, p.thickness_electrolyte_m, p.D_Li_electrolyte_m2_s)):
-        R_bulk += L / (FARADAY ** 2 * D * (bulk["Li"][m] * s.concentration) / (GAS_CONSTANT * p.temperature_K))
+    for m, L in ((T.ELECTRODE, p.thickness_cathode_m), (T.ELECTROLYTE, p.thickness_electrolyte_m)):
+        D = li[0].species.D[m] * s.diffusivity
+        R_bulk += L / (z ** 2 * FARADAY ** 2 * D * (bulk[name][m] * s.concentration)
+                       / (GAS_CONSTANT * p.temperature_K))
     # eta_Li is linear (ohmic) in the bulk next to each space-charge layer; the jump of those lines,
     # extrapolated to the interface, is the interface-local drop
     thick = (p.thickness_cathode_m / s.length, p.thickness_electrolyte_m / s.length)
@@ -213,14 +245,15 @@ def steady_states(p, domain, materials, species, bulk, sigma, opts, s, etas, phi
     for i_A in sorted(p.currents_A_m2):
         t1 = time.perf_counter()
         res = continuation(model.solve, model.u, lambda v: setattr(jval, "value", v), float(jval.value),
-                           i_A / s.current_density, comm=domain.comm, name="current")
+                           i_A / s.current_density / z, comm=domain.comm, name="current")
         if res.status != "ok":
             status = "interrupted" if res.status == "interrupted" else "failed"
             reason = f"steady state at {i_A} A/m^2 did not converge: {res.reason}"
             break
-        d_eta = float(model.line_values(pts[[0]])["eta_Li"][0] - model.line_values(pts[[-1]])["eta_Li"][0])
-        d_eta *= s.potential
-        d_int = pnp.ohmic_interface_jump(model, "eta_Li", x_int, widths, thick, pts[0, 1:]) * s.potential
+        # eta is in kT units; per unit charge (the voltage) it is eta / z
+        d_eta = float(model.line_values(pts[[0]])[f"eta_{name}"][0] - model.line_values(pts[[-1]])[f"eta_{name}"][0])
+        d_eta *= s.potential / z
+        d_int = pnp.ohmic_interface_jump(model, f"eta_{name}", x_int, widths, thick, pts[0, 1:]) * s.potential / z
         rows.append({"current_A_m2": i_A, "voltage_V": d_eta, "R_total_ohm_m2": d_eta / i_A,
                      "interface_drop_V": d_int, "R_interface_ohm_m2": d_int / i_A,
                      "R_total_minus_bulk_ohm_m2": d_eta / i_A - R_bulk, "newton_iterations": res.newton,
