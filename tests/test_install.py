@@ -31,6 +31,7 @@ PACKAGE_ROOTS = ("fem", "meshes", "problems", "solidion")
 TINY = {
     "sphere_diffusion": ["t_end_s=5.0", "dt_s=1.0", "mesh_size=0.5", "element_degree=1", "geometry_order=1"],
     "spinodal": ["cells_per_side=10", "t_end_s=1.0", "dt_s=0.1"],
+    "electro_spinodal": ["cells_per_side=10", "t_end=1.0", "dt=0.1"],
     "particle_spinodal": ["mesh_size=0.5", "interface_length_m=1.5e-8", "t_end_s=0.1", "dt_s=0.01"],
     "phase_separating_charge": ["cells_x=20", "cells_y=10", "c_rates=[5.0]", "capacity_end=0.05"],
     "particle_discharge": ["geometry='sphere'", "mesh_size=0.5", "t_end_s=30.0", "fields_every=0",
