@@ -18,6 +18,21 @@ from mpi4py import MPI
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pytest.approx(x, rel=r) also accepts |error| <= 1e-12 (its default abs), which makes every
+# relative check of an SI quantity below ~1e-10 (volumes in m^3, areas in m^2, D in m^2/s)
+# vacuous. In this suite a relative tolerance means relative: abs defaults to 0 when rel is
+# given. pytest.approx(x) without rel keeps pytest's defaults (rel 1e-6, abs 1e-12).
+_pytest_approx = pytest.approx
+
+
+def _approx(expected, rel=None, abs=None, nan_ok=False):  # noqa: A002 (pytest's names)
+    if rel is not None and abs is None:
+        abs = 0.0  # noqa: A001
+    return _pytest_approx(expected, rel=rel, abs=abs, nan_ok=nan_ok)
+
+
+pytest.approx = _approx
+
 
 def solidion(*args, timeout=600, cwd=None, mpi: int | None = None):
     """Run the solidion CLI in a subprocess; returns CompletedProcess (text)."""
