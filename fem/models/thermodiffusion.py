@@ -102,6 +102,10 @@ class ThermodiffusionModel:
         self.solver = SNESSolver(self.F, self.u, self.bcs, prefix=prefix, options=opts)
         self._amount = Integral(self.c * self.dx, self.comm)
         self._sigma_total = Integral(self.entropy_production_ufl() * self.dx, self.comm)
+        J, _ = self.fluxes_ufl()
+        self._joule = Integral(-self.gamma * self.z * ufl.inner(J, self.psi_grad) * self.dx, self.comm)
+        self.exp_soret = ufl.exp(-self.S * (self.theta - 1.0))
+        self._int_exp_soret = Integral(self.exp_soret * self.dx, self.comm)
         self.volume = Integral(dolfinx.fem.Constant(mesh, 1.0) * self.dx, self.comm)()
         self.sigma_min_history = np.inf
 
@@ -116,6 +120,15 @@ class ThermodiffusionModel:
     # -- observables ------------------------------------------------------------------
     def amount(self) -> float:
         return self._amount()
+
+    def joule_heat(self) -> float:
+        """Integral of q_joule = -gamma z J . grad psi (nondimensional, by k T0 / L^2)."""
+        return self._joule()
+
+    def soret_normalization(self) -> float:
+        """A with c_Soret = A exp(-S (theta - 1)) holding the current amount (the steady closed-bar
+        profile without field, :mod:`fem.constitutive.onsager`)."""
+        return self.amount() / self._int_exp_soret()
 
     def entropy_production(self) -> tuple[float, float]:
         """(integral over the domain, minimum over the quadrature points) of sigma^ (= sigma L^2/k)."""
