@@ -273,6 +273,10 @@ def _coerce(name: str, value: Any, tp) -> Any:
         if not isinstance(value, str):
             raise InputError(f"parameter '{name}' must be a string, got {value!r}")
         return value
+    if tp is dict:  # an element of a list of tables (TOML [[name]] / inline tables)
+        if not isinstance(value, dict):
+            raise InputError(f"parameter '{name}' must be a list of tables, got an element {value!r}")
+        return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise InputError(f"parameter '{name}' must be a list, got {value!r}")

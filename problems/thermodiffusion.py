@@ -211,7 +211,8 @@ def _plot(out, x, c, T_K, c_soret, soret):
         ax2 = ax.twinx()
         ax2.plot(x * 1e6, T_K, "C3--", label="T")
         ax2.set_ylabel("T [K]")
-        ax.legend(loc="upper right")
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [ln.get_label() for ln in lines], loc="upper center")
     with out.figure("approach") as (fig, ax):
         ts = out.timeseries
         t = ts.column("t_s")

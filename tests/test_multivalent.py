@@ -206,3 +206,30 @@ def _write(tmp_path, text):
     path = tmp_path / "species.toml"
     path.write_text(text)
     return path
+
+
+def test_default_system_as_species_tables_is_the_same_model():
+    """The Li + hole defaults and the same system written as [[species]] tables build identical
+    nondimensional models (scales, materials, species, bulks), and --set takes inline tables."""
+    from fem.errors import InputError
+    from problems.space_charge import SpaceChargeParameters, build_model_description
+    tables = [{"name": "Li", "z": 1, "c_cathode_mol_m3": 10.0, "c_electrolyte_mol_m3": 10.0,
+               "D_cathode_m2_s": 1e-14, "D_electrolyte_m2_s": 1e-13, "mu0_cathode_eV": -0.1,
+               "c_max_cathode_mol_m3": 100.0, "c_max_electrolyte_mol_m3": 100.0},
+              {"name": "hole", "z": 1, "c_cathode_mol_m3": 10.0, "D_cathode_m2_s": 1e-12},
+              {"name": "dopant", "z": -1, "mobile": False, "c_cathode_mol_m3": 20.0, "c_electrolyte_mol_m3": 10.0}]
+    a = build_model_description(SpaceChargeParameters.load(None, []))
+    b = build_model_description(SpaceChargeParameters.from_dict({"species": tables}))
+    sa, ma, spa, ba = a
+    sb, mb, spb, bb = b
+    assert sa == sb and ba == bb
+    assert [(m.name, m.eps, m.rho_fixed) for m in ma] == [(m.name, m.eps, m.rho_fixed) for m in mb]
+    for x, y in zip(spa, spb):
+        assert (x.name, x.z, x.D, x.mu0, x.interface, x.k0) == (y.name, y.z, y.D, y.mu0, y.interface, y.k0)
+        assert {k: repr(v) for k, v in x.activity.items()} == {k: repr(v) for k, v in y.activity.items()}
+    p = SpaceChargeParameters.load(None, ['species=[{name="Li", z=1, c_cathode_mol_m3=1.0, D_cathode_m2_s=1e-14, '
+                                          'c_electrolyte_mol_m3=1.0, D_electrolyte_m2_s=1e-14}, {name="bg", z=-1, '
+                                          'mobile=false, c_cathode_mol_m3=1.0, c_electrolyte_mol_m3=1.0}]'])
+    assert [t["name"] for t in p.species] == ["Li", "bg"]
+    with pytest.raises(InputError, match="'species' must be a list of tables"):
+        SpaceChargeParameters.load(None, ["species=[1, 2]"])
