@@ -82,6 +82,7 @@ class ThermodiffusionParameters(Parameters):
 
     def check(self):
         self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}] s")
+        self.require_cells(self.n_cells, "n_cells")
         Ts = [self.T_initial_K, self.T_right_K] + ([self.T_left_K] if self.left_boundary == "temperature" else [])
         # the largest concentration of the run: the Soret enrichment plus what a reacting end inserts
         j = self.reaction_flux_mol_m2_s if self.left_boundary == "reaction" else 0.0
