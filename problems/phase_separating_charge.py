@@ -21,8 +21,11 @@ At low rate the particle separates into Li-rich and Li-poor phases and V
 sits on the plateau U0 - (kT/e) mu_plateau (common tangent; = U0 for a
 symmetric regular solution); at high rate the concentration gradients tilt it.
 eta_BV: :class:`fem.constitutive.kinetics.ButlerVolmer`, i0(c) = i0 2 sqrt(c(1-c)).
-``control = "voltage"`` holds V; the same kinetics sets the local flux.  One
-:class:`fem.simulation.Simulation` per C-rate (stages ``rate_<i>``).
+``control = "voltage"`` holds V; the same kinetics sets the local flux.  ``control =
+"reaction"`` (reaction-limited, :mod:`fem.models.reaction_limited`): galvanostatic with that
+local flux j_in(x) = -i(c, V - U0 + (kT/e) mu(x))/F, V a global unknown fixed by the C-rate
+(int_S j_in dS = the applied current).  One :class:`fem.simulation.Simulation` per C-rate
+(stages ``rate_<i>``).
 Scales: L = Ly, T = Ly^2 / D, c_max; mu in kT.
 
 Outputs: ``timeseries.csv`` (t_s, c_rate, capacity_fraction, c_mean, c_min, c_max,
@@ -48,6 +51,7 @@ from fem.errors import SolverError
 from fem.field_plots import plot_section
 from fem.models.cahn_hilliard import (SOLVERS, ReactingCahnHilliard, acceptance_checks, smooth_noise,
                                       spinodal_max_dt)
+from fem.models.reaction_limited import ReactionLimitedCahnHilliard
 from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales
@@ -73,8 +77,9 @@ class ChargeParameters(Parameters):
     c_max_mol_m3: float = param(22806.0, "site (maximum) concentration", "mol/m^3", gt=0)
     u0_V: float = param(3.422, "reference potential U0 (plateau of the symmetric solution)", "V")
     exchange_current_A_m2: float = param(0.5, "exchange current density i0 (Butler-Volmer)", "A/m^2", gt=0)
-    control: str = param("current", "current: galvanostatic at c_rates; voltage: potentiostatic hold at "
-                         "hold_voltage_V with a local Butler-Volmer surface reaction", choices=("current", "voltage"))
+    control: str = param("current", "current: galvanostatic at c_rates (uniform flux); voltage: potentiostatic "
+                         "hold at hold_voltage_V with a local Butler-Volmer surface reaction; reaction: galvanostatic "
+                         "with that local reaction", choices=("current", "voltage", "reaction"))
     c_rates: list[float] = param([0.05, 5.0], "C-rates to run one after the other", "1/h")
     hold_voltage_V: float = param(3.472, "cell voltage held (control = 'voltage')", "V")
     hold_time_s: float = param(2000.0, "duration of the potentiostatic hold (control = 'voltage')", "s", gt=0)
@@ -131,7 +136,7 @@ def build(p: ChargeParameters, comm) -> tuple[ReactingCahnHilliard, Scales]:
     # integral for the mass balance use the same rule -> exact discrete balance
     ds = ufl.Measure("ds", domain=mesh, subdomain_data=tags, subdomain_id=1, metadata={"quadrature_degree": 4})
     A = ufl.as_matrix([[p.anisotropy_x, 0.0], [0.0, 1.0]])
-    model = ReactingCahnHilliard(
+    model = (ReactionLimitedCahnHilliard if p.control == "reaction" else ReactingCahnHilliard)(
         mesh, fe, ds, control=p.control, extract=p.direction == "charge", kinetics=kinetics(p),
         kT_e=fe.kT / ELEMENTARY_CHARGE, molar_flux=s.molar_flux, v_hold_V=p.hold_voltage_V, u0_V=p.u0_V,
         kappa=fe.a * (p.interface_length_m / p.length_y_m) ** 2,
@@ -173,6 +178,8 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
         # dc_mean/dt = rate/3600 s (c in units of c_max) -> nondimensional flux over the two faces
         j_nd = sign * rate / 3600.0 * s.time * model.volume / model.area
         model.j_in.value = j_nd
+        if p.control == "reaction":  # the total inflow over both faces
+            model.set_total_inflow(j_nd * model.area)
         j_si = j_nd * s.molar_flux  # mol/(m^2 s), > 0 inserting
         eta = float(model.kinetics.overpotential(-j_si * FARADAY, 0.5))
         t_end = p.capacity_end * c_range / (rate / 3600.0 * s.time)
@@ -186,7 +193,8 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
             expected = abs(j_nd) * t * model.area / model.volume  # exact: the applied current
             mb = abs(abs(c_mean - model.c_mean0) - expected) / max(expected, 1e-300) if t > 0 else 0.0
             ocv = fe.u0_V - kT_e * model.surface_mu()
-            last["V"] = ocv + eta
+            # reaction control: V is an unknown (at t = 0, before a step: the uniform-flux estimate)
+            last["V"] = ocv + eta if p.control == "current" or t == 0 else model.cell_voltage_V(p.u0_V)
             lo, hi = model.global_minmax(model.concentration())  # the two phases' compositions
             if not model.notes["half"] and q >= 0.5:
                 model.notes["half"] = True
@@ -197,7 +205,7 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
                              length_scale=s.length * 1e9, unit="[nm]", vmin=0, vmax=1,
                              title=f"{p.direction} at {rate:g}C, half capacity")
             return {"c_rate": rate, "capacity_fraction": q, "c_mean": c_mean, "voltage_V": last["V"],
-                    "c_min": lo, "c_max": hi, "ocv_surface_V": ocv, "overpotential_V": eta,
+                    "c_min": lo, "c_max": hi, "ocv_surface_V": ocv, "overpotential_V": last["V"] - ocv,
                     "mass_balance_rel_error": mb, "dt_s": model.last_dt * s.time if t > 0 else 0.0,
                     "current_A_m2": -j_si * FARADAY}
 

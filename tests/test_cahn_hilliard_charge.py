@@ -134,3 +134,31 @@ def test_phase_separating_charge_mpi_matches_serial(shared_tmp_path):
     c_min = np.array([float(r["c_min"]) for r in rows[0]])
     assert c_min[-1] < 0.1  # separated: the Li-poor phase at the insertion faces
     assert max(dev.values()) < 1e-9, dev
+
+
+def test_reaction_limited_low_rate_plateau_and_lithium_balance(tmp_path):
+    """control = "reaction": local Butler-Volmer rate from the local mu, total current imposed
+    (bordered Newton).  At 0.05C the strip separates; on the plateau V = the common tangent plus
+    the Butler-Volmer overpotential of the Li-poor surface, eta = 2 kT/e asinh(i / 2 i0(x1)),
+    i0(x) = i0 2 sqrt(x (1-x)) (symmetric, alpha = 1/2), computed here; lithium stored = the
+    applied current integrated in time."""
+    import csv
+    summary = _run(tmp_path, control="reaction", cells_y=16, capacity_end=0.5, u0_V=3.422)
+    assert summary["status"] == "ok", summary["reason"]
+    mu, x1, x2, mu_plateau, kT_e = common_tangent(0.1159, 0.0, 0.0)
+    v_plateau = 3.422 - kT_e * mu_plateau
+    i_app = 0.05 / 3600.0 * 22806.0 * 50e-9 / 2 * 96485.33212  # A/m^2 over the two faces
+    eta = 2 * kT_e * np.arcsinh(i_app / (2 * 0.5 * 2 * np.sqrt(x1 * (1 - x1))))
+    with open(tmp_path / "out" / "timeseries.csv") as f:
+        rows = list(csv.DictReader(f))
+    col = lambda name: np.array([float(r[name]) for r in rows])  # noqa: E731
+    Q, V, ocv, mb = col("capacity_fraction"), col("voltage_V"), col("ocv_surface_V"), col("mass_balance_rel_error")
+    window = (Q >= 0.3) & (Q <= 0.5)
+    assert window.sum() >= 20
+    print("V - V_plateau [mV]", 1e3 * (V[window] - v_plateau).min(), 1e3 * (V[window] - v_plateau).max(),
+          "V - ocv", 1e3 * (V[window] - ocv[window]).min(), 1e3 * (V[window] - ocv[window]).max(), "eta", 1e3 * eta)
+    # measured: V - V_plateau 0.12 .. 0.52 mV (eta 0.18 mV plus the diffusion gradient in the Li-poor layer)
+    assert np.max(np.abs(V[window] - v_plateau)) < 1.5e-3
+    # measured: V - ocv_surface within 9e-4 eta of eta (the surface sits at ~x1 on the plateau)
+    assert np.max(np.abs(V[window] - ocv[window] - eta)) < 3e-3 * eta, (V[window] - ocv[window], eta)
+    assert mb[1:].max() < 3e-11  # measured 8e-12
