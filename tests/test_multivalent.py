@@ -119,10 +119,7 @@ def test_three_species_equilibrium_against_first_integral(shared_tmp_path):
     from fem.scaling import FARADAY, GAS_CONSTANT, VACUUM_PERMITTIVITY
     from tests.conftest import solidion
     cfg = shared_tmp_path / "three.toml"
-    cfg.write_text(THREE_SPECIES_TOML)
     out = shared_tmp_path / "three"
-    r = solidion("run", "space_charge", "--config", cfg, "--out", out)
-    assert r.returncode == 2 and "delta_mu0_Li_eV" in r.stderr and "not used" in r.stderr, r.stderr
     cfg.write_text(THREE_SPECIES_TOML.replace("delta_mu0_Li_eV = -0.2", ""))
     r = solidion("run", "space_charge", "--config", cfg, "--out", out)
     assert r.returncode == 0, r.stderr
@@ -177,8 +174,8 @@ def test_three_species_equilibrium_against_first_integral(shared_tmp_path):
 
 
 def test_species_tables_refused_with_one_line(tmp_path):
-    """Bad tables stop before any mesh work with one line naming 'species' (the CLI path of the
-    InputError is exercised above with a Li/hole parameter set alongside [[species]])."""
+    """Bad tables stop before any mesh work with one line naming 'species' (or the Li/hole
+    parameter given alongside [[species]])."""
     from fem.errors import InputError
     from problems.space_charge import SpaceChargeParameters
     bad = [("z = 2", "z = 0", "neutral species"),  # V_O neutral
@@ -190,6 +187,8 @@ def test_species_tables_refused_with_one_line(tmp_path):
                            "c_cathode_mol_m3 = 16.0\nc_electrolyte_mol_m3 = 12.0")
     base = THREE_SPECIES_TOML.replace("delta_mu0_Li_eV = -0.2", "")
     SpaceChargeParameters.load(_write(tmp_path, base))  # the good one loads
+    with pytest.raises(InputError, match="'delta_mu0_Li_eV' = -0.2: not used when 'species' is given"):
+        SpaceChargeParameters.load(_write(tmp_path, THREE_SPECIES_TOML))
     for old, new, msg in bad:
         assert old in base
         text = base.replace(old, new, 1)
