@@ -31,14 +31,22 @@ def test_arrhenius_exact_data_recovers_Ea():
     Ea, D0 = 52.3e3, 3.7e-9
     T = np.array([280.0, 300.0, 320.0, 350.0, 400.0])
     r = arrhenius.fit(T, D0 * np.exp(-Ea / (GAS_CONSTANT * T)))
-    # measured: 2e-15 relative (round-off)
-    assert abs(r["activation_energy_J_mol"] / Ea - 1) < 1e-6
-    assert abs(r["D0_m2_s"] / D0 - 1) < 1e-6
-    assert r["activation_energy_uncertainty_J_mol"] < 1e-6 * Ea
+    print("MEASURED arrhenius exact: Ea", r["activation_energy_J_mol"] / Ea - 1, "D0", r["D0_m2_s"] / D0 - 1,
+          "u_Ea/Ea", r["activation_energy_uncertainty_J_mol"] / Ea)
+    # measured: Ea 1.4e-15, D0 2.0e-14 (the intercept at 1/T = 0 amplifies round-off), u(Ea)/Ea 2.1e-15:
+    # round-off.  Bounds ~5x measured (BLAS round-off varies); the issue asks for 1e-6.
+    assert abs(r["activation_energy_J_mol"] / Ea - 1) < 1e-14
+    assert abs(r["D0_m2_s"] / D0 - 1) < 1e-13
+    assert r["activation_energy_uncertainty_J_mol"] < 1e-14 * Ea
 
 
 def test_arrhenius_uncertainty_covers_noisy_truth():
-    """Noise of 5 % in D: the stated standard uncertainty is the sampling spread (checked over seeds)."""
+    """Noise of 5 % in D: the stated standard uncertainty is the sampling spread (checked over 200 draws).
+
+    z = (Ea_fit - Ea)/u(Ea) is Student-t with n - 2 = 6 degrees of freedom: mean 0, standard deviation
+    sqrt(6/4) = 1.2247, and |z| < t_{0.975,6} = 2.4469 in 95 % of the draws.  Bounds are 3 sampling standard
+    deviations of these statistics over 200 draws: mean 3 * 1.2247/sqrt(200) = 0.26; std (kurtosis of t6 = 6)
+    3 * 1.2247 sqrt((6 - 1)/(4 * 200)) = 0.29; coverage 3 sqrt(0.95 * 0.05/200) = 0.046."""
     Ea, D0 = 40e3, 1e-10
     T = np.linspace(273.0, 373.0, 8)
     rng = np.random.default_rng(1)
@@ -46,8 +54,12 @@ def test_arrhenius_uncertainty_covers_noisy_truth():
     for _ in range(200):
         r = arrhenius.fit(T, D0 * np.exp(-Ea / (GAS_CONSTANT * T)) * np.exp(rng.normal(0, 0.05, T.size)))
         z.append((r["activation_energy_J_mol"] - Ea) / r["activation_energy_uncertainty_J_mol"])
-    # t-distributed with 6 dof: std sqrt(6/4) = 1.22; measured 1.19
-    assert 0.9 < np.std(z) < 1.6 and abs(np.mean(z)) < 0.3
+    z = np.array(z)
+    print("MEASURED arrhenius z: std", np.std(z), "mean", np.mean(z), "coverage95", np.mean(np.abs(z) < 2.4469))
+    # measured (seed 1): std 1.233, mean -0.043, coverage 0.940
+    assert abs(np.std(z) - np.sqrt(1.5)) < 0.29
+    assert abs(np.mean(z)) < 0.26
+    assert abs(np.mean(np.abs(z) < 2.4469) - 0.95) < 0.046
 
 
 # --- Boltzmann–Matano ------------------------------------------------------------------------
@@ -65,8 +77,9 @@ def test_matano_erf_constant_D():
     z = np.linspace(-5e-6, 5e-6, 1001) + 0.4e-6  # Matano plane at z = 0.4 um
     c = 0.2 + 0.6 * 0.5 * (1 + erf((z - 0.4e-6) / (2 * np.sqrt(D * t))))
     err, res = _check_matano(z, c, t, lambda x: np.full_like(x, D), 0.02)
-    assert abs(res["matano_plane_m"] - 0.4e-6) < 1e-9
-    assert err < 0.006  # measured 2.0e-3 (central differences on 10 nm spacing)
+    print("MEASURED matano erf: err", err, "plane", res["matano_plane_m"] - 0.4e-6)
+    assert abs(res["matano_plane_m"] - 0.4e-6) < 1e-20  # measured 9.5e-22 m (round-off)
+    assert err < 1.2e-3  # measured 3.8e-4 over 10-90 % (central differences on 10 nm spacing)
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +105,15 @@ def test_matano_on_interdiffusion_problem_output(interdiffusion_run, tmp_path):
     phi = lambda x: 1 - 2 * omega * x * (1 - x)  # noqa: E731  regular-solution thermodynamic factor
     Dtil = lambda x: ((1 - x) * DA + x * DB) * phi(x)  # noqa: E731  Darken, written from the paper
     err, res = _check_matano(prof["z_m"], prof["x_A_frac"], t, Dtil, 0.02)
-    assert err < 0.02  # measured 3.9e-3 over 10-90 %
-    assert abs(res["matano_plane_m"] - z0) < 2e-3 * z0
     zk = float(ts["marker_position_m"][-1])
     dk = matano.intrinsic(res["z_m"], res["c"], res["D_m2_s"], t, zk, res["matano_plane_m"])
     xk = dk["x_A_at_marker"]
-    assert abs(dk["D_A_m2_s"] / (DA * phi(xk)) - 1) < 0.03  # measured 0.3 %
-    assert abs(dk["D_B_m2_s"] / (DB * phi(xk)) - 1) < 0.1  # measured 2.4 % (D_B: a small difference)
+    print("MEASURED matano interdiffusion: err", err, "plane", res["matano_plane_m"] / z0 - 1,
+          "DA", dk["D_A_m2_s"] / (DA * phi(xk)) - 1, "DB", dk["D_B_m2_s"] / (DB * phi(xk)) - 1)
+    assert err < 0.02  # measured 1.28e-2 over 10-90 % (the issue's bound 2 %; 3x measured would exceed it)
+    assert abs(res["matano_plane_m"] - z0) < 5e-7 * z0  # measured 1.7e-7 relative
+    assert abs(dk["D_A_m2_s"] / (DA * phi(xk)) - 1) < 0.063  # measured -2.1 %
+    assert abs(dk["D_B_m2_s"] / (DB * phi(xk)) - 1) < 0.26  # measured +8.7 % (D_B: a small difference)
     # the same through the command line
     write_csv(tmp_path / "profile.csv", {"x_m": prof["z_m"], "x_frac": prof["x_A_frac"]})
     r = solidion("analyze", "matano", tmp_path / "profile.csv", "--time-s", t, "--marker-position-m", zk,
@@ -134,9 +149,13 @@ def test_pitt_recovers_D():
     res = pitt.analyze(np.array(rows_t), I, np.array(rows_v), gitt.Particle(R, cmax, None, 0.5))
     assert len(res["steps"]) == 2
     for r in res["steps"]:
-        assert abs(r["D_fit_m2_s"] / D - 1) < 0.01  # measured 1e-4
+        print("MEASURED pitt: fit", r["D_fit_m2_s"] / D - 1, "long", r["D_long_m2_s"] / D - 1, "cottrell",
+              r["D_cottrell_m2_s"] / D - 1, "stated", r["cottrell_error_first_order"],
+              "ci", r["D_fit_ci95_low_m2_s"] / D - 1, r["D_fit_ci95_high_m2_s"] / D - 1)
+        # measured -0.77 % and +0.21 % (noise-limited: 95 % intervals [-1.9 %, +0.3 %], [-0.7 %, +1.1 %])
+        assert abs(r["D_fit_m2_s"] / D - 1) < 0.023
         assert r["D_fit_ci95_low_m2_s"] < D < r["D_fit_ci95_high_m2_s"]
-        assert abs(r["D_long_m2_s"] / D - 1) < 0.01  # measured 2e-4
+        assert abs(r["D_long_m2_s"] / D - 1) < 7.5e-5  # measured 5.8e-6, 2.5e-5
         # Cottrell's estimate is low, as the sphere correction says; measured -0.133 against the stated
         # first-order -0.079 (the remaining gap is not explained yet: see the H2 report)
         assert -0.2 < r["D_cottrell_m2_s"] / D - 1 < 0 and r["cottrell_error_first_order"] < 0
@@ -160,12 +179,16 @@ def test_weppner_huggins_error_is_the_sphere_correction():
         tau = D * t_last / R**2
         ratio = r["D_wh_m2_s"] / D
         eps = np.sqrt(np.pi * tau)  # sqrt(pi D t)/R
-        # measured |ratio - exact| = 2e-3, 4e-4, 6e-4 (first sample at 0.1 s after the switch)
-        assert abs(ratio / sphere.weppner_huggins_ratio(tau) - 1) < 6e-3
-        assert abs(ratio - (1 - eps)) < 1.5 * eps**2  # first order: remainder (3/4 - 4/(3 pi)) eps^2 ~ 0.33 eps^2
-        assert abs(r["D_wh_sphere_m2_s"] / D - 1) < 0.01  # measured 4e-3 (the exact-sphere two-point form)
-
-        assert abs(r["D_fit_m2_s"] / D - 1) < 0.01
+        print("MEASURED WH", d, "ratio/exact", ratio / sphere.weppner_huggins_ratio(tau) - 1, "first-order rem/eps2",
+              (ratio - (1 - eps)) / eps**2, "sphere2pt", r["D_wh_sphere_m2_s"] / D - 1, "fit", r["D_fit_m2_s"] / D - 1)
+        # measured ratio/exact - 1 = 1.0e-3, 3.5e-4, 1.2e-4 (10, 60, 300 s; the first sample is 0.1 s after
+        # the switch)
+        assert abs(ratio / sphere.weppner_huggins_ratio(tau) - 1) < 3e-3
+        # second order, from g = 2 sqrt(tau/pi) [1 + eps/2 + (2/3) tau + ...]: D_WH/D = 1 - eps + c2 eps^2,
+        # c2 = 3/4 - 4/(3 pi) = 0.3256; measured remainder/eps^2 = 0.431, 0.323, 0.310 (|. - c2| <= 0.106)
+        assert abs((ratio - (1 - eps)) / eps**2 - (0.75 - 4 / (3 * np.pi))) < 0.32
+        assert abs(r["D_wh_sphere_m2_s"] / D - 1) < 3.3e-3  # measured 1.1e-3, 4.1e-4, 1.9e-4 (exact-sphere form)
+        assert abs(r["D_fit_m2_s"] / D - 1) < 6.4e-4  # measured 2.1e-4, 6.8e-5, 1.9e-5
 
 
 @pytest.fixture(scope="module")
@@ -177,10 +200,8 @@ def gitt_data():
 
 def test_gitt_model_fit_recovers_D_x_at_every_pulse(gitt_data, tmp_path):
     """D(x) falling 10x across x = 0.3..0.75, nonlinear OCP, Butler–Volmer kinetics, 0.1 mV noise:
-    the sphere-model fit is within 5 % of D(x_mid) at every pulse.  Measured (refine=2): max 3.4 % at the
-    slowest pulses (|err| <= 1.4 % for the first 11 of 15); the brief's 3 % is NOT met here (refine=3: 3.9 %,
-    the D(x) refinement oscillates where the surface swing is largest).  With D 10x over 0.3..0.8 (pulses
-    to 0.75) the same analysis gave max 1.9 %."""
+    the sphere-model fit (refine=2) is within 3.43 % of D(x_mid) at every pulse (the D(x) refinement
+    oscillates; refine=3: 3.88 %)."""
     D, (t, I, V, tr) = gitt_data
     write_csv(tmp_path / "gitt.csv", {"Time (s)": t, "I/mA": I * 1e3, "Ewe/V": V})
     r = solidion("analyze", "gitt", tmp_path / "gitt.csv", "--radius-m", tr["R"], "--c-max-mol-m3", tr["c_max"],
@@ -192,11 +213,13 @@ def test_gitt_model_fit_recovers_D_x_at_every_pulse(gitt_data, tmp_path):
     assert np.allclose(x_mid, tr["x_mid"], atol=1e-6)  # charge counting
     err = np.array([q["D_fit_m2_s"] for q in rows]) / D(x_mid) - 1
     print("GITT fit errors", np.round(err, 4))
-    assert np.max(np.abs(err)) < 0.05
-    assert np.max(np.abs(err[:11])) < 0.03
+    # measured (refine=2): max |err| 3.43 % (pulse 15); first 11 pulses max 1.38 %.  NOT the issue's 3 %.
+    assert np.max(np.abs(err)) < 0.04
+    assert np.max(np.abs(err[:11])) < 0.02
     # Weppner–Huggins is far off here (pulses not short: D tau/R^2 up to 0.24) and says so
     wh = np.array([q["D_wh_m2_s"] for q in rows]) / D(x_mid) - 1
-    assert np.all(wh < -0.3)
+    print("MEASURED gitt WH", np.round(wh, 3), "validity", [q["wh_validity_D_tau_over_R2"] for q in rows])
+    assert np.all(wh < -0.3)  # measured -0.63 .. -0.44
     assert all(q["wh_validity_D_tau_over_R2"] > 0.01 for q in rows)
     for f in ("results.csv", "gitt_fit.png", "gitt_diffusivity.png"):
         assert (tmp_path / "g" / f).is_file()
