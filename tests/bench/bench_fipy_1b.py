@@ -1,0 +1,214 @@
+"""PFHub benchmark 1b (no-flux square) in FiPy and in solidion, in the same invocation, to the same accuracy.
+
+Host-only (not collected by pytest; FiPy is not a dependency of solidion and is never installed
+into the image).  FiPy goes into a venv, e.g. ``python3 -m venv results/h9/venv &&
+results/h9/venv/bin/pip install fipy``; solidion is started through ``docker/run`` as a
+subprocess (serial: FiPy's default scipy LU is serial too):
+
+    results/h9/venv/bin/python tests/bench/bench_fipy_1b.py both --t-end 100 --nx 200 --dt 0.1 --tag a
+    results/h9/venv/bin/python tests/bench/bench_fipy_1b.py compare --tag a --ref results/h9/ref1b
+
+``both``: solidion (``--solidion-set k=v`` repeatable; default: the problem's defaults, i.e. error-
+controlled steps with time_tolerance 1e-3 on 100 x 100 Q1) and then FiPy, with ``os.getloadavg()``
+before and after each; wall time and CPU time (``resource.getrusage``: FiPy's own process, and
+solidion's descendants including both MPI ranks if any) are recorded.  ``compare``: F(t) at the
+output times of both against a reference run directory (a refined solidion run of 1b: smaller
+time_tolerance and/or finer mesh), the largest relative error of each code over the output times,
+and the wall and CPU ratios FiPy / solidion.
+
+FiPy discretization (as in the FiPy upload to PFHub, usnistgov/FiPy-spinodal-decomposition-benchmark):
+cell-centred finite volumes on an nx x nx grid, c and mu solved coupled, backward Euler with the
+double-well derivative linearized about the last sweep,
+    mu = f'(c*) + f''(c*) (c - c*) - kappa lap c,   dc/dt = div(M grad mu),
+swept to a residual reduction ``--sweep-tol`` (at most 10 sweeps, i.e. Newton on the implicit
+step); F = sum_cells (f(c) + kappa/2 |grad c|^2) V_cell with FiPy's cell gradient.  Steps are
+fixed (``--dt``) until ``--grow-after``, then multiplied by ``--grow`` up to ``--dt-max``, and cut
+to land on every output time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = Path("results/bench")
+PF = dict(L=200.0, rho=5.0, ca=0.3, cb=0.7, kappa=2.0, M=5.0, c0=0.5, eps=0.01)
+TIMES = [1, 5, 10, 20, 50, 100, 200, 500, 1000]
+
+
+def output_times(t_end):
+    return [t for t in TIMES if t < t_end] + [t_end]
+
+
+def run_fipy(a):
+    import fipy as fp
+    L, rho, ca, cb, kappa, M = (PF[k] for k in ("L", "rho", "ca", "cb", "kappa", "M"))
+    nx = a.nx
+    mesh = fp.Grid2D(nx=nx, ny=nx, dx=L / nx, dy=L / nx)  # no-flux boundaries by default (1b)
+    c = fp.CellVariable(mesh=mesh, hasOld=True, name="c")
+    mu = fp.CellVariable(mesh=mesh, hasOld=True, name="mu")
+    x, y = mesh.cellCenters
+    c.value = PF["c0"] + PF["eps"] * (np.cos(0.105 * x) * np.cos(0.11 * y) + (np.cos(0.13 * x) * np.cos(0.087 * y)) ** 2
+                                      + np.cos(0.025 * x - 0.15 * y) * np.cos(0.07 * x - 0.02 * y))
+    f0 = rho * (c - ca) ** 2 * (cb - c) ** 2
+    dfdc = 2 * rho * (c - ca) * (cb - c) * (ca + cb - 2 * c)
+    d2f = 2 * rho * ((cb - c) ** 2 - 4 * (c - ca) * (cb - c) + (c - ca) ** 2)
+    eq1 = fp.TransientTerm(var=c) == fp.DiffusionTerm(coeff=M, var=mu)
+    eq2 = fp.ImplicitSourceTerm(coeff=1.0, var=mu) == (fp.ImplicitSourceTerm(coeff=d2f, var=c) - d2f * c + dfdc
+                                                       - fp.DiffusionTerm(coeff=kappa, var=c))
+    eq = eq1 & eq2
+    vol = mesh.cellVolumes
+
+    def energy():
+        g = np.asarray(c.grad.mag)
+        return float(np.sum((np.asarray(f0.value) + 0.5 * kappa * g ** 2) * vol))
+
+    times = output_times(a.t_end)
+    F = {0.0: energy()}
+    t, dt, steps, sweeps = 0.0, a.dt, 0, 0
+    load0 = os.getloadavg()
+    w0, cpu0 = time.perf_counter(), time.process_time()
+    k = 0
+    while t < a.t_end * (1 - 1e-12):
+        h = min(dt, times[k] - t)
+        c.updateOld()
+        mu.updateOld()
+        res0 = None
+        for s in range(10):
+            res = eq.sweep(dt=h)
+            sweeps += 1
+            res0 = res0 or res
+            if res < a.sweep_tol * max(res0, 1e-30) or res < 1e-10:
+                break
+        t += h
+        steps += 1
+        if abs(t - times[k]) <= 1e-9 * times[k]:
+            t = float(times[k])
+            F[t] = energy()
+            k += 1
+            print(f"  fipy t = {t:g}  F = {F[t]:.4f}  steps {steps}  wall {time.perf_counter() - w0:.0f} s",
+                  flush=True)
+        if t >= a.grow_after:
+            dt = min(a.dt_max, dt * a.grow)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - cpu0
+    return dict(code="fipy " + fp.__version__, nx=nx, dt=a.dt, grow_after=a.grow_after, grow=a.grow,
+                dt_max=a.dt_max, sweep_tol=a.sweep_tol, t_end=a.t_end, steps=steps, sweeps=sweeps,
+                solver=type(fp.solvers.DefaultSolver()).__name__, wall_s=wall, cpu_s=cpu,
+                loadavg_start=load0, loadavg_end=os.getloadavg(), F={str(float(t)): v for t, v in F.items()})
+
+
+def read_F(run_dir: Path, times) -> dict:
+    with open(run_dir / "timeseries.csv") as f:
+        rows = list(csv.DictReader(f))
+    tcol = "t_benchmark" if "t_benchmark" in rows[0] else "t_s"
+    t = np.array([float(r[tcol]) for r in rows])
+    F = np.array([float(r["free_energy"]) for r in rows])
+    out = {}
+    for tt in [0.0] + list(times):
+        i = np.flatnonzero(np.abs(t - tt) <= 1e-9 * max(tt, 1.0))
+        if i.size:
+            out[str(float(tt))] = float(F[i[-1]])
+    return out
+
+
+def run_solidion(a, tag):
+    out = OUT / f"fipy1b_{tag}_solidion"
+    times = output_times(a.t_end)
+    sets = [f"t_end_s={a.t_end}", f"output_times_s={[float(t) for t in times[:-1]]}".replace(" ", "")] + a.solidion_set
+    cmd = [str(ROOT / "docker/run"), "python3", "-m", "solidion", "run", "spinodal", "--quiet", "--overwrite",
+           "--out", str(out)] + [x for s in sets for x in ("--set", s)]
+    load0 = os.getloadavg()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    wall = time.perf_counter() - w0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summ = json.loads((ROOT / out / "summary.json").read_text())
+    return dict(code="solidion", sets=sets, run_dir=str(out), status=summ["status"], steps=summ["steps"],
+                rejected=summ["rejected_steps"], newton=summ["newton_iterations"], wall_s=wall,
+                time_loop_s=summ["time_loop_s"], cpu_s=(r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime),
+                loadavg_start=load0, loadavg_end=os.getloadavg(), dofs=summ["mesh"].get("dofs"),
+                F=read_F(ROOT / out, times))
+
+
+def compare(tag, ref_dir, t_end=None):
+    d = json.loads((OUT / f"fipy1b_{tag}.json").read_text())
+    t_end = t_end or d["fipy"]["t_end"]
+    ref = read_F(Path(ref_dir), output_times(t_end))
+    lines = [f"PFHub 1b, t <= {t_end:g}: F against the reference {ref_dir} (load average now {os.getloadavg()})",
+             f"{'t':>6} {'F ref':>10} {'solidion':>10} {'rel err':>9} {'FiPy':>10} {'rel err':>9}"]
+    err = {"solidion": 0.0, "fipy": 0.0}
+    for t in [0.0] + output_times(t_end):
+        k = str(float(t))
+        if k not in ref:
+            continue
+        row = f"{t:6g} {ref[k]:10.4f}"
+        for code in ("solidion", "fipy"):
+            v = d[code]["F"].get(k)
+            if v is None:
+                row += f" {'-':>10} {'-':>9}"
+                continue
+            e = v / ref[k] - 1
+            if t > 0:
+                err[code] = max(err[code], abs(e))
+            row += f" {v:10.4f} {e:+9.2e}"
+        lines.append(row)
+    s, f = d["solidion"], d["fipy"]
+    lines.append(f"max |rel err| over the output times: solidion {err['solidion']:.2e}, FiPy {err['fipy']:.2e}")
+    lines.append(f"solidion: {' '.join(s['sets'])}; {s['steps']} steps, {s['dofs']} dofs, wall {s['wall_s']:.1f} s "
+                 f"(time loop {s['time_loop_s']:.1f} s), CPU {s['cpu_s']:.1f} s, load {s['loadavg_start'][0]:.1f}"
+                 f"->{s['loadavg_end'][0]:.1f}")
+    lines.append(f"FiPy {f['code']}: {f['nx']}^2 cells, dt {f['dt']} (x{f['grow']} after t={f['grow_after']:g}, max "
+                 f"{f['dt_max']}), {f['steps']} steps, {f['sweeps']} sweeps, {f['solver']}, wall {f['wall_s']:.1f} s, "
+                 f"CPU {f['cpu_s']:.1f} s, load {f['loadavg_start'][0]:.1f}->{f['loadavg_end'][0]:.1f}")
+    lines.append(f"ratio FiPy / solidion: wall {f['wall_s'] / s['wall_s']:.2f}, CPU {f['cpu_s'] / s['cpu_s']:.2f}")
+    text = "\n".join(lines)
+    print(text)
+    (OUT / f"fipy1b_{tag}_compare.txt").write_text(text + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("both", "fipy", "solidion", "compare"))
+    ap.add_argument("--tag", default="default")
+    ap.add_argument("--t-end", type=float, default=100.0)
+    ap.add_argument("--nx", type=int, default=200)
+    ap.add_argument("--dt", type=float, default=0.1)
+    ap.add_argument("--grow-after", type=float, default=30.0)
+    ap.add_argument("--grow", type=float, default=1.1)
+    ap.add_argument("--dt-max", type=float, default=2.0)
+    ap.add_argument("--sweep-tol", type=float, default=1e-4)
+    ap.add_argument("--solidion-set", action="append", default=[], help="k=v for solidion (repeatable)")
+    ap.add_argument("--ref", default=None, help="compare: reference run directory (refined solidion 1b)")
+    a = ap.parse_args(argv)
+    os.chdir(ROOT)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"fipy1b_{a.tag}.json"
+    if a.mode == "compare":
+        compare(a.tag, a.ref)
+        return
+    d = json.loads(path.read_text()) if path.exists() else {}
+    if a.mode in ("both", "solidion"):
+        d["solidion"] = run_solidion(a, a.tag)
+        path.write_text(json.dumps(d, indent=1))
+        print("solidion:", {k: v for k, v in d["solidion"].items() if k != "F"}, flush=True)
+    if a.mode in ("both", "fipy"):
+        d["fipy"] = run_fipy(a)
+        path.write_text(json.dumps(d, indent=1))
+        print("fipy:", {k: v for k, v in d["fipy"].items() if k != "F"}, flush=True)
+    if a.ref:
+        compare(a.tag, a.ref)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
