@@ -30,7 +30,7 @@ import dolfinx.fem
 import dolfinx.fem.petsc
 import dolfinx.la
 
-from fem import petsc_options
+from fem import petsc_options, pnp_preconditioner
 from fem.constitutive.activity import ActivityModel, Ideal
 from fem.continuation import continuation
 from fem.errors import InputError, SolverError
@@ -252,8 +252,17 @@ class PNPModel:
         # full Newton steps converge in 3-5 iterations where 'bt' needs 20-500 (measured, space_charge 1D).
         opts = {"snes_linesearch_type": "bt" if mode == "equilibrium" else "basic", "snes_max_it": 50,
                 "snes_rtol": 1e-9, "snes_atol": 1e-10}
-        opts.update(options or petsc_options.direct_lu())
-        self.solver = SNESSolver(self.F, self.u, self.bcs, prefix=prefix, options=opts)
+        options = dict(options or petsc_options.direct_lu())
+        if options.pop("solver", None) == "auto":  # LU when small, the scalable solver when large
+            ndofs = W.dofmap.index_map.size_global * W.dofmap.index_map_bs
+            options = (linear_solver_options("auto", ndofs) if ncomp > 1
+                       else petsc_options.direct_lu() if ndofs <= AUTO_LU_MAX_DOFS else petsc_options.cg_amg())
+        opts.update(options)
+        self.linear_solver = opts.get("pc_type")
+        # the splits of the block preconditioner: phi, and all carriers (their blocks couple only via phi)
+        fields = [("phi", [0]), ("species", list(range(1, ncomp)))] if ncomp > 1 else None
+        self.solver = SNESSolver(self.F, self.u, self.bcs, prefix=prefix, options=opts, fields=fields)
+        pnp_preconditioner.configure(self.solver, W, self.carriers)
         self._integrals = {}
 
     # -- helpers -----------------------------------------------------------
@@ -542,7 +551,7 @@ def solve_equilibrium_pb(domain, materials, species, bulk, sigma_f, reference, o
     Returns (model, etas {species: eta}, phi_bulk {material: phi}).
     """
     etas, phi_bulk = equilibrium_etas(materials, species, reference, 0.0, bulk)
-    if options is not None and options.get("pc_type") != "lu":
+    if options is not None and options.get("pc_type") != "lu" and options.get("solver") != "auto":
         options = petsc_options.cg_amg()  # the PB Jacobian -div(eps grad) + sum z^2 c/Phi is SPD
     pb = PNPModel(domain, materials, species, mode="equilibrium", eta_eq=etas, sigma_f=sigma_f,
                   options=options, prefix=prefix, phi_dirichlet=phi_bc, interface=interface)
@@ -554,13 +563,44 @@ def solve_equilibrium_pb(domain, materials, species, bulk, sigma_f, reference, o
     return pb, etas, phi_bulk
 
 
-def linear_solver_options(name: str) -> dict:
-    """PETSc options of the linear solver ``name``: 'lu' (MUMPS) or 'gmres_asm'
-    (GMRES + additive Schwarz / ILU(1) on the monolithic Jacobian)."""
+#: ``auto``: LU (MUMPS) up to this many unknowns, the block preconditioner (``fieldsplit``) above
+AUTO_LU_MAX_DOFS = 50_000
+LINEAR_SOLVERS = ("auto", "lu", "fieldsplit", "gmres_asm")
+
+
+def linear_solver_options(name: str, ndofs: int | None = None) -> dict:
+    """PETSc options of the linear solver ``name``: 'lu' (MUMPS), 'fieldsplit' (the block
+    preconditioner of :func:`fieldsplit_options`), 'gmres_asm' (GMRES + additive Schwarz / ILU(1)
+    on the monolithic Jacobian), or 'auto': 'lu' up to ``AUTO_LU_MAX_DOFS`` unknowns, 'fieldsplit'
+    above; without ``ndofs`` the choice is left to :class:`PNPModel`, which knows its size."""
+    if name == "auto":
+        if ndofs is None:
+            return {"solver": "auto"}
+        name = "lu" if ndofs <= AUTO_LU_MAX_DOFS else "fieldsplit"
     if name == "lu":
         return petsc_options.direct_lu()
+    if name == "fieldsplit":
+        return fieldsplit_options()
+    if name != "gmres_asm":
+        raise InputError(f"PNP linear solver {name!r} not one of {', '.join(LINEAR_SOLVERS)}")
     return {"ksp_type": "gmres", "pc_type": "asm", "sub_pc_type": "ilu", "sub_pc_factor_levels": 1,
             "ksp_rtol": 1e-10, "ksp_atol": 1e-14, "ksp_gmres_restart": 200, "ksp_max_it": 2000}
+
+
+def fieldsplit_options() -> dict:
+    """GMRES + the block preconditioner of :mod:`fem.pnp_preconditioner` (Slotboom change of variables,
+    Schur fieldsplit: species block and 'selfp' potential Schur complement, one BoomerAMG V-cycle each).
+    Overridable under the solver's prefix: ``-<prefix>slotboom_pc_fieldsplit_type multiplicative``,
+    ``-<prefix>slotboom_fieldsplit_phi_pc_type lu``, or ``-<prefix>pc_type asm`` for another PC."""
+    amg = petsc_options.boomeramg()
+    opts = {"ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-14, "ksp_gmres_restart": 200,
+            "ksp_max_it": 2000, "pc_type": "python", "pc_python_type": "fem.pnp_preconditioner.SlotboomPC",
+            "slotboom_pc_fieldsplit_type": "schur", "slotboom_pc_fieldsplit_schur_fact_type": "full",
+            "slotboom_pc_fieldsplit_schur_precondition": "selfp",
+            "slotboom_fieldsplit_phi_ksp_type": "preonly", "slotboom_fieldsplit_species_ksp_type": "preonly"}
+    for split in ("phi", "species"):
+        opts.update({f"slotboom_fieldsplit_{split}_{k}": v for k, v in amg.items()})
+    return opts
 
 
 def line_points(domain, x_int, n=1201, x_min=None, x_max=None):

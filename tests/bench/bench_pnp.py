@@ -29,69 +29,93 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mpi4py import MPI  # noqa: E402
 
+import bench_common as bc  # noqa: E402
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--h-interface", type=float, default=1.0, help="element size at the surface / Debye length")
-    ap.add_argument("--h-bulk", type=float, default=8.0, help="element size in the bulk / Debye length")
-    ap.add_argument("--solver", default="lu", choices=("lu", "gmres_asm"))
-    ap.add_argument("--steps", type=int, default=5, help="transient steps (fixed dt)")
-    ap.add_argument("--dt", type=float, default=1e-6, help="time step [s]")
-    ap.add_argument("--out", default="results/bench_pnp")
-    a = ap.parse_args()
+OUT = Path("results/bench")
+COLS = [("pnp_dofs", "PNP dofs", "d"), ("ranks", "ranks", "d"), ("solver", "solver", ""),
+        ("pnp_setup_s", "setup s", ".1f"), ("assembly_per_step_s", "assembly s/step", ".2f"),
+        ("pc_setup_per_step_s", "PC setup s/step", ".2f"), ("solve_per_step_s", "solve s/step", ".2f"),
+        ("wall_per_step_s", "wall s/step", ".2f"), ("newton_per_step", "Newton/step", ".1f"),
+        ("krylov_per_newton", "Krylov/Newton", ".1f"), ("krylov_max_step", "max Krylov/Newton", ".1f"),
+        ("bytes_per_dof", "B/dof", ".0f"), ("loadavg", "load avg", "")]
+
+
+def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
+    """PB equilibrium (optional) and ``steps`` fixed contact-transient steps of dt_s."""
     comm = MPI.COMM_WORLD
+    from fem import petsc_options
     from fem.models import pnp
     from fem.output import mesh_summary
     from meshes import tags as T
     from problems import particle_in_electrolyte as pie
     from problems import space_charge as sc
-    p = pie.ParticleInElectrolyteParameters.from_dict(
-        {"h_interface_debye": a.h_interface, "h_bulk_debye": a.h_bulk, "solver": a.solver})
+    petsc_options.set_user_options(shlex.split(extra))
+    p = pie.ParticleInElectrolyteParameters.from_dict({"h_interface_debye": h_int, "h_bulk_debye": h_bulk})
     s, materials, species, bulk = sc.build_model_description(p, cathode=T.PARTICLE, electrolyte=T.MATRIX)
     t0 = time.perf_counter()
     dom = pie.make_mesh(p, s, comm)
-    t_mesh = time.perf_counter() - t0
-    opts = pnp.linear_solver_options(p.solver)
-    t0 = time.perf_counter()
-    pb, etas, phi_bulk = pnp.solve_equilibrium_pb(dom, materials, species, bulk, 0.0, T.MATRIX, opts, prefix="bpb_",
-                                                  interface=T.INTERFACE)
-    t_pb = time.perf_counter() - t0
-    row = {"ranks": comm.size, "solver": a.solver, "mesh_s": t_mesh,
-           "pb_dofs": mesh_summary(dom.mesh, [pb.W])["dofs"], "pb_s": t_pb,
-           "pb_newton": pb.solver.total_newton, "pb_krylov": pb.solver.total_krylov}
-    pb.destroy()
+    t_mesh = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+    opts = pnp.linear_solver_options(solver)
+    row = {"physics": "pnp_3d", "tag": tag, "ranks": comm.size, "solver": solver, "petsc_extra": extra,
+           "h_interface_debye": h_int, "h_bulk_debye": h_bulk, "mesh_s": t_mesh}
+    if pb:
+        t0 = time.perf_counter()
+        pbm, etas, phi_bulk = pnp.solve_equilibrium_pb(dom, materials, species, bulk, 0.0, T.MATRIX, opts,
+                                                       prefix="bpb_", interface=T.INTERFACE)
+        row.update(pb_dofs=mesh_summary(dom.mesh, [pbm.W])["dofs"], pb_s=time.perf_counter() - t0,
+                   pb_newton=pbm.solver.total_newton, pb_krylov=pbm.solver.total_krylov)
+        pbm.destroy()
+    rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     m = pnp.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},
                      time_order=1, prefix="bpnp_", interface=T.INTERFACE)
     m.set_contact_state(bulk)
-    t_setup = time.perf_counter() - t0
-    newton = krylov = 0
-    t0 = time.perf_counter()
-    ok = True
-    for i in range(a.steps):
-        st = m.step(i * a.dt / s.time, a.dt / s.time)
-        ok &= st.converged
-        newton += st.newton_iterations
-        krylov += st.krylov_iterations
-        m.accept((i + 1) * a.dt / s.time, a.dt / s.time, st)
-    t_tr = time.perf_counter() - t0
-    row.update({"pnp_dofs": mesh_summary(dom.mesh, [m.W])["dofs"], "pnp_setup_s": t_setup, "steps": a.steps,
-                "converged": bool(ok), "pnp_s_per_step": t_tr / a.steps, "pnp_newton": newton,
-                "pnp_krylov": krylov})
+    t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+    ndofs = mesh_summary(dom.mesh, [m.W])["dofs"]
+    timer = bc.StepTimer(m.solver, comm)
+    dt = dt_s / s.time
+    for i in range(steps):
+        with timer:
+            st = m.step(i * dt, dt)
+            timer.record(st)
+        if not st.converged:
+            break
+        m.accept((i + 1) * dt, dt, st)
+    row.update({"pnp_dofs": ndofs, "pnp_setup_s": t_setup, "steps": len(timer.rows), "dt_s": dt_s,
+                "pnp_pc": m.linear_solver, **bc.summarize(timer.rows), **bc.memory_per_dof(comm, rss0, ndofs),
+                "loadavg": bc.loadavg()})
     m.destroy()
-    if comm.rank == 0:
-        print(json.dumps(row))
-        Path(a.out).mkdir(parents=True, exist_ok=True)
-        with open(Path(a.out) / "bench.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+    bc.write_row(OUT / "pnp_solvers.jsonl", row, comm)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--h-interface", default="1.0", help="element size at the surface / Debye length (list)")
+    ap.add_argument("--h-bulk", default="8.0", help="element size in the bulk / Debye length (list, paired)")
+    ap.add_argument("--solver", default="fieldsplit", help="lu, gmres_asm, fieldsplit, auto (comma separated)")
+    ap.add_argument("--steps", type=int, default=3, help="transient steps (fixed dt)")
+    ap.add_argument("--dt", type=float, default=1e-6, help="time step [s]")
+    ap.add_argument("--petsc", default="", help="extra PETSc options, e.g. '-bpnp_pc_fieldsplit_type additive'")
+    ap.add_argument("--no-pb", action="store_true", help="skip the Poisson-Boltzmann solve")
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args()
+    rows = []
+    for hi, hb in zip(a.h_interface.split(","), a.h_bulk.split(",")):
+        for solver in a.solver.split(","):
+            rows.append(run(float(hi), float(hb), solver, a.steps, a.dt, a.petsc, not a.no_pb, a.tag))
+    if MPI.COMM_WORLD.rank == 0:
+        print(bc.table(rows, COLS))
 
 
 if __name__ == "__main__":

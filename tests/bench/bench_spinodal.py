@@ -53,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 OUT = Path("results/bench")
 PF = dict(L=200.0, rho=5.0, ca=0.3, cb=0.7, kappa=2.0, M=5.0, c0=0.5, eps=0.01)
 
@@ -161,41 +163,58 @@ def compare():
         pass
 
 
-def run_particle(h, steps, solver="fieldsplit"):
+SCHUR = {"lu": None, "factored": "factored", "selfp": "selfp"}
+
+
+def run_particle(h, steps, schur="factored", dt=0.02, scheme="split", tag="", extra=""):
+    """One 3D particle_spinodal case: ``steps`` fixed steps of dt [R^2/D] from the noisy quench."""
     from mpi4py import MPI
 
+    import bench_common as bc
+    from fem import petsc_options
+    from fem.models import cahn_hilliard as ch
     from problems.particle_spinodal import ParticleSpinodalParameters, build
     comm = MPI.COMM_WORLD
-    p = ParticleSpinodalParameters(mesh_size=h, interface_length_m=max(5e-9, 0.5 * h * 50e-9), solver=solver)
+    solver = "lu" if schur == "lu" else "fieldsplit"
+    import shlex
+    petsc_options.set_user_options(shlex.split(extra))
+    if schur == "selfp":  # the earlier default, through the documented options
+        petsc_options.set_user_options({**petsc_options.user_options(),
+                                        "pspin_pc_fieldsplit_schur_precondition": "selfp",
+                                        "pspin_fieldsplit_mu_pc_type": "hypre",
+                                        "pspin_fieldsplit_mu_pc_hypre_type": "boomeramg"})
+    p = ParticleSpinodalParameters(mesh_size=h, interface_length_m=max(5e-9, 0.5 * h * 50e-9), solver=solver,
+                                   scheme=scheme)
     p.check()
+    rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     domain, fe, m = build(p, comm)
-    t_setup = time.perf_counter() - t0
+    t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     ndofs = m.W.dofmap.index_map.size_global * m.W.dofmap.index_map_bs
-    dt = 0.02 / (p.radius_m**2 / p.diffusivity_m2_s)
-    rows = []
+    timer = bc.StepTimer(m.solver, comm)
     for i in range(steps):
-        comm.barrier()
-        t0, p0 = time.perf_counter(), time.process_time()
-        s = m.step(0.0, dt)
-        cpu = comm.allreduce(time.process_time() - p0, op=MPI.MAX)  # CPU s of the busiest rank
-        comm.barrier()
-        wall = time.perf_counter() - t0
-        assert s.converged, s
+        with timer:
+            s = m.step(0.0, dt)
+            timer.record(s)
+        if not s.converged:
+            break
         m.accept(0.0, dt, s)
-        rows.append((wall, s.newton_iterations, s.krylov_iterations, cpu))
-    w = np.array(rows)
-    info = dict(ranks=comm.size, dofs=ndofs, cells=m.mesh.topology.index_map(3).size_global, solver=solver,
-                setup_s=t_setup, steps=steps, wall_per_step_s=float(w[1:, 0].mean() if steps > 1 else w[0, 0]),
-                newton_per_step=float(w[:, 1].mean()), krylov_per_newton=float(w[:, 2].sum() / w[:, 1].sum()),
-                first_step_s=float(w[0, 0]),
-                cpu_per_step_s=float(w[1:, 3].mean() if steps > 1 else w[0, 3]),
-                note="wall times on a shared 2-core machine; cpu_per_step_s = CPU time of the busiest rank")
-    if comm.rank == 0:
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / f"particle_{solver}_np{comm.size}_h{h}.json").write_text(json.dumps(info, indent=1))
-        print(info)
+    info = dict(physics="cahn_hilliard_3d", tag=tag, ranks=comm.size, dofs=ndofs,
+                cells=m.mesh.topology.index_map(3).size_global, h=h, schur=schur, scheme=scheme,
+                dt_R2_D=dt, kappa=m.kappa, petsc_extra=extra, setup_s=t_setup, steps=len(timer.rows), **bc.summarize(timer.rows),
+                **bc.memory_per_dof(comm, rss0, ndofs), loadavg=bc.loadavg(),
+                petsc_options=ch.fieldsplit_options(schur) if solver == "fieldsplit" else "lu")
+    bc.write_row(OUT / "ch_solvers.jsonl", info, comm)
     m.destroy()
+    return info
+
+
+CH_COLS = [("dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("schur", "Schur PC", ""), ("dt_R2_D", "dt [R^2/D]", "g"),
+           ("setup_s", "setup s", ".1f"), ("assembly_per_step_s", "assembly s/step", ".2f"),
+           ("pc_setup_per_step_s", "PC setup s/step", ".2f"), ("solve_per_step_s", "solve s/step", ".2f"),
+           ("wall_per_step_s", "wall s/step", ".2f"), ("newton_per_step", "Newton/step", ".1f"),
+           ("krylov_per_newton", "Krylov/Newton", ".1f"), ("bytes_per_dof", "B/dof", ".0f"),
+           ("loadavg", "load avg", "")]
 
 
 def main(argv=None):
@@ -205,9 +224,13 @@ def main(argv=None):
     ap.add_argument("--dt", type=float, default=1.0)
     ap.add_argument("--t-end", type=float, default=1000.0)
     ap.add_argument("--scheme", default="implicit")
-    ap.add_argument("--h", type=float, default=0.05)
+    ap.add_argument("--h", default="0.05", help="particle: mesh sizes (comma separated)")
     ap.add_argument("--steps", type=int, default=4)
-    ap.add_argument("--solver", default="fieldsplit")
+    ap.add_argument("--schur", default="factored", help="particle: factored, selfp or lu (comma separated)")
+    ap.add_argument("--dts", default="0.02", help="particle: fixed steps [R^2/D] (comma separated)")
+    ap.add_argument("--particle-scheme", default="split", choices=("split", "implicit"))
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--petsc", default="", help="extra PETSc options (particle), e.g. '-pspin_ksp_monitor'")
     a = ap.parse_args(argv)
     if a.mode == "fipy":
         run_fipy(a.nx, a.dt, a.t_end)
@@ -216,7 +239,12 @@ def main(argv=None):
     elif a.mode == "compare":
         compare()
     else:
-        run_particle(a.h, a.steps, a.solver)
+        rows = [run_particle(float(h), a.steps, schur, float(dt), a.particle_scheme, a.tag, a.petsc)
+                for h in a.h.split(",") for dt in a.dts.split(",") for schur in a.schur.split(",")]
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.rank == 0:
+            import bench_common as bc
+            print(bc.table(rows, CH_COLS))
 
 
 if __name__ == "__main__":
