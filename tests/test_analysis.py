@@ -221,11 +221,16 @@ def test_gitt_model_fit_recovers_D_x_at_every_pulse(tmp_path):
     assert np.max(np.abs(x_mid - tr["x_mid"])) < 1e-9  # charge counting (measured 1e-16)
     err = np.array([q["D_fit_m2_s"] for q in rows]) / D(x_mid) - 1
     wh = np.array([q["D_wh_m2_s"] for q in rows]) / D(x_mid) - 1
-    print("MEASURED gitt fit errors", np.round(err, 4), "WH", np.round(wh, 3))
-    # measured (refine=2): -1.19, -2.46, -3.19, -0.93, -3.25 %: NOT the 3 %
-    assert np.max(np.abs(err)) < 0.04
-    # Weppner–Huggins is far off here (D tau/R^2 ~ 0.03-0.05: sphere correction, kinetics, D(x)); says so
-    assert np.all(wh < -0.3)
+    # Weppner–Huggins here: the sphere correction [2 sqrt(tau/pi)/g(tau)]^2 (tau = D t_pulse/R^2 with the true
+    # D) accounts for -26 .. -34 %; kinetics drifting with x_s, OCP curvature and D(x) add more (no closed form; the
+    # sphere part alone is checked under ideal conditions in test_weppner_huggins_error_is_the_sphere_correction)
+    pred = sphere.weppner_huggins_ratio(D(x_mid) * np.array([q["duration_s"] for q in rows]) / tr["R"] ** 2) - 1
+    print("MEASURED gitt fit errors", np.round(err, 4), "WH", np.round(wh, 3), "WH sphere part", np.round(pred, 3))
+    # measured: +0.11, +0.11, +0.30, +0.41, -0.25 % (refine passes converged to 0.1 %; before the
+    # D-dependent correction and the local-slope shapes: -1.2 .. -3.25 %)
+    assert np.max(np.abs(err)) < 0.012
+    # measured WH -44.2 .. -45.2 %, of which the sphere correction -34.0 .. -25.9 %
+    assert np.all(wh < pred)
     assert all(q["wh_validity_D_tau_over_R2"] > 0.01 for q in rows)
     for f in ("results.csv", "gitt_fit.png", "gitt_diffusivity.png"):
         assert (tmp_path / "g" / f).is_file()
