@@ -179,7 +179,9 @@ def _pitt(args, out):
     ax[1].set_xlabel("t [s]")
     aio.save(fig, out / "pitt_fit.png")
     lines = [f"step {r['step']}: D_fit {r['D_fit_m2_s']:.4e} m2/s [{r['D_fit_ci95_low_m2_s']:.3e}, "
-             f"{r['D_fit_ci95_high_m2_s']:.3e}], Cottrell {r['D_cottrell_m2_s']:.4e}, long-time {r['D_long_m2_s']:.4e}"
+             f"{r['D_fit_ci95_high_m2_s']:.3e}], Cottrell {r['D_cottrell_m2_s']:.4e} (stated error "
+             f"{100 * r['cottrell_error_first_order']:.1f} %), sphere-corrected Cottrell "
+             f"{r['D_cottrell_sphere_m2_s']:.4e}, long-time {r['D_long_m2_s']:.4e}"
              for r in rows]
     return _finish(out, "pitt", args, _table(rows), {"steps": len(rows), "per_step": rows, "lines": lines})
 

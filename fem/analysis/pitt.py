@@ -7,10 +7,21 @@ kinetics assumed); for a sphere of radius R [m] (Crank 1975, eq. 6.20, different
     short times:  h = 1/sqrt(pi tau) - 1   =>  I sqrt(t) = F S c_max Delta x sqrt(D/pi) (1 - sqrt(pi D t)/R)
     long times:   h ~ 2 exp(-pi^2 tau)     =>  d ln|I| / dt = -pi^2 D / R^2
 
-with S = 3 V_act / R, and c_max Delta x = Q/(F V_act) from the step's total charge Q [C].
-Estimates per step: ``D_cottrell_m2_s`` = pi (I sqrt(t))^2 / (F S c_max Delta x)^2 from the first
-``cottrell_fraction`` of the step (relative error mean_i(1 - sqrt(pi D t_i)/R)^2 - 1 over those
-samples, ~ -(4/3) sqrt(pi D t_c)/R for uniform samples up to t_c; valid for t << R^2/D), ``D_long_m2_s`` from the slope of ln|I| over the samples after ``long_fraction``
+with S = 3 V_act / R, and c_max Delta x = Q/(F V_act) from the step's total charge Q [C], counted
+by the trapezoid rule over the samples except the first interval [0, t_1], where the current is
+singular (~ t^-1/2: int_0^t1 I dt = 2 I(t_1) t_1).  (A left-rectangle sum, "the sample's current holds
+to the next sample", over-counted Q by 2.8 % on a 1/sqrt(t) transient sampled geometrically then every
+20 s, and D_cottrell ~ 1/Q^2 by -5.4 %.)  Estimates per step:
+
+``D_cottrell_m2_s`` = pi mean_i(I_i sqrt(t_i))^2 / (F S c_max Delta x)^2 over the samples of the first
+``cottrell_fraction`` of the step (planar Cottrell).  Exactly (short-time sphere form above),
+
+    D_cottrell / D = [mean_i (1 - sqrt(pi D t_i)/R)]^2                                   (stated error)
+
+which ``cottrell_error_first_order`` gives, evaluated with ``D_cottrell_sphere_m2_s``: the sphere-
+corrected Cottrell estimate, D = pi a^2 from the least-squares line y_i = a - b sqrt(t_i) through
+y_i = I_i sqrt(t_i)/(F S c_max Delta x) (a = sqrt(D/pi), b = D/R; exact up to O(exp(-R^2/(D t)))).
+``D_long_m2_s`` from the slope of ln|I| over the samples after ``long_fraction``
 of the step (valid once the first mode dominates, D t/R^2 > ~0.1), and ``D_fit_m2_s``: least
 squares of the full series (parameters ln D and Q) with its 95 % interval from the Jacobian.
 (A. J. Bard, L. R. Faulkner, Electrochemical Methods, 2nd ed., sec. 5.2; C. J. Wen, B. A.
@@ -53,12 +64,17 @@ def analyze(t, current, voltage, particle: Particle, name="data", cottrell_fract
     for k, (s, e) in enumerate(split_steps(t, V, name)):
         ts = t[s:e] - t[s]
         Is = I[s:e]
-        # the current of sample i holds until sample i+1 (cycler convention)
-        Q = float(np.sum(Is[:-1] * np.diff(ts)))
+        # trapezoid, except the first interval (I ~ t^-1/2 there: 2 I(t_1) t_1; see the module docstring)
+        Q = float(2.0 * Is[1] * ts[1] + np.sum(0.5 * (Is[1:-1] + Is[2:]) * np.diff(ts[1:])))
         dc = Q / (FARADAY * P.volume)  # c_max |Delta x| with sign of the charge
         A = FARADAY * S * dc
         early = (ts > 0) & (ts <= cottrell_fraction * ts[-1])
-        d_cot = np.pi * np.mean(Is[early] * np.sqrt(ts[early])) ** 2 / A**2 if early.sum() >= 2 else np.nan
+        d_cot = d_cs = np.nan
+        if early.sum() >= 2:
+            y = Is[early] * np.sqrt(ts[early]) / A
+            d_cot = np.pi * np.mean(y) ** 2
+            a0 = np.polyfit(np.sqrt(ts[early]), y, 1)[1]
+            d_cs = np.pi * a0**2
         late = (ts >= long_fraction * ts[-1]) & (Is * np.sign(Q) > 0)
         d_long = np.nan
         if late.sum() >= 3:
@@ -84,8 +100,9 @@ def analyze(t, current, voltage, particle: Particle, name="data", cottrell_fract
         dx = -Q / (FARADAY * P.c_max_mol_m3 * P.volume)
         rows.append({"step": k + 1, "t_start_s": float(t[s]), "duration_s": float(ts[-1]), "voltage_V": float(np.median(V[s:e])),
                      "charge_C": Q, "x_before": x, "x_after": x + dx, "D_cottrell_m2_s": d_cot,
-                     "cottrell_error_first_order": (float(np.mean(1 - np.sqrt(np.pi * d_cot * ts[early]) / R)) ** 2 - 1
-                                                   if early.any() else np.nan),
+                     "D_cottrell_sphere_m2_s": d_cs,
+                     "cottrell_error_first_order": (float(np.mean(1 - np.sqrt(np.pi * d_cs * ts[early]) / R)) ** 2 - 1
+                                                   if early.sum() >= 2 else np.nan),
                      "D_long_m2_s": d_long, "D_fit_m2_s": D, "D_fit_ci95_low_m2_s": D * np.exp(-Z95 * sig),
                      "D_fit_ci95_high_m2_s": D * np.exp(Z95 * sig), "charge_fit_C": float(sol.x[1]),
                      "fit_rms_A": float(np.sqrt(np.mean((model(sol.x) - ii) ** 2))),
