@@ -43,7 +43,9 @@ variable change that makes the potential block a Laplacian.  Measured on particl
 transformation, flat from 12k to 44k unknowns (tests/bench/README.md for the full table).
 
 Options (under the solver's prefix, e.g. ``-pnpp_``): the outer PC is ``python`` with type
-``fem.pnp_preconditioner.SlotboomPC``; the inner fieldsplit on A T is configured under
+``fem.pnp_preconditioner.SlotboomPC`` (from the command line of a run whose solver is LU:
+``-pnpp_ksp_type gmres -pnpp_pc_type python -pnpp_pc_python_type fem.pnp_preconditioner.SlotboomPC``);
+the inner fieldsplit on A T (defaults :func:`inner_defaults`) is configured under
 ``<prefix>slotboom_`` (``-pnpp_slotboom_pc_fieldsplit_type multiplicative``,
 ``-pnpp_slotboom_fieldsplit_phi_pc_type lu`` ...); its splits are ``species`` (first: A00 of the
 Schur factorization) and ``phi``.  ``-pnpp_pc_type asm`` (or ``lu``) replaces it all.
@@ -103,8 +105,13 @@ class SlotboomPC:
         else:
             A.matMult(self.T, result=self.AT)
         if self.inner is None:
+            prefix = (pc.getOptionsPrefix() or "") + "slotboom_"
+            db = PETSc.Options()
+            for k, v in inner_defaults().items():
+                if not db.hasName(prefix + k):  # defaults; a user option under the prefix wins
+                    db[prefix + k] = v
             self.inner = PETSc.PC().create(pc.comm)
-            self.inner.setOptionsPrefix((pc.getOptionsPrefix() or "") + "slotboom_")
+            self.inner.setOptionsPrefix(prefix)
             self.inner.setType("fieldsplit")
             self.inner.setFieldSplitIS(*self.splits)
             self.inner.setFromOptions()
@@ -124,6 +131,18 @@ class SlotboomPC:
         for obj in (self.inner, self.T, self.AT):
             if obj is not None:
                 obj.destroy()
+
+
+def inner_defaults() -> dict:
+    """Default options of the fieldsplit on A T (under ``<prefix>slotboom_``): Schur factorization
+    (species = A00, one BoomerAMG V-cycle; potential Schur complement 'selfp', one V-cycle)."""
+    from fem import petsc_options
+    opts = {"pc_fieldsplit_type": "schur", "pc_fieldsplit_schur_fact_type": "full",
+            "pc_fieldsplit_schur_precondition": "selfp",
+            "fieldsplit_phi_ksp_type": "preonly", "fieldsplit_species_ksp_type": "preonly"}
+    for split in ("phi", "species"):
+        opts.update({f"fieldsplit_{split}_{k}": v for k, v in petsc_options.boomeramg().items()})
+    return opts
 
 
 def configure(solver, W, carriers) -> bool:

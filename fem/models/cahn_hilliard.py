@@ -21,10 +21,16 @@ homogeneous state inside the spinodal decompose.
 galvanostatic (a given mean flux spread by availability) or potentiostatic
 (local Butler-Volmer kinetics, :class:`fem.constitutive.kinetics.ButlerVolmer`).
 
-Solvers: ``lu`` (MUMPS) or ``fieldsplit`` = GMRES preconditioned by a
+Solvers: ``lu`` (MUMPS), ``fieldsplit`` = FGMRES preconditioned by a
 Schur-complement fieldsplit on (c, mu): A00 = M/dt (Jacobi), Schur complement
-approximated by 'selfp' (M + dt (g''M + kappa K) diag(M)^-1 K_M, a
-discrete fourth-order operator) solved by one hypre BoomerAMG V-cycle.
+S = M + dt (G + kappa K) M^-1 K_M approximated by the factored
+(M + alpha (G + kappa K)) M^-1 (M + beta K_M), alpha beta = dt, and applied
+with two BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`; Krylov
+iterations nearly independent of the mesh and of dt, tests/bench/README.md),
+or ``auto``: LU up to ``AUTO_LU_MAX_DOFS`` unknowns, ``fieldsplit`` above.
+The earlier 'selfp' Schur preconditioner (AMG on the assembled fourth-order
+M + dt (G + kappa K) diag(M)^-1 K_M) remains available through options
+(:func:`fieldsplit_options`); with the elastic displacement it is the default.
 """
 
 from __future__ import annotations

@@ -592,15 +592,9 @@ def fieldsplit_options() -> dict:
     Schur fieldsplit: species block and 'selfp' potential Schur complement, one BoomerAMG V-cycle each).
     Overridable under the solver's prefix: ``-<prefix>slotboom_pc_fieldsplit_type multiplicative``,
     ``-<prefix>slotboom_fieldsplit_phi_pc_type lu``, or ``-<prefix>pc_type asm`` for another PC."""
-    amg = petsc_options.boomeramg()
-    opts = {"ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-14, "ksp_gmres_restart": 200,
+    return {"ksp_type": "gmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-14, "ksp_gmres_restart": 200,
             "ksp_max_it": 2000, "pc_type": "python", "pc_python_type": "fem.pnp_preconditioner.SlotboomPC",
-            "slotboom_pc_fieldsplit_type": "schur", "slotboom_pc_fieldsplit_schur_fact_type": "full",
-            "slotboom_pc_fieldsplit_schur_precondition": "selfp",
-            "slotboom_fieldsplit_phi_ksp_type": "preonly", "slotboom_fieldsplit_species_ksp_type": "preonly"}
-    for split in ("phi", "species"):
-        opts.update({f"slotboom_fieldsplit_{split}_{k}": v for k, v in amg.items()})
-    return opts
+            **{f"slotboom_{k}": v for k, v in pnp_preconditioner.inner_defaults().items()}}
 
 
 def line_points(domain, x_int, n=1201, x_min=None, x_max=None):
