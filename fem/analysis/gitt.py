@@ -89,6 +89,19 @@ class Pulse:
     extra: dict = field(default_factory=dict)
 
 
+def dedupe_switch_rows(t, current, voltage, name="data"):
+    """Arrays with the earlier of two rows at the same time dropped (cyclers and solidion's own time
+    series log a step change twice: the end of the old step, then the start of the new one; with a
+    sample's current holding until the next sample the earlier row spans no time).  Time must not
+    decrease, nor repeat more than twice."""
+    t, current, voltage = (np.asarray(a, dtype=float) for a in (t, current, voltage))
+    keep = np.append(np.diff(t) != 0, True)
+    t, current, voltage = t[keep], current[keep], voltage[keep]
+    if np.any(np.diff(t) <= 0):
+        raise InputError(f"{name}: column time_s must increase (a time may repeat once, at a step change)")
+    return t, current, voltage
+
+
 def split_pulses(t, current, name="data", threshold=0.05) -> list[Pulse]:
     """Runs of samples under current, each followed by a rest (the last may end the data)."""
     imax = np.max(np.abs(current))
@@ -157,9 +170,7 @@ def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 
             fv_cells: int = 40, kinetics: str = "butler_volmer", temperature_K: float = 298.15,
             tol: float = 1e-3) -> dict:
     """All pulses: {'pulses': [per-pulse dicts], 'ocp': (x, E), 'fit': {...}} (module docstring)."""
-    t, current, voltage = (np.asarray(a, dtype=float) for a in (t, current, voltage))
-    if np.any(np.diff(t) <= 0):
-        raise InputError(f"{name}: column time_s must increase strictly")
+    t, current, voltage = dedupe_switch_rows(t, current, voltage, name)
     P = particle
     pulses = split_pulses(t, current, name)
     Fc = FARADAY * P.c_max_mol_m3 * P.volume
