@@ -23,9 +23,14 @@ boundary data) is the functional the dynamics dissipate; F itself need not decre
 (:mod:`fem.models.electro_cahn_hilliard`).
 
 Discretization: :class:`fem.models.electro_cahn_hilliard.ElectroCahnHilliard` (P1/Q1 (c, mu)
-Cahn-Hilliard with the convex-concave split, the PNP code's Poisson form, implicit coupling by
-Picard iteration), error-controlled steps (``time_tolerance``, :mod:`fem.error_control`) with
-``dc_max`` as a limit, steps refused when ``lyapunov`` increases.
+Cahn-Hilliard, backward Euler, the PNP code's Poisson form, implicit coupling by Picard
+iteration), error-controlled steps (``time_tolerance``, :mod:`fem.error_control`) with
+``dc_max`` as a limit, steps refused when ``lyapunov`` increases.  ``scheme`` = implicit
+(default: f_chem' at the new time) or split (convex-concave, energy stable for any dt but
+with a first-order splitting error that the error control must resolve).  Measured on
+50 x 50 cells to t = 20 against a split run at time_tolerance 2.5e-4: implicit 69 steps,
+largest F deviation 0.34 % (t = 10); split 190 steps, 0.17 %; the Lyapunov check keeps the
+implicit scheme's large steps dissipative.
 
 Outputs: ``timeseries.csv`` (t_s, t, free_energy, free_energy_chemical_gradient,
 free_energy_electrostatic, lyapunov, mass, mass_rel_change, dt, newton_iterations,
@@ -84,7 +89,8 @@ class ElectroSpinodalParameters(Parameters):
     dc_max: float = param(0.05, "largest change of c in one step (a limit besides time_tolerance)", "-", gt=0)
     time_tolerance: float = param(1e-3, "relative local time error per step (0: off)", "-", ge=0)
     picard_rtol: float = param(1e-3, "Picard coupling tolerance (of the step's change of Phi)", "-", gt=0)
-    scheme: str = param("split", "time discretization of f_chem", choices=("split", "implicit"))
+    scheme: str = param("implicit", "time discretization of f_chem (implicit: no splitting error, steps "
+                        "guarded by the Lyapunov check)", choices=("split", "implicit"))
     lyapunov_check: bool = param(True, "refuse a step that raises the Lyapunov functional")
     solver: str = param("lu", "linear solver of the Cahn-Hilliard step", choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first, output times and last)", ge=0)

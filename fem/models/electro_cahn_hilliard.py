@@ -26,12 +26,12 @@ Discretization.  :class:`fem.models.cahn_hilliard.CahnHilliard` is composed unch
 with the charge on the same lumped (vertex) quadrature as the mu equation, so the discrete
 L (lumped k c Phi / 2) has exactly mu as its nodal derivative.  A step solves CH with
 Phi_s = Phi^n, then Poisson with c^{n+1}, and repeats the CH solve (warm start) with the new
-Phi until max |Phi^{k+1} - Phi^k| <= ``picard_tol``: the coupling is fully implicit (backward
-Euler, Eyre split of g) up to the Picard tolerance (``picard_rtol`` of the step's change of
-Phi).  The Picard contraction factor is dt M k^2 / eps (a change dc moves mu by
+Phi until max |Phi^{k+1} - Phi^k| <= ``picard_rtol`` max |Phi^{k+1} - Phi^n|: the coupling is
+implicit (backward Euler; g' implicit or convex-concave split, CahnHilliard's ``scheme``) up
+to that tolerance.  The Picard contraction factor is dt M k^2 / eps (a change dc moves mu by
 k (k/eps) G dc, which changes c by dt M (k^2/eps) dc in one step), 4.5e-4 dt for the
-benchmark, so one correction suffices for dt < 2 picard_rtol / 4.5e-4.  Phi is always the Poisson solution of the
-current c (for outputs and energies).
+benchmark, so one correction suffices for dt < picard_rtol / 4.5e-4.  Phi is always the
+Poisson solution of the current c (for outputs and energies).
 """
 
 from __future__ import annotations

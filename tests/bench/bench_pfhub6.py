@@ -37,6 +37,33 @@ MMSP_DX1 = {0.05: 179.500, 1: 178.815, 2: 177.926, 5: 173.979, 10: 162.753, 20: 
 MEMPHIS = {0.2: 182.0, 1: 181.0, 2: 180.0, 10: 154.0, 20: 144.0, 100: 128.0, 200: 120.0, 400: 103.0}
 
 
+def print_table(out: Path):
+    """F at t = 0 and the PFHub output times reached in ``out``/timeseries.csv beside the published values."""
+    import csv
+
+    from test_electro_spinodal import benchmark6_initial_energy
+    with open(out / "timeseries.csv") as f:
+        rows = list(csv.DictReader(f))
+    t = [float(r["t"]) for r in rows]
+    F = [float(r["free_energy"]) for r in rows]
+    fcg, fel = benchmark6_initial_energy()
+    times = [0.0] + [to for to in (1, 2, 5, 10, 20, 50, 100, 200, 400) if to <= t[-1] + 1e-9]
+    print(f"{out}: {len(rows) - 1} steps to t = {t[-1]:.6g}")
+    print(f"{'t':>6} {'F solidion':>12} {'MMSP dx=1':>10} {'rel':>8} {'MEMPHIS':>8} {'rel':>8}")
+    table = []
+    for to in times:
+        i = min(range(len(t)), key=lambda j: abs(t[j] - to))
+        mm = MMSP_DX1.get(to if to > 0 else 0.05)
+        me = MEMPHIS.get(to if to > 0 else 0.2)
+        fm = f"{mm:10.3f} {(F[i] - mm) / mm:8.2%}" if mm else f"{'':10} {'':8}"
+        fe = f"{me:8.1f} {(F[i] - me) / me:8.2%}" if me else ""
+        print(f"{to:6g} {F[i]:12.4f} {fm} {fe}")
+        table.append({"t": to, "F": F[i], "mmsp_dx1": mm, "memphis": me})
+    print(f"F(0) spectral reference {fcg + fel:.4f} (chemical + gradient {fcg:.4f}, electrostatic {fel:.4f}); "
+          f"solidion {F[0]:.4f} ({(F[0] - fcg - fel) / (fcg + fel):.2e})")
+    return table, fcg, fel
+
+
 def _value(v: str):
     if v in ("True", "False"):
         return v == "True"
@@ -54,11 +81,13 @@ def main():
     ap.add_argument("--cells", type=int, default=100)
     ap.add_argument("--out", default="results/bench/pfhub6")
     ap.add_argument("--set", action="append", default=[], help="extra problem parameter key=value")
+    ap.add_argument("--table", help="only print the table of an existing (also unfinished) run directory")
     a = ap.parse_args()
+    if a.table:
+        return print_table(Path(a.table))
     from mpi4py import MPI
 
     from solidion import run
-    from test_electro_spinodal import benchmark6_initial_energy
     comm = MPI.COMM_WORLD
     extra = {}
     for kv in a.set:
@@ -72,29 +101,11 @@ def main():
     wall = time.perf_counter() - t0
     if comm.rank != 0:
         return
-    import csv
-    with open(out / "timeseries.csv") as f:
-        rows = list(csv.DictReader(f))
-    t = [float(r["t"]) for r in rows]
-    F = [float(r["free_energy"]) for r in rows]
-    fcg, fel = benchmark6_initial_energy()
-    times = [0.0] + [float(k) for k in s["free_energy_at_output_times"]]
     print(f"PFHub 6a, {a.cells} x {a.cells} Q1, {comm.size} rank(s), t_end = {a.t_end:g}: status {s['status']}, "
           f"{s['steps']} steps ({s['rejected_steps']} rejected), {s['newton_iterations']} Newton its, "
           f"wall {wall:.1f} s (time loop {s['time_loop_s']:.1f} s)")
     print(f"load average before {load0}, after {os.getloadavg()} (machine shared with other jobs)")
-    print(f"{'t':>6} {'F solidion':>12} {'MMSP dx=1':>10} {'rel':>8} {'MEMPHIS':>8} {'rel':>8}")
-    table = []
-    for to in times:
-        i = min(range(len(t)), key=lambda j: abs(t[j] - to))
-        mm = MMSP_DX1.get(to if to > 0 else 0.05)
-        me = MEMPHIS.get(to if to > 0 else 0.2)
-        fm = f"{mm:10.3f} {(F[i] - mm) / mm:8.2%}" if mm else f"{'':10} {'':8}"
-        fe = f"{me:8.1f} {(F[i] - me) / me:8.2%}" if me else ""
-        print(f"{to:6g} {F[i]:12.4f} {fm} {fe}")
-        table.append({"t": to, "F": F[i], "mmsp_dx1": mm, "memphis": me})
-    print(f"F(0) spectral reference {fcg + fel:.4f} (chemical + gradient {fcg:.4f}, electrostatic {fel:.4f}); "
-          f"solidion {F[0]:.4f} ({(F[0] - fcg - fel) / (fcg + fel):.2e})")
+    table, fcg, fel = print_table(out)
     rec = {"cells": a.cells, "ranks": comm.size, "t_end": a.t_end, "extra": extra, "wall_s": wall,
            "steps": s["steps"], "rejected": s["rejected_steps"], "newton": s["newton_iterations"],
            "loadavg_before": load0, "loadavg_after": os.getloadavg(), "table": table,
