@@ -143,7 +143,8 @@ def run_solidion(a, tag):
 def compare(tag, ref_dir, t_end=None):
     d = json.loads((OUT / f"fipy1b_{tag}.json").read_text())
     t_end = t_end or d["fipy"]["t_end"]
-    ref = read_F(Path(ref_dir), output_times(t_end))
+    ref = (json.loads(Path(ref_dir).read_text())["F"] if str(ref_dir).endswith(".json")  # pfhub1_spectral.py
+           else read_F(Path(ref_dir), output_times(t_end)))
     lines = [f"PFHub 1b, t <= {t_end:g}: F against the reference {ref_dir} (load average now {os.getloadavg()})",
              f"{'t':>6} {'F ref':>10} {'solidion':>10} {'rel err':>9} {'FiPy':>10} {'rel err':>9}"]
     err = {"solidion": 0.0, "fipy": 0.0}
@@ -188,7 +189,8 @@ def main(argv=None):
     ap.add_argument("--dt-max", type=float, default=2.0)
     ap.add_argument("--sweep-tol", type=float, default=1e-6)
     ap.add_argument("--solidion-set", action="append", default=[], help="k=v for solidion (repeatable)")
-    ap.add_argument("--ref", default=None, help="compare: reference run directory (refined solidion 1b)")
+    ap.add_argument("--ref", default=None, help="compare: reference: a run directory (refined solidion 1b) or "
+                    "results/bench/pfhub1b_spectral.json (tests/bench/pfhub1_spectral.py)")
     a = ap.parse_args(argv)
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ commit):
     docker/run mpirun -n 2 python3 tests/bench/bench_pfhub1a.py run --t-end 100 --time-tolerance 1e-4 --tag ref
     python3 tests/bench/bench_pfhub1a.py table --tag tol1e-3 --ref ref     # host or image, numpy only
     python3 tests/bench/bench_pfhub1a.py table --from results/h9/some_run   # a finished/partial CLI run dir
+    python3 tests/bench/bench_pfhub1a.py table --tag tol1e-3 --ref results/bench/pfhub1a_spectral.json
 
 Output: results/bench/pfhub1a_<tag>.json (+ the run directory results/bench/pfhub1a_<tag>/).
 
@@ -25,7 +26,8 @@ its row within 2 % of t, else linear interpolation between its neighbouring rows
 closer than 25 % of t, marked '*'; '-' otherwise), the spread among the published codes
 (max/min - 1; uploads marked ``use_in_consensus: false`` in the JSON are shown but left out),
 their median, solidion's F, its relative difference to the median, and (``--ref``) to a
-solidion reference run.
+reference (a refined solidion run, or the independent spectral reference of
+tests/bench/pfhub1_spectral.py).
 """
 
 from __future__ import annotations
@@ -236,7 +238,8 @@ def main(argv=None):
     ap.add_argument("--poll", type=float, default=2.0)
     ap.add_argument("--tag", action="append", default=None, help="run tag (table: repeatable)")
     ap.add_argument("--from", dest="from_dir", action="append", default=[], help="table: CLI run directory")
-    ap.add_argument("--ref", default=None, help="table: tag (or run dir) of a solidion reference run")
+    ap.add_argument("--ref", default=None, help="table: reference: a tag, a run dir, or a JSON with an 'F' dict "
+                    "(e.g. results/bench/pfhub1a_spectral.json from tests/bench/pfhub1_spectral.py)")
     a = ap.parse_args(argv)
     if a.mode == "run":
         a.tag = (a.tag or [f"tol{a.time_tolerance:g}_n{a.cells}"])[0]
@@ -249,7 +252,9 @@ def main(argv=None):
 
     def load(x):
         p = Path(x)
-        return from_dir(p) if p.is_dir() else json.loads((OUT / f"pfhub1a_{x}.json").read_text())
+        if p.is_dir():
+            return from_dir(p)
+        return json.loads((p if p.suffix == ".json" else OUT / f"pfhub1a_{x}.json").read_text())
     results = [load(t) for t in (a.tag or [])] + [from_dir(Path(d)) for d in a.from_dir]
     text = table(results, load(a.ref) if a.ref else None)
     print(text)
