@@ -55,6 +55,28 @@ CLAIMS = {
     # anisotropic diffusion (tests/test_diffusion_anisotropy.py)
     "gaussian_covariance": Claim("anisotropic D(c)", "covariance 5.9e-9", 5.9e-9, 2e-8),
     "gaussian_peak": Claim("anisotropic D(c)", "peak 1.9e-4", 1.86e-4, 6e-4),
+    # Cahn-Hilliard (tests/test_cahn_hilliard.py)
+    "ch_growth_rate": Claim("Cahn–Hilliard", "growth rates 1.2%", 1.16e-2, 3.5e-2),
+    "ch_binodal_poor": Claim("Cahn–Hilliard", "binodal 8.9e-4 (Li-poor)", 8.9e-4, 2.7e-3),
+    "ch_binodal_rich": Claim("Cahn–Hilliard", "6.8e-5 (Li-rich)", 6.8e-5, 2e-4),
+    "ch_plateau_mu": Claim("Cahn–Hilliard", "plateau μ 5.7e-4", 5.7e-4, 1.7e-3, "abs"),
+    "ch_tanh_profile": Claim("Cahn–Hilliard", "tanh profile 7e-5", 7.0e-5, 2.1e-4),
+    "ch_tanh_width": Claim("Cahn–Hilliard", "width 4.2e-4", 4.2e-4, 1.3e-3),
+    # PNP / PB (tests/test_pnp.py)
+    "debye_hueckel_length": Claim("PNP / PB", "Debye–Hückel length 4.3e-4", 4.3e-4, 1.3e-3),
+    "pb_first_integral": Claim("PNP / PB", "PB first integral 1.7e-4", 1.7e-4, 5e-4),
+    "gouy_chapman": Claim("PNP / PB", "Gouy–Chapman 2.4e-4", 2.4e-4, 7.5e-4),
+    # interdiffusion (tests/test_interdiffusion.py)
+    "erf_profile": Claim("interdiffusion", "profile 5.3e-5 absolute", 5.3e-5, 1.6e-4, "abs"),
+    "kirkendall_marker": Claim("interdiffusion", "Kirkendall marker position 0.58%", 5.8e-3, 1e-2),
+    "kirkendall_displacement": Claim("interdiffusion", "displacement 0.067%", 6.7e-4, 2e-3),
+    "matano_plane": Claim("interdiffusion", "Matano plane 1.2e-13 m", 1.2e-13, 4e-13, "abs"),
+    # grain boundaries (tests/test_grain_boundary.py)
+    "whipple_boundary": Claim("grain boundaries", "on the boundary 1.5e-3", 1.5e-3, 5e-3),
+    "whipple_excess": Claim("grain boundaries", "layer excess 6.3e-3", 6.3e-3, 2e-2),
+    # thermodiffusion (tests/test_thermodiffusion.py)
+    "soret_profile": Claim("thermodiffusion", "Soret profile 1.3e-6", 1.3e-6, 4e-6),
+    "reaction_heat": Claim("thermodiffusion", "reaction heat ΔT 2e-8", 2e-8, 6e-8),
 }
 
 

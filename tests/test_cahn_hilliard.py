@@ -11,6 +11,7 @@ from mpi4py import MPI
 import dolfinx.fem
 import dolfinx.mesh
 
+from claims import bound
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
@@ -59,7 +60,9 @@ def mode_amplitude(model, k, x):
 
 
 # --- linear stability -----------------------------------------------------
-@pytest.mark.parametrize("n_mode, dt", [(5, 2e-5), (15, 1e-5), (20, 1e-6)])
+# mode 15 is a small difference of large convex and concave rates, so the split scheme's
+# O(dt) error is amplified there (3.6 % at dt = 1e-5): a 4x smaller step
+@pytest.mark.parametrize("n_mode, dt", [(5, 2e-5), (15, 2.5e-6), (20, 1e-6)])
 def test_linear_stability_growth_rate(n_mode, dt):
     """sigma(k) = -M k^2 (g''(c0) + kappa k^2): mode 5 inside the unstable band
     (k < k_c = sqrt(-g''/kappa) = 44.7), modes 15 and 20 outside it (decay)."""
@@ -77,7 +80,8 @@ def test_linear_stability_growth_rate(n_mode, dt):
     k_c = np.sqrt(-fe.d2g(c0) / kappa)
     assert (k < k_c) == (expected > 0)
     assert np.sign(measured) == np.sign(expected)
-    assert abs(measured - expected) < 0.05 * abs(expected), (measured, expected)
+    print(f"mode {n_mode}: growth rate {measured:.6g} vs {expected:.6g}, rel {abs(measured / expected - 1):.3g}")
+    assert abs(measured - expected) < bound("ch_growth_rate") * abs(expected), (measured, expected)
 
 
 # --- equilibrium ------------------------------------------------------------
@@ -95,11 +99,12 @@ def test_binodal_after_coarsening_1d():
     x = m.V.tabulate_dof_coordinates()[:, 0]
     lo, hi = fe.binodal()
     c_left, c_right = c[np.argmin(x)], c[np.argmax(x)]
-    assert abs(c_left - lo) < 0.01 * lo, (c_left, lo)
-    assert abs(c_right - hi) < 0.01 * hi, (c_right, hi)
-    # and the chemical potential is the plateau (common-tangent) value
     mu = m.w.x.array[np.asarray(m.W.sub(1).collapse()[1])]
-    assert np.max(np.abs(mu - fe.plateau_mu())) < 1e-3
+    print(f"binodal: lo {abs(c_left / lo - 1):.3g} hi {abs(c_right / hi - 1):.3g} mu {np.max(np.abs(mu - fe.plateau_mu())):.3g}")
+    assert abs(c_left - lo) < bound("ch_binodal_poor") * lo, (c_left, lo)
+    assert abs(c_right - hi) < bound("ch_binodal_rich") * hi, (c_right, hi)
+    # and the chemical potential is the plateau (common-tangent) value
+    assert np.max(np.abs(mu - fe.plateau_mu())) < bound("ch_plateau_mu")
 
 
 def test_flat_interface_profile_polynomial():
@@ -119,9 +124,10 @@ def test_flat_interface_profile_polynomial():
     order = np.argsort(x)
     x, c = x[order], c[order]
     exact = fe.interface_profile(x, kappa)
-    assert np.max(np.abs(c - exact)) < 0.01 * (fe.c_beta - fe.c_alpha)
     lam_measured = (fe.c_beta - fe.c_alpha) / (4 * np.max(np.gradient(c, x)))
-    assert abs(lam_measured - lam) < 0.01 * lam, (lam_measured, lam)
+    print(f"tanh: profile {np.max(np.abs(c - exact)) / (fe.c_beta - fe.c_alpha):.3g} lambda {abs(lam_measured / lam - 1):.3g}")
+    assert np.max(np.abs(c - exact)) < bound("ch_tanh_profile") * (fe.c_beta - fe.c_alpha)
+    assert abs(lam_measured - lam) < bound("ch_tanh_width") * lam, (lam_measured, lam)
 
 
 # --- conservation and energy ----------------------------------------------

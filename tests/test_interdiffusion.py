@@ -13,6 +13,7 @@ from scipy.special import erf
 import dolfinx.fem
 import dolfinx.mesh
 
+from claims import bound
 from fem import petsc_options
 from fem.constitutive.interdiffusion import (interdiffusion_coefficient, intrinsic_diffusivities,
                                              regular_solution_thermodynamic_factor)
@@ -91,7 +92,7 @@ def test_equal_intrinsic_diffusivities_give_erf(tmp_path):
     p = read_csv(tmp_path / "profiles.csv")
     z = p["z_m"] - 10e-6
     exact = 0.95 - 0.9 * 0.5 * (1 + erf(z / (2 * np.sqrt(D * 2000.0))))
-    assert np.max(np.abs(p["x_A_frac"] - exact)) < 1.6e-4  # measured 5.3e-5
+    assert np.max(np.abs(p["x_A_frac"] - exact)) < bound("erf_profile")  # measured 5.3e-5
 
 
 def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
@@ -110,9 +111,9 @@ def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
     # 10 nm interface mesh) leaves a fixed offset: position error 1.07% at t = 523 s, 0.58% at
     # 2000 s; the displacement between the two times 0.067%, the final velocity lambda/(2 sqrt t) 0.040%.
     i = np.searchsorted(t, 500.0)
-    assert zk[-1] == pytest.approx(lam * np.sqrt(t[-1]), rel=0.01, abs=0)
+    assert zk[-1] == pytest.approx(lam * np.sqrt(t[-1]), rel=bound("kirkendall_marker"), abs=0)
     assert zk[i] == pytest.approx(lam * np.sqrt(t[i]), rel=0.032, abs=0)
-    assert (zk[-1] - zk[i]) == pytest.approx(lam * (np.sqrt(t[-1]) - np.sqrt(t[i])), rel=2e-3, abs=0)
+    assert (zk[-1] - zk[i]) == pytest.approx(lam * (np.sqrt(t[-1]) - np.sqrt(t[i])), rel=bound("kirkendall_displacement"), abs=0)
     assert d["marker_velocity_m_s"][-1] == pytest.approx(lam / (2 * np.sqrt(t[-1])), rel=1.2e-3, abs=0)
     p = read_csv(tmp_path / "profiles.csv")
     assert np.max(np.abs(p["x_A_frac"] - ref.x(p["z_m"] - 10e-6, t[-1]))) < 1.5e-4  # measured 5.0e-5
@@ -120,7 +121,7 @@ def test_kirkendall_marker_and_profile_match_boltzmann_matano(tmp_path):
     # final profile at the analytic one of the couple, the initial interface (constant molar
     # volume; measured 1.2e-13 m, the trapezoidal rule on 401 samples)
     assert np.max(np.abs(d["amount_A_rel_change"])) < 1e-13
-    assert abs(matano_plane(p["z_m"], p["x_A_frac"], 0.95, 0.05) - 10e-6) < 4e-13
+    assert abs(matano_plane(p["z_m"], p["x_A_frac"], 0.95, 0.05) - 10e-6) < bound("matano_plane")
 
 
 def test_nonideal_thermodynamic_factor_matches_reference(tmp_path):
