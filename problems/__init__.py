@@ -30,6 +30,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "grain_boundary_diffusion": ("problems.grain_boundary_diffusion", "Grain-boundary fast paths: surface source into a bicrystal / lamellar stack (facet term, Hart, Whipple/Le Claire)"),
     "space_charge": ("problems.space_charge", "PNP / Poisson-Boltzmann space-charge layers at a cathode | solid-electrolyte bilayer (1D/2D/3D), interfacial resistance"),
     "particle_in_electrolyte": ("problems.particle_in_electrolyte", "PNP space-charge layer around a cathode particle embedded in solid electrolyte (3D)"),
+    "platelet_intercalation": ("problems.platelet_intercalation", "Depth-averaged LiFePO4-like platelet, reaction-limited (Cahn-Hilliard-reaction): intercalation waves, suppression of phase separation above a critical current"),
     "thermodiffusion": ("problems.thermodiffusion", "Soret/Dufour thermodiffusion in a solid bar: ion transport + heat equation coupled by an Onsager matrix"),
 }
 

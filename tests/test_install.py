@@ -34,6 +34,7 @@ TINY = {
     "electro_spinodal": ["cells_per_side=10", "t_end=1.0", "dt=0.1"],
     "particle_spinodal": ["mesh_size=0.5", "interface_length_m=1.5e-8", "t_end_s=0.1", "dt_s=0.01"],
     "phase_separating_charge": ["cells_x=20", "cells_y=10", "c_rates=[5.0]", "capacity_end=0.05"],
+    "platelet_intercalation": ["cells_x=40", "c_rates=[100.0]", "capacity_end=0.2"],
     "particle_discharge": ["geometry='sphere'", "mesh_size=0.5", "t_end_s=30.0", "fields_every=0",
                            "section_plot=false"],
     "spm_sphere": ["mesh_size=0.5", "mesh_size_surface=0.5", "element_degree=1", "geometry_order=1",
