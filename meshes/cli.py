@@ -24,6 +24,7 @@ def add_parser(subparsers) -> None:
                    help="generator parameter (TOML literal), repeatable")
     p.add_argument("--out", metavar="FILE", help="output mesh file, .xdmf or .msh")
     p.add_argument("--describe", action="store_true", help="print the generator's documentation")
+    p.add_argument("--quiet", action="store_true", help="no summary line")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -56,7 +57,10 @@ def run(args) -> int:
     func = generator(args.kind)
     if args.describe:
         if comm.rank == 0:
-            print(f"{args.kind}{inspect.signature(func)}\n\n{inspect.getdoc(func)}\n\n"
+            # the user's parameters only (comm and verbose are the CLI's business)
+            sig = inspect.signature(func)
+            sig = sig.replace(parameters=[q for n, q in sig.parameters.items() if n not in ("comm", "verbose")])
+            print(f"{args.kind}{sig}\n\n{inspect.getdoc(func)}\n\n"
                   f"{inspect.getdoc(inspect.getmodule(func))}")
         return 0
     if not args.out:
@@ -85,7 +89,7 @@ def run(args) -> int:
         from fem.mpi import abort_on_exception
         abort_on_exception(comm, e, getattr(args, "debug", False))
         return 1
-    if comm.rank == 0:
+    if comm.rank == 0 and not args.quiet:
         import json
         from meshes.io import sidecar
         st = json.loads(sidecar(args.out).read_text())["statistics"]

@@ -116,3 +116,13 @@ def test_exception_on_one_rank_ends_the_job(tmp_path):
     r = subprocess.run(["mpirun", "-n", "2", sys.executable, str(script)], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode != 0 and "boom on rank 1" in r.stderr
+
+
+def test_mesh_describe_and_quiet(tmp_path):
+    r = solidion("mesh", "sphere", "--describe")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("sphere(radius_m") and "comm" not in first and "object at 0x" not in first, first
+    r = solidion("mesh", "sphere", "--quiet", "--set", "radius_m=1e-6", "--set", "h=0.5", "--out", tmp_path / "s.xdmf")
+    assert r.returncode == 0 and r.stdout == "", (r.stdout, r.stderr)
+    assert (tmp_path / "s.xdmf").is_file()
