@@ -1,9 +1,8 @@
 """Single-particle-model check: constant-current discharge of an isotropic sphere with the
 Chen 2020 NMC811 positive-electrode particle, 3D FEM vs a fine 1D radial reference.
 
-Same physics, model and solver as :mod:`problems.particle_discharge` (its public
-``build``/``simulation``/``summary``/``plot``: isotropic, D(c) = D_ref g(x),
-Butler–Volmer, the particle potential solved with c), on a sphere with curved
+Same physics, model and solver as :mod:`problems.particle_discharge` (:mod:`fem.particle`:
+isotropic, D(c) = D_ref g(x), Butler–Volmer, the particle potential solved with c), on a sphere with curved
 (order-2) geometry, or on ``mesh_file`` (then the reference is the sphere of the
 mesh's volume-equivalent radius); the 1D voltage is one more recorder.  The
 reference is the solid phase of the single-particle model solved independently by
@@ -31,14 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fem import particle as fp
+from fem.constitutive.diffusivity import arrhenius_factor, rotation_matrix
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.models.intercalation import capacity_at_cutoff_mAh
 from fem.output import RunOutput
 from fem.parameters import param
 from fem.reference.radial_fv import solve_sphere
-from fem.constitutive.diffusivity import arrhenius_factor
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY
-from problems import particle_discharge as pd
+from meshes import tags as T
+from meshes.particle_geometry import ParticleGeometryParameters, particle_domain
 
 NAME = "spm_sphere"
 DESCRIPTION = "Isotropic Chen 2020 NMC811 sphere at constant current vs a 1D single-particle reference"
@@ -50,7 +51,7 @@ CHEN2020_X0 = 0.27  # initial positive concentration 17038 mol/m^3 / c_max 63104
 
 
 @dataclass
-class SPMSphereParameters(pd.ParticleParameters):
+class SPMSphereParameters(ParticleGeometryParameters, fp.ParticleParameters):
     diffusivity_model: str = param("constant", "concentration dependence g(x) of D (Chen 2020: constant)",
                                    choices=("constant", "exponential", "table"))
     element_degree: int = param(2, "Lagrange degree of the concentration", choices=(1, 2))
@@ -72,7 +73,7 @@ class SPMSphereParameters(pd.ParticleParameters):
 Parameters = SPMSphereParameters
 
 
-def reference_1d(setup: pd.Setup, t_end_s: float):
+def reference_1d(setup: fp.Setup, t_end_s: float):
     """1D SPM voltage curve at the same current per volume as the FEM particle."""
     p, mat = setup.p, setup.mat
     R = setup.radius_m
@@ -111,7 +112,7 @@ def voltage_1d(t_ref, v_ref, x_ref, time_scale: float):
     return record
 
 
-def comparison(out: RunOutput, setup: pd.Setup, t_ref, v_ref) -> dict:
+def comparison(out: RunOutput, setup: fp.Setup, t_ref, v_ref) -> dict:
     """FEM vs 1D: voltage differences and capacities (rank 0; {} elsewhere)."""
     p = setup.p
     if out.comm.rank != 0:
@@ -137,17 +138,23 @@ def comparison(out: RunOutput, setup: pd.Setup, t_ref, v_ref) -> dict:
         "capacity_rel_diff": abs(cap_fem - cap_1d) / cap_1d}}
 
 
+def build(p: SPMSphereParameters, comm):
+    """(IntercalationParticle, Setup): the generated sphere (one crystal: the identity rotation) or ``mesh_file``."""
+    domain, rotations = particle_domain(p, comm, radius_m=fp.particle_radius_m(p), single=rotation_matrix([0.0] * 3))
+    return fp.build(p, comm, domain, rotations, surface=T.SURFACE)
+
+
 def solve(p: SPMSphereParameters, out: RunOutput) -> None:
-    model, setup = pd.build(p, out.comm)
+    model, setup = build(p, out.comm)
     if p.protocol:  # a protocol: the particle_discharge outputs (the 1D reference is one constant current)
-        res, entries = pd.run(model, setup, out)
-        pd.plot(out, model, setup)
+        res, entries = fp.run(model, setup, out)
+        fp.plot(out, model, setup)
         out.finish(res.status, res.reason, **entries, timings=model.solver.timings())
         model.destroy()
         return
     t_ref, v_ref, ref = reference_1d(setup, setup.t_end_s)
-    res, entries = pd.run(model, setup, out, recorders=[voltage_1d(t_ref, v_ref, ref.x_surface, setup.scales.time)])
-    pd.plot(out, model, setup)
+    res, entries = fp.run(model, setup, out, recorders=[voltage_1d(t_ref, v_ref, ref.x_surface, setup.scales.time)])
+    fp.plot(out, model, setup)
     if out.comm.rank == 0:
         ts = out.timeseries
         with out.figure("voltage_vs_1d") as (fig, ax):

@@ -47,6 +47,7 @@ from fem.scaling import FARADAY
 from fem.solver import SNESSolver, SolveStats
 from fem.time_schemes import BDFHistory
 from fem.weak_forms.diffusion import diffusion_residual
+from fem.weak_forms.grain_boundary import grain_boundary_residual
 
 CONDITIONS = ("galvanostatic", "potentiostatic", "flux", "concentration")
 
@@ -64,13 +65,18 @@ class IntercalationParticle:
     current : total current (nondimensional, anodic positive; galvanostatic).
     voltage : particle potential [V] (potentiostatic; galvanostatic: set it with :meth:`set_voltage`).
     flux : inward flux density (nondimensional; ``flux``); c_surface : x on the surface (``concentration``).
+    gb_conductance, gb : grain-boundary fast paths: the nondimensional tangential conductance
+        K = delta (D_gb - D_ref) / (D_ref L) of the facet group ``gb`` (a name passed in by the
+        problem, e.g. meshes.tags.GRAIN_BOUNDARY), added to the residual of every surface condition as
+        + int_gb K grad_G x . grad_G v dS (:mod:`fem.weak_forms.grain_boundary`); None: none.
     """
 
     def __init__(self, domain, surface: str, *, diffusivity: Callable, x0: float,
                  condition: str = "galvanostatic", ocv=None, kinetics=None, thermal_voltage: float = 1.0,
                  current_scale: float = 1.0, current: float = 0.0, voltage: float = 0.0, flux: float = 0.0,
                  c_surface: float | None = None, degree: int = 1, time_order: int = 2,
-                 solver: str = "gmres_amg", prefix: str = "particle_", x_clip: float = 1e-6):
+                 solver: str = "gmres_amg", prefix: str = "particle_", x_clip: float = 1e-6,
+                 gb_conductance: float | None = None, gb: str | None = None):
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         self.domain, self.condition, self.x0, self.x_clip = domain, condition, x0, x_clip
@@ -89,6 +95,12 @@ class IntercalationParticle:
         self.volume = Integral(1.0 * dx)()
         self.area = Integral(1.0 * ds)()
         opts = petsc_options.gmres_amg() if solver == "gmres_amg" else petsc_options.direct_lu()
+        extra = 0  # grain-boundary facet term (none: the bulk forms unchanged)
+        self.gb_area = 0.0
+        if gb_conductance is not None:
+            dS = domain.dS(gb, metadata=md)
+            extra = grain_boundary_residual(self.c, v, dolfinx.fem.Constant(mesh, float(gb_conductance)), dS)
+            self.gb_area = Integral(1.0 * dS)()
         self.phi = None  # GlobalUnknown of the particle potential (V / v_T)
         self.current = current
         if condition in ("galvanostatic", "potentiostatic"):
@@ -96,7 +108,7 @@ class IntercalationParticle:
             phi_v = ufl.variable(self.phi.constant)
             eta = thermal_voltage * phi_v - ocv(self.c)
             i_hat = self.i_hat = kinetics.current(self.c, eta) / current_scale
-            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(-i_hat, ds)])
+            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(-i_hat, ds)]) + extra
             if condition == "galvanostatic":
                 di_dphi = ufl.diff(i_hat, phi_v)
                 border = dict(b=di_dphi * v * ds, g=ufl.derivative(i_hat * ds, self.c, v), G=i_hat * ds,
@@ -111,15 +123,16 @@ class IntercalationParticle:
             self.total_current = Integral(i_hat * ds)
         elif condition == "flux":
             self.j_in = dolfinx.fem.Constant(mesh, flux)
-            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(self.j_in, ds)])
+            F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(self.j_in, ds)]) + extra
             self.solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
             self.total_inflow = Integral(self.j_in * ds)
         else:
             dofs = dolfinx.fem.locate_dofs_topological(V, mesh.topology.dim - 1, domain.facets(surface))
             bc = dolfinx.fem.dirichletbc(c_surface, dofs, V)
-            F = diffusion_residual(dcdt, self.c, v, D, dx)
+            F = diffusion_residual(dcdt, self.c, v, D, dx) + extra
             self.solver = SNESSolver(F, self.c, [bc], prefix=prefix, options=opts)
             self.total_inflow = Integral(dcdt * dx)  # variationally consistent flux
+        self.residual = F  # the field residual (for checks)
         # observables
         self.int_c = Integral(self.c * dx)
         self.int_c_surface = Integral(self.c * ds)
