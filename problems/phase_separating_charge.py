@@ -25,7 +25,8 @@ eta_BV: :class:`fem.constitutive.kinetics.ButlerVolmer`, i0(c) = i0 2 sqrt(c(1-c
 "reaction"`` (reaction-limited, :mod:`fem.models.reaction_limited`): galvanostatic with that
 local flux j_in(x) = -i(c, V - U0 + (kT/e) mu(x))/F, V a global unknown fixed by the C-rate
 (int_S j_in dS = the applied current).  One :class:`fem.simulation.Simulation` per C-rate
-(stages ``rate_<i>``).
+(stages ``rate_<i>``).  Depth-averaged platelets (fast transport through the thickness,
+intercalation waves, suppressed phase separation): problem ``platelet_intercalation``.
 Scales: L = Ly, T = Ly^2 / D, c_max; mu in kT.
 
 Outputs: ``timeseries.csv`` (t_s, c_rate, capacity_fraction, c_mean, c_min, c_max,
@@ -56,6 +57,7 @@ from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales
 from fem.simulation import Simulation, StepControl
+from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
 
 NAME = "phase_separating_charge"
 DESCRIPTION = "Phase-separating (LiFePO4-like) particle at low and high C-rate: voltage plateau, morphology"
@@ -147,13 +149,6 @@ def build(p: ChargeParameters, comm) -> tuple[ReactingCahnHilliard, Scales]:
     return model, s
 
 
-def _first_stage(out) -> int:
-    """Index of the stage a restart continues (0 for a new run)."""
-    if getattr(out, "mode", "new") != "restart":
-        return 0
-    return int(out.checkpointer.meta["stage"].rsplit("_", 1)[1])
-
-
 def solve(p: ChargeParameters, out: RunOutput) -> None:
     model, s = build(p, out.comm)
     fe, kT_e = model.fe, model.kT_e
@@ -170,7 +165,7 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
     c_range = 2 * p.c_full - 1
     c_out = dolfinx.fem.Function(model.V, name="concentration")
     done = []  # per stage: its summary entries and counters
-    first = _first_stage(out)
+    first = first_stage(out)
     for irate, rate in enumerate(p.c_rates):
         if irate < first:
             continue
@@ -233,14 +228,8 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
             overpotential_V=eta, capacity_reached=float(Q.max()), half_charge_morphology=model.notes["half"])))
         if res.status == "interrupted":
             break
-    _plot(out, p)
-    bad = [d for d in done if d["status"] != "ok"]
-    status, reason = (bad[-1]["status"], f"{bad[-1]['rate']}: {bad[-1]['reason']}") if bad else ("ok", "")
-    total = {k: sum(d["counts"][k] for d in done) for k in
-             ("steps", "rejected_steps", "newton_iterations", "krylov_iterations", "time_loop_s")}
-    out.finish(status, reason, rates={d["rate"]: d["entries"] for d in done}, **total,
-               t_final_s=done[-1]["counts"]["t_final_s"], stop_reason=done[-1]["counts"]["stop_reason"],
-               timings=model.solver.timings())
+    plot_voltage_capacity(out, p.c_rates, p.free_energy(), p.direction)
+    status, reason = finish_stages(out, done, timings=model.solver.timings())
     model.destroy()
     if status == "failed":
         raise SolverError(reason)
@@ -289,21 +278,3 @@ def solve_potentiostatic(p: ChargeParameters, out: RunOutput, model, s, c_init) 
     if res.status == "failed":
         raise SolverError(res.reason)
 
-
-def _plot(out, p):
-    if out.comm.rank != 0:
-        return
-    ts = out.timeseries
-    rates, Q, V = ts.column("c_rate"), ts.column("capacity_fraction"), ts.column("voltage_V")
-    fe = p.free_energy()
-    with out.figure("voltage") as (fig, ax):
-        for r in p.c_rates:
-            sel = rates == r
-            ax.plot(Q[sel], V[sel], label=f"{r:g}C")
-        if fe.binodal():
-            ax.axhline(fe.u0_V - fe.kT / ELEMENTARY_CHARGE * fe.plateau_mu(), color="k", ls=":",
-                       label="common tangent")
-        ax.set_xlabel("capacity fraction")
-        ax.set_ylabel("voltage [V]")
-        ax.set_title(p.direction)
-        ax.legend()

@@ -43,6 +43,7 @@ from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY
 from fem.simulation import Simulation, StepControl
+from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
 
 NAME = "platelet_intercalation"
 DESCRIPTION = ("Depth-averaged LiFePO4-like platelet, reaction-limited (Cahn-Hilliard-reaction, "
@@ -136,7 +137,7 @@ def solve(p: PlateletParameters, out: RunOutput) -> None:
                critical_current_A_m2=Ic * p.exchange_current_A_m2, critical_c_mean=c_at)
     c_out = dolfinx.fem.Function(model.V, name="concentration")
     done = []
-    first = int(out.checkpointer.meta["stage"].rsplit("_", 1)[1]) if getattr(out, "mode", "new") == "restart" else 0
+    first = first_stage(out)
     for irate, rate in enumerate(p.c_rates):
         if irate < first:
             continue
@@ -200,14 +201,8 @@ def solve(p: PlateletParameters, out: RunOutput) -> None:
             mass_balance_rel_error_max=float(ts.column("mass_balance_rel_error")[sel].max()))))
         if res.status == "interrupted":
             break
-    _plot(out, p)
-    bad = [d for d in done if d["status"] != "ok"]
-    status, reason = (bad[-1]["status"], f"{bad[-1]['rate']}: {bad[-1]['reason']}") if bad else ("ok", "")
-    total = {k: sum(d["counts"][k] for d in done) for k in
-             ("steps", "rejected_steps", "newton_iterations", "krylov_iterations", "time_loop_s")}
-    out.finish(status, reason, rates={d["rate"]: d["entries"] for d in done}, **total,
-               t_final_s=done[-1]["counts"]["t_final_s"], stop_reason=done[-1]["counts"]["stop_reason"],
-               timings=model.solver.timings())
+    plot_voltage_capacity(out, p.c_rates, p.free_energy(), p.direction)
+    status, reason = finish_stages(out, done, timings=model.solver.timings())
     model.destroy()
     if status == "failed":
         raise SolverError(reason)
@@ -233,21 +228,3 @@ def _picture(out, model, p, rate):
         ax.set_ylim(0, 1)
         ax.set_title(f"{p.direction} at {rate:g}C, half capacity")
 
-
-def _plot(out, p):
-    if out.comm.rank != 0:
-        return
-    ts = out.timeseries
-    rates, Q, V = ts.column("c_rate"), ts.column("capacity_fraction"), ts.column("voltage_V")
-    fe = p.free_energy()
-    with out.figure("voltage") as (fig, ax):
-        for r in p.c_rates:
-            sel = rates == r
-            ax.plot(Q[sel], V[sel], label=f"{r:g}C")
-        if fe.binodal():
-            ax.axhline(fe.u0_V - fe.kT / ELEMENTARY_CHARGE * fe.plateau_mu(), color="k", ls=":",
-                       label="common tangent")
-        ax.set_xlabel("capacity fraction")
-        ax.set_ylabel("voltage [V]")
-        ax.set_title(p.direction)
-        ax.legend()
