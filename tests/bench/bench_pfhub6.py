@@ -16,6 +16,28 @@ Prints the wall time, os.getloadavg(), and F at the PFHub output times beside:
 
 The other 6a uploads (FiPy, MOOSE (INL and Coral), PRISMS-PF) keep their data in gists and
 Dropbox files that are not reachable from here.  Results: results/bench/pfhub6.json.
+
+Measured (2 shared cores, load average 14-21, i.e. wall times ~4x CPU; 2026-12-01), Q1, serial,
+time_tolerance 1e-3, scheme implicit (the default):
+
+    t     F 50x50 (h=2)  F 100x100 (h=1)  MMSP dx=1  MEMPHIS
+    0     182.958        183.038          179.500*   182*      (spectral F(0) = 183.0640)
+    1     181.870        181.948          178.815    181
+    2     180.382        180.453          177.926    180
+    5     172.537        172.540          173.979
+    10    154.090        154.597          162.753    154
+    20    144.505        145.622          143.039    144
+    50    137.304        138.160          134.476
+    100   129.480        130.160          126.768    128
+    200   121.031        -                117.344    120
+    400   103.071        -                102.888    103
+    (* MMSP at t = 0.05, MEMPHIS at t = 0.2: their t = 0 rows have Phi = 0)
+    50x50: t = 400 in 345 steps (14 rejected), 337 s wall / 90 s CPU.
+    100x100: interrupted at t = 114.9 after 15 min wall (162 steps, 208 s CPU); finish with
+    ``docker/run python3 -m solidion restart results/bench/pfhub6i/n1_c100_t400``.
+    MMSP's F(0) electrostatic part (103.06) is 3.5 % below the spectral value (106.80), its
+    chemical + gradient part (76.44 at dx = 1, 76.28 at dx = 0.5) agrees with the quadrature
+    (76.26) to 0.2 %: the published codes differ among themselves by up to 5 % (t = 10).
 """
 
 from __future__ import annotations
