@@ -41,6 +41,7 @@ import dolfinx.fem.petsc as fem_petsc
 class MeshQuality:
     min_size_ratio: float   # min over cells of det J / det J_0 (<= 0: inverted)
     min_shape_ratio: float  # min over cells of q / q_0 (1 in 1D)
+    max_size_ratio: float = float("inf")  # max over cells of det J / det J_0 (1D remeshing trigger)
 
     @property
     def inverted(self) -> bool:
@@ -206,13 +207,16 @@ class MeshMotion:
         det = self._cellwise(self._det_expr)
         size = det / self.det0
         local_size = float(size.min()) if size.size else np.inf
+        local_max = float(size.max()) if size.size else 0.0
         local_shape = 1.0
         if self._shape_expr is not None and size.size:
             shape = self._cellwise(self._shape_expr) / self.shape0
             shape = np.where(size > 0, shape, 0.0)
             local_shape = float(shape.min())
         comm = self.mesh.comm
-        return MeshQuality(comm.allreduce(local_size, op=MPI.MIN), comm.allreduce(local_shape, op=MPI.MIN))
+        lo = np.empty(3)
+        comm.Allreduce(np.array([local_size, local_shape, -local_max], dtype=np.float64), lo, op=MPI.MIN)
+        return MeshQuality(float(lo[0]), float(lo[1]), float(-lo[2]))
 
     def destroy(self):
         for obj in (self.ksp, self.A, self.b):

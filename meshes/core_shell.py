@@ -147,3 +147,129 @@ def _tag_radial(dim: int, radii: list[float], cell_names: list[str], iface_names
         add_physical(dim - 1, ents, nm, cell=False)
     if dim == 2:
         add_physical(1, symmetry, T.SYMMETRY, cell=False)
+
+
+def boundary_facets(domain: TaggedMesh, name: str):
+    """Coordinates (n, dim, gdim) of the facets of group ``name``, gathered on rank 0 (None elsewhere),
+    each facet once (ghost copies removed)."""
+    import dolfinx.mesh
+    import numpy as np
+    mesh = domain.mesh
+    fdim = mesh.topology.dim - 1
+    facets = np.asarray(domain.facets(name), dtype=np.int32)
+    nodes = dolfinx.mesh.entities_to_geometry(mesh, fdim, facets, False)
+    xyz = mesh.geometry.x[nodes][:, :, : mesh.geometry.dim]
+    parts = mesh.comm.gather(xyz, root=0)
+    if mesh.comm.rank != 0:
+        return None
+    xyz = np.concatenate(parts)
+    # one row per facet (ghost copies on several ranks), vertices and facets in a canonical (sorted)
+    # order, so that the same boundary gives the same Gmsh input on any number of ranks
+    facets = {}
+    for f in np.round(xyz, 12):
+        k = tuple(sorted(map(tuple, f)))
+        facets.setdefault(k, np.array(k))
+    return np.array([facets[k] for k in sorted(facets)]).reshape(-1, xyz.shape[1], xyz.shape[2])
+
+
+def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD, length_scale: float = 1.0,
+                               dim: int = 3, verbose: bool = False) -> TaggedMesh:
+    """Regenerate a two-region (``core`` | ``shell_0``) mesh whose interface and outer surface are
+    the given facet lists (coordinates (n, dim, dim), as from :func:`boundary_facets`; used on rank 0):
+    the boundary triangulations (3D: discrete Gmsh surfaces) or polylines (2D axisymmetric section:
+    one Gmsh line per segment, a single element each) are kept node for node, so region volumes
+    are unchanged; the interior is meshed anew with sizes from the boundary up to ``h``.
+    Tags as :func:`core_shell` with one shell (``core``, ``shell_0``, ``interface_0``, ``surface``,
+    and ``symmetry`` in 2D).  Coordinates in units of ``length_scale``."""
+    al = aliases(cells={T.SHELL: [T.shell(0)]}, facets={T.INTERFACE: [T.interface(0)]})
+
+    def build():
+        import gmsh
+        import numpy as np
+        opt = gmsh.option.setNumber
+        opt("Mesh.MeshSizeMax", h)
+        opt("Mesh.MeshSizeFromPoints", 1)
+        opt("Mesh.MeshSizeExtendFromBoundary", 1)
+        opt("Mesh.MeshSizeFromCurvature", 0)
+        if dim == 3:
+            ents = []
+            offset = 1
+            for tag, tri in ((1, interface), (2, surface)):
+                pts, inv = np.unique(tri.reshape(-1, 3), axis=0, return_inverse=True)
+                gmsh.model.addDiscreteEntity(2, tag)
+                gmsh.model.mesh.addNodes(2, tag, list(range(offset, offset + len(pts))), pts.ravel().tolist())
+                gmsh.model.mesh.addElementsByType(tag, 2, [], (inv.ravel() + offset).tolist())
+                offset += len(pts)
+                ents.append(tag)
+            core_loop = gmsh.model.geo.addSurfaceLoop([1])
+            shell_loop = gmsh.model.geo.addSurfaceLoop([2])
+            core = gmsh.model.geo.addVolume([core_loop])
+            shell = gmsh.model.geo.addVolume([shell_loop, core_loop])
+            gmsh.model.geo.synchronize()
+            opt("Mesh.Algorithm3D", 1)
+            add_physical(3, [core], T.CORE, cell=True)
+            add_physical(3, [shell], T.shell(0), cell=True)
+            add_physical(2, [1], T.interface(0), cell=False)
+            add_physical(2, [2], T.SURFACE, cell=False)
+            gmsh.model.mesh.generate(3)
+        else:
+            geo = gmsh.model.geo
+            point_ids: dict = {}
+
+            def point(p, size):
+                k = (round(float(p[0]), 12), round(float(p[1]), 12))
+                if k not in point_ids:
+                    point_ids[k] = geo.addPoint(float(p[0]), float(p[1]), 0.0, size)
+                return point_ids[k]
+
+            def chain(segs):
+                """Segments -> ordered polyline from the lower (y) to the upper end on the axis."""
+                pts = {}
+                for a, b in segs:
+                    ka, kb = tuple(np.round(a, 12)), tuple(np.round(b, 12))
+                    pts.setdefault(ka, []).append(kb)
+                    pts.setdefault(kb, []).append(ka)
+                ends = sorted((k for k, v in pts.items() if len(v) == 1), key=lambda k: k[1])
+                if len(ends) != 2:
+                    raise RuntimeError(f"polyline with {len(ends)} ends (expected 2)")
+                line, prev = [ends[0]], None
+                while len(line) < len(pts):
+                    nxt = [q for q in pts[line[-1]] if q != prev]
+                    prev = line[-1]
+                    line.append(nxt[0])
+                return np.array(line)
+
+            def polyline(P):
+                seg = np.linalg.norm(np.diff(P, axis=0), axis=1)
+                size = np.minimum(np.concatenate([[seg[0]], np.minimum(seg[:-1], seg[1:]), [seg[-1]]]), h)
+                ids = [point(p, s) for p, s in zip(P, size)]
+                lines = []
+                for a, b in zip(ids[:-1], ids[1:]):
+                    ln = geo.addLine(a, b)
+                    geo.mesh.setTransfiniteCurve(ln, 2)
+                    lines.append(ln)
+                return ids, lines
+
+            I, S = chain(interface), chain(surface)
+            iid, ilines = polyline(I)
+            sid, slines = polyline(S)
+            axis_core = geo.addLine(iid[-1], iid[0])       # top -> bottom of the core along r = 0
+            axis_top = geo.addLine(sid[-1], iid[-1])      # surface top -> interface top
+            axis_bot = geo.addLine(iid[0], sid[0])        # interface bottom -> surface bottom
+            core_loop = geo.addCurveLoop(ilines + [axis_core])
+            shell_loop = geo.addCurveLoop(slines + [axis_top] + [-ln for ln in reversed(ilines)] + [axis_bot])
+            core = geo.addPlaneSurface([core_loop])
+            shell = geo.addPlaneSurface([shell_loop])
+            geo.synchronize()
+            add_physical(2, [core], T.CORE, cell=True)
+            add_physical(2, [shell], T.shell(0), cell=True)
+            add_physical(1, ilines, T.interface(0), cell=False)
+            add_physical(1, slines, T.SURFACE, cell=False)
+            add_physical(1, [axis_core, axis_top, axis_bot], T.SYMMETRY, cell=False)
+            # interior sizes graded from the interface's own segment length up to h
+            h_near = float(np.median(np.linalg.norm(np.diff(I, axis=0), axis=1)))
+            size_field(h, min(h_near, h), [(1, ln) for ln in ilines])
+            gmsh.model.mesh.generate(2)
+        return {"kind": "core_shell_remeshed", "dim": dim, "h": h, "_aliases": al}
+
+    return from_gmsh(build, comm, gdim=dim, length_scale=length_scale, name="core_shell", verbose=verbose)

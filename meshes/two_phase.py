@@ -60,13 +60,15 @@ def _cells_per_phase(length: float, h: float) -> int:
     return max(2, math.ceil(length / h))
 
 
-def radial_core_shell(core_radius: float, h: float, comm, length_scale: float = 1.0) -> TaggedMesh:
+def radial_core_shell(core_radius: float, h: float, comm, length_scale: float = 1.0,
+                      h_shell: float | None = None) -> TaggedMesh:
     """1D radial mesh of the unit ball's radius: core [0, r_c], shell_0 [r_c, 1], uniform
-    cells of size <= ``h`` in each phase (at least two per phase)."""
+    cells of size <= ``h`` in the core and <= ``h_shell`` (default ``h``) in the shell (at
+    least two per phase)."""
     n_c = _cells_per_phase(core_radius, h)
-    n_s = _cells_per_phase(1 - core_radius, h)
+    n_s = _cells_per_phase(1 - core_radius, h if h_shell is None else h_shell)
     nodes = np.concatenate([np.linspace(0, core_radius, n_c + 1), np.linspace(core_radius, 1, n_s + 1)[1:]])
-    meta = {"kind": "radial_core_shell", "core_radius": core_radius, "h": h}
+    meta = {"kind": "radial_core_shell", "core_radius": core_radius, "h": h, "h_shell": h_shell}
     return interval_mesh(nodes, comm, [(T.CORE, 0, core_radius), (T.shell(0), core_radius, 1)],
                          [(T.SYMMETRY, 0), (T.interface(0), core_radius), (T.SURFACE, 1)],
                          T.cell_id, T.facet_id, length_scale, meta, name="radial_core_shell")

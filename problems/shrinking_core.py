@@ -36,7 +36,9 @@ from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.models.stefan import TwoPhaseStefan
 from fem.observables import Integral
-from fem.output import RunOutput, mesh_summary, si_fields
+from fem import remesh
+from fem.errors import InputError
+from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import FARADAY, Scales, thermal_voltage
 from fem.simulation import Simulation, StepControl
@@ -57,8 +59,11 @@ class ShrinkingCoreParameters(Parameters):
                           "ball, or planar slab (1D/2D/3D; alpha at the centre x=0, surface at x=L)",
                           choices=SPHERICAL + PLANAR)
     radius_m: float = param(100e-9, "particle radius R (slab: thickness L)", "m", gt=0)
-    initial_core_fraction: float = param(0.95, "initial core radius / R (slab: alpha thickness / L)", "-",
-                                         gt=0, lt=1)
+    initial_core_fraction: float = param(0.0, "initial core radius / R (slab: alpha thickness / L); 0: 0.95, "
+                                         "for sphere_3d 0.8 (a shell a coarse 3D mesh resolves)", "-", ge=0, lt=1)
+    initial_core_concentration_mol_m3: float = param(0.0, "initial core (alpha) concentration away from the "
+                                                     "interface (0: the binodal value, i.e. a core at equilibrium; "
+                                                     "else the general two-phase Neumann case)", "mol/m^3", ge=0)
     process: str = param("delithiation", "delithiation: Li-rich core (alpha) -> Li-poor shell (beta); "
                          "lithiation: the reverse", choices=("delithiation", "lithiation"))
     c_max_mol_m3: float = param(22806.0, "maximum Li concentration", "mol/m^3", gt=0)
@@ -70,7 +75,11 @@ class ShrinkingCoreParameters(Parameters):
     D_shell_m2_s: float = param(1e-15, "diffusivity in the shell phase", "m^2/s", gt=0)
     surface_condition: str = param("current", "particle surface condition",
                                    choices=("current", "concentration", "butler_volmer"))
-    c_rate: float = param(1.0, "constant current as C-rate (1C = c_max V F per hour)", "1/h", gt=0)
+    c_rate: float = param(1.0, "constant current as C-rate; 1C converts the whole particle across the two-phase "
+                          "window in one hour: I_1C = F V c_max |x_core - x_shell| / 3600 s (x the binodal site "
+                          "fractions), or c_max V F per hour with capacity_basis='c_max'", "1/h", gt=0)
+    capacity_basis: str = param("window", "1C basis: the two-phase window (binodal x_core - x_shell) or c_max",
+                                choices=("window", "c_max"))
     surface_fraction: float = param(0.005, "surface site fraction c/c_max (surface_condition='concentration'); "
                                     "below the shell binodal value for delithiation, above for lithiation",
                                     "-", gt=0, lt=1)
@@ -82,11 +91,20 @@ class ShrinkingCoreParameters(Parameters):
     t_end_s: float = param(7200.0, "end time (the run ends earlier when the core vanishes)", "s", gt=0)
     dt_s: float = param(0.5, "initial time step", "s", gt=0)
     dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
-    mesh_size: float = param(0.02, "element size relative to R", "-", gt=0, le=0.5)
+    mesh_size: float = param(0.0, "element size relative to R (0: 0.02 in 1D and for slabs, 0.04 axisymmetric_2d, "
+                             "0.15 sphere_3d)", "-", ge=0, le=0.5)
+    shell_cells: int = param(0, "shell-resolution rule: the initial shell (between the interface and the surface) "
+                             "gets at least this many cells across, element size min(mesh_size, (1 - "
+                             "initial_core_fraction) / shell_cells) there (0: 10 in 1D, 4 in 2D, 3 in 3D)",
+                             ge=0, le=1000)
+    remesh_quality: float = param(0.5, "remesh (Gmsh; 1D: uniform cells per phase) when the shape ratio of a cell "
+                                  "(relative to the mesh it was generated with) falls below this, in 1D when a "
+                                  "cell's size ratio leaves [q, 1/q]; 0: never remesh", "-", ge=0, lt=1)
     interface_mesh_size: float = param(0.0, "element size near the interface relative to R (0: mesh_size)",
                                        "-", ge=0, le=0.5)
-    max_move_cells: float = param(0.3, "largest interface displacement per step in units of the smallest cell",
-                                  "-", gt=0, le=1)
+    max_move_cells: float = param(0.0, "largest interface displacement per step in units of the smallest cell "
+                                  "(0: 0.1 in 1D, where steps are cheap and this keeps backward Euler's lag < 0.5%, "
+                                  "else 0.3)", "-", ge=0, le=1)
     min_core_volume_fraction: float = param(1e-3, "end the run when the core volume fraction drops below this",
                                             "-", gt=0, lt=1)
     mesh_stiffening: float = param(1.0, "Jacobian-stiffening exponent chi of the mesh-motion extension "
@@ -108,17 +126,36 @@ class ShrinkingCoreParameters(Parameters):
                          f"(beyond the shell's binodal fraction {xb:.4g}, so that the core converts)")
         self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
         self.require(self.dt_max_s >= self.dt_s, "dt_max_s", f"allowed range [dt_s = {self.dt_s}, inf)")
-        self.require(self.mesh_size < min(self.initial_core_fraction, 1 - self.initial_core_fraction) or
-                     self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
-                     f"allowed range (0, {min(self.initial_core_fraction, 1 - self.initial_core_fraction):.3g}) "
-                     "(smaller than the core radius and the shell thickness)")
+        xi0, h = self.core_fraction0(), self.h()
+        self.require(h < xi0 or self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
+                     f"allowed range (0, {xi0:.3g}) (smaller than the core radius)")
         if self.geometry == "sphere_1d" or self.geometry in PLANAR:  # native meshes (no Gmsh cell check)
-            dim, h = (1 if self.geometry == "sphere_1d" else int(self.geometry[5])), self.mesh_size
-            self.require_cells((1 / min(h, self.interface_mesh_size or h) + 4) * 2 ** (dim - 1) * (1, 2, 6)[dim - 1],
-                               "mesh_size")
+            dim = 1 if self.geometry == "sphere_1d" else int(self.geometry[5])
+            self.require_cells((1 / min(h, self.interface_mesh_size or h, self.h_shell()) + 4) * 2 ** (dim - 1)
+                               * (1, 2, 6)[dim - 1], "mesh_size")
+        if self.initial_core_concentration_mol_m3 > 0:
+            xa, xb = self.phase_fractions()
+            x0 = self.initial_core_concentration_mol_m3 / self.c_max_mol_m3
+            ok = 0 < x0 < 1 and (x0 > xb if xa > xb else x0 < xb)
+            self.require(ok, "initial_core_concentration_mol_m3",
+                         f"allowed range: on the core's side of the shell binodal {xb * self.c_max_mol_m3:.5g} "
+                         f"mol/m^3 and within (0, c_max = {self.c_max_mol_m3:g})")
         kT_eV = thermal_voltage(self.temperature_K)  # k_B T in eV
         self.require(self.omega_eV / kT_eV > 2, "omega_eV", f"allowed range (2 k_B T = {2 * kT_eV:.4g}"
                      ", inf) eV: the regular solution must phase-separate")
+
+    def core_fraction0(self) -> float:
+        return self.initial_core_fraction or (0.8 if self.geometry == "sphere_3d" else 0.95)
+
+    def h(self) -> float:
+        auto = {"axisymmetric_2d": 0.04, "sphere_3d": 0.15}.get(self.geometry, 0.02)
+        return self.mesh_size or auto
+
+    def h_shell(self) -> float:
+        """Element size in the initial shell: the shell-resolution rule."""
+        dim = {"sphere_1d": 1, "axisymmetric_2d": 2, "sphere_3d": 3}.get(self.geometry, 1)
+        n = self.shell_cells or {1: 10, 2: 4, 3: 3}[dim]
+        return min(self.h(), (1 - self.core_fraction0()) / n)
 
     def free_energy(self) -> RegularSolution:
         return RegularSolution.from_eV(self.omega_eV, self.temperature_K, u0_V=self.ocv_reference_V)
@@ -135,27 +172,37 @@ Parameters = ShrinkingCoreParameters
 
 
 def build_domain(p: ShrinkingCoreParameters, comm) -> tuple[TaggedMesh, dict]:
-    """Mesh (unit outer radius / thickness) and the geometry arguments of TwoPhaseStefan
-    (plus ``solid_angle``: weighted -> true volumes)."""
-    xi0, h = p.initial_core_fraction, p.mesh_size
+    """Mesh (unit outer radius / thickness), the geometry arguments of TwoPhaseStefan (plus
+    ``solid_angle``: weighted -> true volumes) and its ``remesher`` (model -> new mesh of the current
+    geometry: 1D uniform cells per phase, 2D/3D Gmsh inside the kept interface and surface)."""
+    xi0, h, h_shell = p.core_fraction0(), p.h(), p.h_shell()
     hi = p.interface_mesh_size or None
+    R = p.radius_m
     if p.geometry == "sphere_1d":
-        dom = radial_core_shell(xi0, min(h, hi or h), comm, p.radius_m)
+        def remesher(model):
+            r_c = model.interface_radius()
+            return radial_core_shell(r_c, min(h, hi or h), comm, R, h_shell=min(h, (1 - r_c) * h_shell / (1 - xi0)))
+        dom = radial_core_shell(xi0, min(h, hi or h), comm, R, h_shell=min(h_shell, hi or h_shell))
         geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0] ** 2,
-                   fixed=[T.SYMMETRY, T.SURFACE], solid_angle=4 * math.pi)
+                   fixed=[T.SYMMETRY, T.SURFACE], solid_angle=4 * math.pi, remesher=remesher)
     elif p.geometry in ("axisymmetric_2d", "sphere_3d"):
-        from meshes.core_shell import core_shell
+        from meshes.core_shell import boundary_facets, core_shell, core_shell_from_boundaries
         dim = 2 if p.geometry == "axisymmetric_2d" else 3
-        dom = core_shell(xi0 * p.radius_m, [(1 - xi0) * p.radius_m], h=h, h_interface=hi, dim=dim, comm=comm,
-                         length_scale=p.radius_m)
+
+        def remesher(model):
+            return core_shell_from_boundaries(boundary_facets(model.domain, T.interface(0)),
+                                              boundary_facets(model.domain, T.SURFACE), h, comm, R, dim=dim)
+        dom = core_shell(xi0 * R, [(1 - xi0) * R], h=h, h_interface=min(hi or h_shell, h_shell), dim=dim,
+                         comm=comm, length_scale=R)
         geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), fixed=[T.SURFACE],
                    weight=(lambda x: x[0]) if dim == 2 else None, solid_angle=2 * math.pi if dim == 2 else 1.0,
-                   slip=[(T.SYMMETRY, 0)] if dim == 2 else [])
+                   slip=[(T.SYMMETRY, 0)] if dim == 2 else [], remesher=remesher)
     else:
         dim = int(p.geometry[5])
-        dom = two_phase_slab(dim, 1.0, xi0, min(h, hi or h), comm, p.radius_m)
+        dom = two_phase_slab(dim, 1.0, xi0, min(h, hi or h), comm, R)
         geo = dict(alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE, weight=None,
-                   fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None, solid_angle=1.0)
+                   fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None, solid_angle=1.0,
+                   remesher=None)
     return dom, geo
 
 
@@ -164,8 +211,10 @@ def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: flo
     """(dirichlet, inflow, current density [A/m^2, anodic positive]) on the shell surface."""
     sign = 1.0 if p.process == "delithiation" else -1.0  # anodic current (Li out) is positive
     if p.surface_condition == "current":
-        # I = c_rate F c_max V / 3600 s;  j_in = -sign I / (F A)
-        i_A_m2 = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * (volume_w / area_w) * p.radius_m / 3600.0
+        # I = c_rate F c_max w V / 3600 s (w = |x_core - x_shell|, or 1 on the c_max basis);  j_in = -sign I / (F A)
+        xa, xb = p.phase_fractions()
+        w = abs(xa - xb) if p.capacity_basis == "window" else 1.0
+        i_A_m2 = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * w * (volume_w / area_w) * p.radius_m / 3600.0
         j_in = dolfinx.fem.Constant(mesh, -i_A_m2 / FARADAY / s.molar_flux)
         return [], [("beta", T.SURFACE, j_in)], i_A_m2
     if p.surface_condition == "concentration":
@@ -179,6 +228,10 @@ def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: flo
 
 def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     comm = out.comm
+    meshes_saved = getattr(getattr(out, "checkpointer", None), "meta", {}).get("meshes", [])
+    if getattr(out, "mode", "new") == "restart" and any(k.startswith("mesh_after_remesh") for k in meshes_saved):
+        raise InputError("cannot restart shrinking_core after a remesh: checkpoints store fields on the cells of "
+                         "the initial mesh (run with remesh_quality=0 to restart, or rerun)")
     s = Scales.diffusive(p.radius_m, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
     fe = p.free_energy()
     bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
@@ -192,11 +245,20 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     volume_w = Integral(rho * dom.dx())()  # weighted volume, mesh units
     area_w = Integral(rho * one * dom.ds(T.SURFACE))()
     dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv)
+    x0 = p.initial_core_concentration_mol_m3 / p.c_max_mol_m3 or None  # far-field core value (None: binodal)
     model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
+                           init_alpha=x0, remesh_quality=p.remesh_quality,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
                            ale_solver="lu" if p.solver == "lu" else "cg_amg", tol=p.interface_tolerance,
-                           max_move=p.max_move_cells, stiffening=p.mesh_stiffening, **geo)
-    c_surface = Integral(rho * model.c["beta"] * dom.ds(T.SURFACE))
+                           max_move=p.max_move_cells or (0.1 if mesh.topology.dim == 1 else 0.3), stiffening=p.mesh_stiffening, **geo)
+    surface_integral = {}
+
+    def c_surface() -> float:  # weighted surface integral of c on the current (possibly remeshed) mesh
+        if model.remesh_count not in surface_integral:
+            rho_now = 1.0 if geo["weight"] is None else geo["weight"](ufl.SpatialCoordinate(model.mesh))
+            surface_integral.clear()
+            surface_integral[model.remesh_count] = Integral(rho_now * model.c["beta"] * model.domain.ds(T.SURFACE))
+        return surface_integral[model.remesh_count]()
     mol = omega * s.concentration * p.radius_m ** 3  # nondim weighted moles -> mol
     if not spherical:
         cross = 1.0 if mesh.topology.dim == 1 else Integral(one * dom.ds(T.SURFACE))()
@@ -233,6 +295,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
             "stefan_iterations": model.iterations,
             "min_mesh_quality": model.last_quality.min_shape_ratio,
             "min_cell_size_ratio": model.last_quality.min_size_ratio,
+            "remesh_count": model.remesh_count,
+            "cells": model.mesh.topology.index_map(model.mesh.topology.dim).size_global,
         })
         return row
 
@@ -258,12 +322,16 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                interface_fractions={"core": xa, "shell": xb},
                plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density,
                volume_m3=omega * volume_w * p.radius_m ** 3 if spherical else None)
-    fields = si_fields(out, "concentration", [(model.c["alpha"], "c_core_mol_m3", s.concentration),
-                                              (model.c["beta"], "c_shell_mol_m3", s.concentration)],
-                       s, every=p.fields_every)
+    fields = remesh.field_output(out, "concentration", lambda: [(model.c["alpha"], "c_core_mol_m3", s.concentration),
+                                                                (model.c["beta"], "c_shell_mol_m3", s.concentration)],
+                                 s, lambda: model.remesh_count, every=p.fields_every)
+    shown = []  # (field, cells) of both phases on the current mesh, refreshed before each picture
+
+    def show():
+        shown[:] = [(model.c[ph], model.domain.cells(model.names[ph])) for ph in ("alpha", "beta")]
+    show()
     views = [field_views.views_output(  # pictures of core and shell concentration (3D)
-        out, "concentration", [(model.c[ph], dom.cells(model.names[ph])) for ph in ("alpha", "beta")],
-        time_scale=s.time, length_scale=p.radius_m, value_scale=s.concentration, label="c [mol/m$^3$]",
+        out, "concentration", shown, update=show, time_scale=s.time, length_scale=p.radius_m, value_scale=s.concentration, label="c [mol/m$^3$]",
         title="Li concentration", when=("half_conversion", lambda t: model.volume["alpha"]() <= 0.5 * V0_core),
     )] if dom.dim == 3 else []
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
@@ -279,7 +347,13 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                mesh_motion_wall_share=model.ale_wall / max(model.ale_wall + model.diffusion_wall, 1e-300),
                final_core_volume_fraction=final,
                max_mass_balance_rel_error=float(np.max(out.timeseries.column("mass_balance_rel_error"))),
-               initial_core_volume_fraction=V0_core / volume_w)
+               initial_core_volume_fraction=V0_core / volume_w, remesh_count=model.remesh_count,
+               remesh_wall_s=model.remesh_wall, final_cells=model._global_cells(),
+               max_remesh_moles_rel_error=max((e["moles_rel_error"] for e in model.remesh_log), default=0.0),
+               max_remesh_moles_correction_rel=max((abs(e["moles_correction_rel"]) for e in model.remesh_log),
+                                                   default=0.0),
+               resolved={"initial_core_fraction": p.core_fraction0(), "mesh_size": p.h(),
+                         "shell_mesh_size": p.h_shell(), "one_c_basis": p.capacity_basis})
     model.destroy()
 
 
@@ -294,7 +368,7 @@ def _plot(out: RunOutput, p: ShrinkingCoreParameters, spherical: bool, xa: float
         if p.surface_condition == "concentration" and p.geometry in SPHERICAL:
             from fem.analytic_stefan import shrinking_core_radius
             r = shrinking_core_radius(t, p.radius_m, p.D_shell_m2_s, xa * p.c_max_mol_m3, xb * p.c_max_mol_m3,
-                                      p.surface_fraction * p.c_max_mol_m3, p.initial_core_fraction)
+                                      p.surface_fraction * p.c_max_mol_m3, p.core_fraction0())
             ax.plot(t, r * 1e9, "k:", label="quasi-steady shrinking core")
         elif p.surface_condition == "current" and spherical:
             from fem.analytic_stefan import shrinking_core_constant_current_radius

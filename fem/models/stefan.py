@@ -60,6 +60,17 @@ def assembled(form) -> np.ndarray:
     return vec.array
 
 
+def _constant_on(mesh, value):
+    """``value`` as a Constant on ``mesh`` (a Constant of another (pre-remesh) mesh is copied)."""
+    if isinstance(value, dolfinx.fem.Constant):
+        if value.ufl_domain() is mesh.ufl_domain():
+            return value
+        return dolfinx.fem.Constant(mesh, value.value.copy())
+    if isinstance(value, (int, float)):
+        return dolfinx.fem.Constant(mesh, float(value))
+    return value
+
+
 class TwoPhaseStefan:
     """Two phases with a sharp interface on a moving, interface-conforming P1 mesh.
 
@@ -91,7 +102,35 @@ class TwoPhaseStefan:
                  c_alpha: float, c_beta: float, D_alpha=1.0, D_beta=1.0, init_alpha=None, init_beta=None,
                  weight=None, fixed=(), slip=(), components=None, dirichlet=(), inflow=(),
                  solver="lu", ale_solver="lu", tol=1e-7, max_iterations=40, max_move=0.3,
-                 stiffening=1.0):
+                 stiffening=1.0, remesher=None, remesh_quality=0.0):
+        self.weight = weight
+        self.tol, self.max_iterations, self.max_move = tol, max_iterations, max_move
+        self.c_eq = {"alpha": float(c_alpha), "beta": float(c_beta)}
+        self.names = {"alpha": alpha, "beta": beta}
+        self._config = dict(interface=interface, D_alpha=D_alpha, D_beta=D_beta, fixed=fixed, slip=slip,
+                            components=components, dirichlet=dirichlet, inflow=inflow, solver=solver,
+                            ale_solver=ale_solver, stiffening=stiffening)
+        # remeshing (fem/remesh.py): remesher(model) -> new TaggedMesh of the current geometry, called
+        # when the shape ratio (2D/3D) or the size ratio (1D: outside [q, 1/q]) falls below q
+        self.remesher, self.remesh_quality = remesher, float(remesh_quality)
+        self.remesh_count = 0
+        self.remesh_wall = 0.0
+        self.remesh_log: list[dict] = []  # per remesh: t, cells before/after, quality, moles correction
+        self.ale_wall = 0.0
+        self.diffusion_wall = 0.0
+        self._build(domain, init_alpha, init_beta)
+        self.moles0 = self.total_moles()
+        self.flux_now = 0.0  # total inflow rate during the last accepted step
+        self.moles_in = 0.0  # its time integral
+
+    def _build(self, domain, init_alpha, init_beta):
+        """Everything that lives on the mesh (spaces, fields, forms, solvers, mesh motion)."""
+        cfg = self._config
+        interface, D_alpha, D_beta = cfg["interface"], cfg["D_alpha"], cfg["D_beta"]
+        fixed, slip, components = cfg["fixed"], cfg["slip"], cfg["components"]
+        dirichlet, inflow, solver, ale_solver = cfg["dirichlet"], cfg["inflow"], cfg["solver"], cfg["ale_solver"]
+        stiffening = cfg["stiffening"]
+        weight, alpha = self.weight, self.names["alpha"]
         self.domain = domain
         mesh = domain.mesh
         self.mesh = mesh
@@ -100,10 +139,6 @@ class TwoPhaseStefan:
         gdim = mesh.geometry.dim
         self.gdim = gdim
         fdim = tdim - 1
-        self.weight = weight
-        self.tol, self.max_iterations, self.max_move = tol, max_iterations, max_move
-        self.c_eq = {"alpha": float(c_alpha), "beta": float(c_beta)}
-        self.names = {"alpha": alpha, "beta": beta}
         fixed_facets = np.unique(np.concatenate([domain.facets(f) for f in fixed])) if fixed else []
         self.ale = MeshMotion(mesh, domain.facets(interface), fixed_facets, components=components,
                               slip=[(domain.facets(f), i) for f, i in slip], solver=ale_solver,
@@ -126,6 +161,7 @@ class TwoPhaseStefan:
         self.c, self.c_old, self.solvers, self.R_forms, self.moles, self.volume = {}, {}, {}, {}, {}, {}
         self.bcs, self.inflow_forms = {}, {}
         self.dirichlet_dofs = []  # (phase, owned non-interface dofs) of each Dirichlet boundary
+        self.free_dofs, self.free_weight = {}, {}  # per phase: dofs not held by a Dirichlet condition
         for p in PHASES:
             dxp = domain.dx(self.names[p])
             c = dolfinx.fem.Function(V, name=f"c_{p}")
@@ -134,16 +170,18 @@ class TwoPhaseStefan:
             outside = np.flatnonzero(ind == 0.0).astype(np.int32)
             ceq = dolfinx.fem.Constant(mesh, self.c_eq[p])
             bcs = [dolfinx.fem.dirichletbc(ceq, self.idofs, V), dolfinx.fem.dirichletbc(ceq, outside, V)]
+            held = [self.idofs, outside]
             for ph, fname, value in dirichlet:
                 if ph == p:
                     dofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(fname))
+                    held.append(dofs)
                     self.dirichlet_dofs.append((p, dofs[(dofs < nown) & ~np.isin(dofs, self.idofs)]))
-                    val = value if isinstance(value, dolfinx.fem.Constant) else dolfinx.fem.Constant(mesh, float(value))
+                    val = _constant_on(mesh, value)
                     bcs.append(dolfinx.fem.dirichletbc(val, dofs, V))
             flows = []
             for ph, fname, j in inflow:
                 if ph == p:
-                    flows.append((j(c) if callable(j) else j, domain.ds(fname)))
+                    flows.append((j(c) if callable(j) else _constant_on(mesh, j), domain.ds(fname)))
             init = (init_alpha if p == "alpha" else init_beta)
             init = self.c_eq[p] if init is None else init
             if callable(init):
@@ -152,6 +190,9 @@ class TwoPhaseStefan:
                 c.x.array[:] = init
             c.x.array[self.idofs] = self.c_eq[p]
             c.x.array[outside] = self.c_eq[p]
+            free = np.setdiff1d(np.arange(len(ind), dtype=np.int32), np.concatenate(held))
+            self.free_dofs[p] = free
+            self.free_weight[p] = dolfinx.fem.form(rho * v * dxp)
             c_old.x.array[:] = c.x.array
             Dp = D_alpha if p == "alpha" else D_beta
             Dp = Dp(c) if callable(Dp) else dolfinx.fem.Constant(mesh, float(Dp))
@@ -207,13 +248,8 @@ class TwoPhaseStefan:
         self._velocity_fun = dolfinx.fem.Function(V)  # its checkpoint copy (on the interface dofs)
         self.gain = 1.0      # secant gain of the preconditioner, carried from step to step
         self.iterations = 0  # interface iterations of the last accepted step
-        self.ale_wall = 0.0
-        self.diffusion_wall = 0.0
         self.last_quality = self.ale.quality()
         self._quality_try = self.last_quality
-        self.moles0 = self.total_moles()
-        self.flux_now = 0.0  # total inflow rate during the last accepted step
-        self.moles_in = 0.0  # its time integral
         self.begin_step()
 
     # ------------------------------------------------------------------
@@ -346,6 +382,67 @@ class TwoPhaseStefan:
         for p in PHASES:
             self.c_old[p].x.array[:] = self.c[p].x.array
         self.begin_step()
+        if self.needs_remesh():
+            self.remesh(t_new)
+
+    # remeshing -------------------------------------------------------------------
+    def needs_remesh(self) -> bool:
+        """Shape ratio (2D/3D) below ``remesh_quality`` q, or (1D) a size ratio outside [q, 1/q]."""
+        if self.remesher is None or self.remesh_quality <= 0:
+            return False
+        q, r = self.last_quality, self.remesh_quality
+        if self.mesh.topology.dim == 1:
+            return q.min_size_ratio < r or q.max_size_ratio > 1 / r
+        return q.min_shape_ratio < r
+
+    def _global_cells(self) -> int:
+        return self.mesh.topology.index_map(self.mesh.topology.dim).size_global
+
+    def remesh(self, t=None) -> dict:
+        """Replace the mesh by ``remesher(self)`` (same geometry, same tags) and carry the state over:
+        both phase fields by non-matching interpolation (:func:`fem.remesh.transfer`), then one additive
+        correction per phase on its free dofs that restores the phase's (weighted) moles exactly
+        (:func:`fem.remesh.restore_moles`); the interface velocity likewise (interface nodes are kept)."""
+        from fem.remesh import restore_moles, transfer
+        t0 = time.perf_counter()
+        quality, cells_before = self.last_quality, self._global_cells()
+        new_domain = self.remesher(self)
+        moles = {p: self.moles[p]() for p in PHASES}
+        old_c = {p: self.c[p] for p in PHASES}
+        vel = self._velocity_fun
+        vel.x.array[:] = 0.0
+        vel.x.array[self.idofs] = self.velocity
+        old = (list(self.solvers.values()), self.ale, self.M, self.mass_ksp)
+        gain, iterations = self.gain, self.iterations
+        self._build(new_domain, None, None)
+        self.gain, self.iterations = gain, iterations
+        data = None
+        for p in PHASES:
+            data = transfer(old_c[p], self.c[p], data)
+            for bc in self.bcs[p]:
+                bc.set(self.c[p].x.array)
+        data = transfer(vel, self._velocity_fun, data)
+        self.velocity = self._velocity_fun.x.array[self.idofs].copy()
+        corrections = {}
+        for p in PHASES:
+            corrections[p] = restore_moles(self.c[p], self.moles[p], moles[p], self.free_dofs[p],
+                                           self.free_weight[p])
+            self.c_old[p].x.array[:] = self.c[p].x.array
+        for s in old[0]:
+            s.destroy()
+        old[1].destroy()
+        old[2].destroy()
+        old[3].destroy()
+        self.remesh_count += 1
+        wall = time.perf_counter() - t0
+        self.remesh_wall += wall
+        entry = {"t": t, "cells_before": cells_before, "cells_after": self._global_cells(),
+                 "min_shape_ratio": quality.min_shape_ratio, "min_size_ratio": quality.min_size_ratio,
+                 "moles_correction_rel": max(abs(corrections[p]) for p in PHASES), "wall_s": wall,
+                 "moles_rel_error": max(abs(self.moles[p]() - moles[p]) / max(abs(moles[p]), 1e-300)
+                                        for p in PHASES)}
+        self.remesh_log.append(entry)
+        return entry
 
     def _boundary_inflow(self) -> float:
         """Prescribed inflows plus the discrete (residual) fluxes through the Dirichlet boundaries."""
@@ -365,7 +462,10 @@ class TwoPhaseStefan:
         vel = self._velocity_fun.x.array
         vel[:] = 0.0
         vel[self.idofs] = self.velocity
-        state = {"mesh": self.mesh, "mesh_reference": self.ale.reference_function(),
+        # after a remesh the mesh is no longer the one a restart rebuilds: a distinct key lets the
+        # problem refuse such a restart up front (see problems/shrinking_core.py)
+        mesh_key = f"mesh_after_remesh_{self.remesh_count}" if self.remesh_count else "mesh"
+        state = {mesh_key: self.mesh, "mesh_reference": self.ale.reference_function(),
                  "interface_velocity": self._velocity_fun}
         for p in PHASES:
             state[f"c_{p}"], state[f"c_old_{p}"] = self.c[p], self.c_old[p]
@@ -373,10 +473,14 @@ class TwoPhaseStefan:
         return {**state, "gain": self.gain, "iterations": self.iterations, "flux_now": self.flux_now,
                 "moles_in": self.moles_in, "min_size_ratio": q.min_size_ratio,
                 "min_shape_ratio": q.min_shape_ratio, "ale_wall": self.ale_wall,
-                "diffusion_wall": self.diffusion_wall}
+                "diffusion_wall": self.diffusion_wall, "remesh_count": self.remesh_count}
 
     def restore_state(self, state: dict) -> None:
         """Python values back; mesh and Functions are already restored: rebuild the step operators."""
+        if state.get("remesh_count", 0):
+            from fem.errors import InputError
+            raise InputError(f"cannot restart after a remesh ({state['remesh_count']} so far): checkpoints "
+                             "store fields on the cells of the initial mesh")
         self.velocity = self._velocity_fun.x.array[self.idofs].copy()
         self.gain, self.iterations = state["gain"], state["iterations"]
         self.flux_now, self.moles_in = state["flux_now"], state["moles_in"]
