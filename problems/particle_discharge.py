@@ -3,7 +3,7 @@ concentration-dependent solid diffusion with Butler–Volmer surface kinetics.
 
 Strong form (SI), x = c / c_max:
 
-    c_max dx/dt = div( c_max D(x, T) grad x )                 in the particle
+    c_max dx/dt = div( c_max D(x, T) grad x ) [+ div_G( K c_max grad_G x ) delta_GB]   in the particle
     -c_max D grad x . n = i(x, eta) / F                       on the surface (Butler–Volmer)
     eta = V - U(x),   i = i0(x) [exp(alpha_a f eta) - exp(-alpha_c f eta)]   [A/m^2]
     int_S i dS = I_app                                        (constant applied current [A])
@@ -39,6 +39,8 @@ mass_balance_rel_error), ``fields/concentration.bp``, ``plots/voltage.png``,
 ``..._t<t>s.png`` at ``output_times_s``).  ``protocol``: a cycling protocol
 (:mod:`fem.protocols`, one driver stage per step; restartable), with the columns
 protocol_step, protocol_step_type, charge_passed_C and, for GITT/PITT steps,
+``gitt_transients.csv`` / ``pitt_transients.csv``.  The parameter set, model building and
+run are :mod:`fem.particle` (shared with ``spm_sphere``); the geometry :mod:`meshes.particle_geometry`.
 """
 from __future__ import annotations
 
