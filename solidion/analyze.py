@@ -130,7 +130,9 @@ def _gitt(args, out):
     lines = [f"{'pulse':>5s} {'x_mid':>7s} {'D_fit [m2/s]':>13s} {'95% CI':>23s} {'D_WH [m2/s]':>12s} {'D_WH,sphere':>12s}"]
     for r in rows:
         lines.append(f"{r['pulse']:5d} {r['x_mid']:7.4f} {r['D_fit_m2_s']:13.4e} [{r['D_fit_ci95_low_m2_s']:.3e},"
-                     f"{r['D_fit_ci95_high_m2_s']:.3e}] {r['D_wh_m2_s']:12.4e} {r['D_wh_sphere_m2_s']:12.4e}")
+                     f"{r['D_fit_ci95_high_m2_s']:.3e}] {r['D_wh_m2_s']:12.4e} {r['D_wh_sphere_m2_s']:12.4e}"
+                     + ("  (k0 unidentified: held)" if r.get("kinetics_identified") is False else "")
+                     + (f"  ({r['refine_fallbacks']} refinement fallbacks)" if r.get("refine_fallbacks") else ""))
     return _finish(out, "gitt", args, _table(rows), {"pulses": len(rows), "ocp": res["ocp"],
                                                      "per_pulse": rows, "lines": lines})
 

@@ -44,6 +44,18 @@ passes oscillate (the correction is 10-20 % of D at the slowest pulses), and a s
 neighbours alone coupled them into a zig-zag.
 The 95 % interval of D is exp(ln D +- 1.96 sigma), sigma^2 from s^2 (J^T J)^-1 of the fit
 (noise only, not model error).
+
+Robustness.  ln k0 is bounded above where the overpotential would be 1 uV (``ETA_MIN_V``): faster kinetics
+leave no trace in V.  k0 is reported unidentified (``kinetics_identified`` false, k0 held at its fitted
+value, to be read as a lower bound) when it sits at that bound, when its standard uncertainty exceeds a
+factor e, or when the column-normalised Jacobian's condition number exceeds ``COND_MAX``; D's interval is
+then the wider of the joint one (if finite) and that of D alone, so it stays finite (it was [0, inf]).
+The refinement's local slopes are bounded (D changes at most 10x across a pulse's own dx), the shapes'
+exponents clipped at +-10, the finite-volume Newton damped (:class:`fem.analysis.sphere.RadialFV`); a pulse
+whose correction still fails or is not finite keeps its previous D (``refine_fallbacks`` counts these).
+A row at a repeated time (a step change) gives its time and current, not its voltage
+(:func:`dedupe_switch_rows`); Delta E_t then starts from the first two voltages under current extrapolated
+in sqrt(t) to the switch.
 """
 
 from __future__ import annotations
@@ -59,6 +71,9 @@ from fem.errors import InputError
 from fem.scaling import FARADAY, GAS_CONSTANT
 
 Z95 = 1.959963984540054
+ETA_MIN_V = 1e-6  # kinetic overpotential below which k0 is not resolvable (upper bound of k0)
+COND_MAX = 1e6  # condition number of the column-normalised fit Jacobian above which k0 is held
+SIGMA_LNK0_MAX = 1.0  # k0 unidentified when its standard uncertainty exceeds a factor e
 
 
 @dataclass
@@ -92,10 +107,14 @@ class Pulse:
 def dedupe_switch_rows(t, current, voltage, name="data"):
     """Arrays with the earlier of two rows at the same time dropped (cyclers and solidion's own time
     series log a step change twice: the end of the old step, then the start of the new one; with a
-    sample's current holding until the next sample the earlier row spans no time).  Time must not
-    decrease, nor repeat more than twice."""
-    t, current, voltage = (np.asarray(a, dtype=float) for a in (t, current, voltage))
+    sample's current holding until the next sample the earlier row spans no time).  The kept row's
+    voltage becomes NaN (not fitted): at the switch instant it is ambiguous (solidion's time series
+    repeats the old step's voltage there, without the new overpotential: 1.6 mV at C/10 on NMC811,
+    16x the 0.1 mV noise).  Time must not decrease, nor repeat more than twice."""
+    t, current, voltage = (np.array(a, dtype=float) for a in (t, current, voltage))
     keep = np.append(np.diff(t) != 0, True)
+    repeated = np.append(False, np.diff(t) == 0)  # the later row of a pair
+    voltage[repeated] = np.nan
     t, current, voltage = t[keep], current[keep], voltage[keep]
     if np.any(np.diff(t) <= 0):
         raise InputError(f"{name}: column time_s must increase (a time may repeat once, at a step change)")
@@ -133,7 +152,7 @@ def split_pulses(t, current, name="data", threshold=0.05) -> list[Pulse]:
 def rest_voltage(V, i0, i1, frac=0.05):
     """Mean of the last ``frac`` of the samples [i0, i1) (at least one): the relaxed voltage."""
     n = max(1, int(frac * (i1 - i0)))
-    return float(np.mean(V[i1 - n:i1]))
+    return float(np.nanmean(V[i1 - n:i1]))
 
 
 class OCP:
@@ -186,7 +205,7 @@ def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 
         tau = p.t_off - p.t_on
         t_last = t[p.i_off - 1] - p.t_on  # last sample under current
         dEs = Es[k + 1] - Es[k]
-        dEt = voltage[p.i_off - 1] - voltage[p.i_on]
+        dEt = voltage[p.i_off - 1] - _voltage_at_switch(t, voltage, p)
         d_wh = 4.0 / (np.pi * tau) * (R / 3.0) ** 2 * (dEs / dEt) ** 2 * (t_last / tau) if dEt != 0 else np.nan
         tau_s = sphere.sphere_two_point_tau(dEt / dEs, t_last / tau) if dEs != 0 else np.nan
         rows.append({"pulse": k + 1, "t_start_s": p.t_on, "duration_s": tau, "current_A": p.current_A,
@@ -200,17 +219,28 @@ def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 
     fitted: list[float] = []
     deltas = [None] * len(pulses)
     passes = 0
+    for r in rows:
+        r["refine_fallbacks"] = 0
     for it in range(refine + 1):
         if it > 0:
-            shapes = _local_shapes([r["x_mid"] for r in rows], fitted)
-            deltas = [_delta_of_lnD(pulses, k, t, fitted[k], shapes[k], rows[k], P, fv_cells)
+            shapes = _local_shapes([r["x_mid"] for r in rows], fitted,
+                                   [r["x_after"] - r["x_before"] for r in rows])
+            deltas = [_safe_delta(pulses, k, t, fitted[k], shapes[k], rows[k], P, fv_cells)
                       for k in range(len(pulses))]
         new = []
         for k, p in enumerate(pulses):
             guess = fitted[k] if it > 0 else (rows[k]["D_wh_sphere_m2_s"] if np.isfinite(rows[k]["D_wh_sphere_m2_s"])
                                              else rows[k]["D_wh_m2_s"])
+            if it > 0 and deltas[k] is None:  # this pass's correction failed: keep the previous D
+                rows[k]["refine_fallbacks"] += 1
+                new.append(fitted[k])
+                continue
             res = _fit_pulse(t, voltage, current, pulses, k, new, ocp, P, guess, deltas[k], tails, kinetics,
                              temperature_K)
+            if it > 0 and not (np.isfinite(res["D_m2_s"]) and res["D_m2_s"] > 0):
+                rows[k]["refine_fallbacks"] += 1
+                new.append(fitted[k])
+                continue
             new.append(res["D_m2_s"])
             rows[k].update(res)
         change = max(abs(np.log(a / b)) for a, b in zip(new, fitted)) if fitted else np.inf
@@ -221,6 +251,19 @@ def analyze(t, current, voltage, particle: Particle, name="data", refine: int = 
     for r in rows:
         r["refine_passes"] = passes
     return {"pulses": rows, "ocp": {"x": xs, "E_V": Es}, "refine_passes": passes}
+
+
+def _voltage_at_switch(t, V, p: Pulse) -> float:
+    """V just after the switch (IR step included): the sample at the switch, or, when its voltage is unknown
+    (NaN, see :func:`dedupe_switch_rows`), the first two finite samples under current extrapolated linearly
+    in sqrt(t - t_on) (the surface rise goes as sqrt(t) at short times; Weppner & Huggins 1977)."""
+    if np.isfinite(V[p.i_on]):
+        return float(V[p.i_on])
+    idx = [i for i in range(p.i_on, p.i_off) if np.isfinite(V[i])][:2]
+    if len(idx) < 2:
+        return float(V[idx[0]]) if idx else float("nan")
+    s1, s2 = np.sqrt(t[idx[0]] - p.t_on), np.sqrt(t[idx[1]] - p.t_on)
+    return float(V[idx[0]] - (V[idx[1]] - V[idx[0]]) * s1 / (s2 - s1))
 
 
 def _switches(p: Pulse, P: Particle):
@@ -255,38 +298,93 @@ def _fit_pulse(t, V, current, pulses, k, fitted, ocp, P, guess, delta, tails, ki
             return ocp(xsurf) + b * np.arcsinh(i / (2 * i0))
         return ocp(xsurf) + q[1] * on
 
-    x_first = x_before + tail[0]
-    eta0 = float(vs[0] - ocp(np.array([x_first]))[0])
+    ok = np.isfinite(vs)  # the voltage of a switch row is unknown (dedupe_switch_rows)
+    f0 = int(np.argmax(ok))
+    x_first = x_before + tail[f0]
+    eta0 = float(vs[f0] - ocp(np.array([x_first]))[0])
+    lo = hi = None
     if bv:
-        i_on = i[0] if i[0] != 0 else p.current_A / P.area
+        i_on = i[f0] if i[f0] != 0 else p.current_A / P.area
+        s_on = np.sqrt(max(x_first * (1 - x_first), 1e-12))
+        # ln k0 bounded above where the overpotential b |i|/(2 k0 s) is ETA_MIN_V (1 uV, far below any
+        # cycler's noise): faster kinetics leave no trace in V, the ln k0 column of the Jacobian vanishes
+        # and exp(ln k0) overflowed (intervals [0, inf]); 40 e-folds below is a loose lower bound.
+        hi = float(np.log(b * abs(i_on) / (2 * ETA_MIN_V * s_on)))
+        lo = hi - 40.0
         sh = np.sinh(eta0 / b)
-        k0 = i_on / (2 * np.sqrt(max(x_first * (1 - x_first), 1e-12)) * sh) if sh * i_on > 0 else 10 * abs(i_on)
-        second = np.log(k0)
+        k0 = i_on / (2 * s_on * sh) if sh * i_on > 0 else np.exp(hi)
+        second = float(np.clip(np.log(k0), lo + 1e-3, hi - 1e-3))
     else:
         second = eta0
     q0 = np.array([np.log(guess if np.isfinite(guess) and guess > 0 else 1e-14), second])
-    sol = least_squares(lambda q: model(q) - vs, q0, x_scale=[1.0, 1.0 if bv else 1e-3], xtol=1e-12,
-                        ftol=1e-12, gtol=1e-12)
-    n, npar = len(vs), 2
-    s2 = float(np.sum(sol.fun**2) / max(n - npar, 1))
-    try:
-        cov = np.linalg.inv(sol.jac.T @ sol.jac) * s2
-        sig = float(np.sqrt(max(cov[0, 0], 0.0)))
-    except np.linalg.LinAlgError:
-        sig = np.inf
+    bounds = ([-np.inf, lo], [np.inf, hi]) if bv else (-np.inf, np.inf)
+    resid = lambda q: (model(q) - vs)[ok]  # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        sol = least_squares(resid, q0, x_scale=[1.0, 1.0 if bv else 1e-3], xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                            bounds=bounds)
+    n = int(ok.sum())
+    J = sol.jac
+    identified, cond = _identifiable(J)
+    s2_full = float(np.sum(sol.fun**2) / max(n - J.shape[1], 1))
+    cov = _covariance(J, s2_full)
+    sig = float(np.sqrt(cov[0, 0]))
+    if bv:
+        sig_k = float(np.sqrt(cov[1, 1]))
+        identified = identified and sig_k < SIGMA_LNK0_MAX and sol.x[1] < hi - 1e-6
+        if not identified:
+            # kinetics unidentified (overpotential at or below the resolution, or dependent columns): k0 is
+            # held; D's interval is the wider of the joint one (when finite) and the D column's alone
+            s2 = float(np.sum(sol.fun**2) / max(n - 1, 1))
+            sig1 = float(np.sqrt(_covariance(J[:, :1], s2)[0, 0]))
+            sig = sig1 if not np.isfinite(sig) else max(sig, sig1)
     D = float(np.exp(sol.x[0]))
-    return {"D_fit_m2_s": D, "D_m2_s": D, "D_fit_ci95_low_m2_s": D * np.exp(-Z95 * sig),
-            "D_fit_ci95_high_m2_s": D * np.exp(Z95 * sig), "D_fit_rel_sigma": sig,
-            **({"exchange_k0_fit_A_m2": float(np.exp(sol.x[1]))} if bv else {"overpotential_fit_V": float(sol.x[1])}),
-            "fit_rms_V": float(np.sqrt(np.mean(sol.fun**2))),
-            "_t": ts, "_v": vs, "_model": model(sol.x)}
+    out = {"D_fit_m2_s": D, "D_m2_s": D, "D_fit_ci95_low_m2_s": D * np.exp(-Z95 * sig),
+           "D_fit_ci95_high_m2_s": D * np.exp(Z95 * sig), "D_fit_rel_sigma": sig,
+           "fit_jacobian_condition": cond, "fit_rms_V": float(np.sqrt(np.mean(sol.fun**2))),
+           "_t": ts, "_v": vs, "_model": model(sol.x)}
+    if bv:
+        out.update({"exchange_k0_fit_A_m2": float(np.exp(sol.x[1])), "kinetics_identified": bool(identified)})
+        if not identified:
+            out["exchange_k0_note"] = ("unidentified (overpotential at the noise level or below, or Jacobian "
+                                       f"condition {cond:.2g} >= {COND_MAX:g}): k0 held at the fitted value; "
+                                       "read it as a lower bound")
+    else:
+        out["overpotential_fit_V"] = float(sol.x[1])
+    return out
 
 
-def _local_shapes(x_mid, D, half: int = 2):
+def _covariance(J, s2):
+    """s^2 (J^T J)^-1, inf where J^T J is singular or the result is not finite/positive on the diagonal."""
+    npar = J.shape[1]
+    try:
+        with np.errstate(all="ignore"):
+            cov = np.linalg.inv(J.T @ J) * s2
+    except np.linalg.LinAlgError:
+        return np.full((npar, npar), np.inf)
+    d = np.diag(cov)
+    if not np.all(np.isfinite(d) & (d >= 0)):
+        return np.full((npar, npar), np.inf)
+    return cov
+
+
+def _identifiable(J, max_condition=COND_MAX):
+    """(all parameters identifiable, condition number of J with unit-norm columns): a column of zeros or
+    two dependent columns make J^T J singular (the 95 % interval of D came out [0, inf])."""
+    norms = np.linalg.norm(J, axis=0)
+    if not np.all(np.isfinite(J)) or np.any(norms == 0):
+        return False, float("inf")
+    sv = np.linalg.svd(J / norms, compute_uv=False)
+    cond = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+    return cond < max_condition, cond
+
+
+def _local_shapes(x_mid, D, dx=None, half: int = 2, max_factor: float = 10.0):
     """Per pulse k: s_k(x) = exp(b_k (x - x_k)), b_k the least-squares slope of ln D over x through the
     pulses k-half..k+half (fewer at the ends, at least two).  For a centred window the pulse's own D has
     no weight in its slope, which keeps the passes from coupling neighbours into a zig-zag (a slope
-    through the two neighbours alone did)."""
+    through the two neighbours alone did).  |b_k| is bounded by ln(max_factor)/|dx_k| (D changes at most
+    ``max_factor`` times across the pulse's own stoichiometry step dx_k: a wild first-pass D made slopes
+    that overflowed exp), and the exponent by +-10."""
     x, lnD = np.asarray(x_mid, dtype=float), np.log(np.asarray(D, dtype=float))
     n = len(x)
     out = []
@@ -298,9 +396,23 @@ def _local_shapes(x_mid, D, half: int = 2):
             if hi - lo < 2:
                 lo, hi = max(0, hi - 2), min(n, lo + 2)
             xx, yy = x[lo:hi], lnD[lo:hi]
-            b = float(np.polyfit(xx, yy, 1)[0])
-        out.append(lambda y, b=b, xk=x[k]: np.exp(b * (np.asarray(y, dtype=float) - xk)))
+            b = float(np.polyfit(xx, yy, 1)[0]) if np.all(np.isfinite(yy)) else 0.0
+            if dx is not None and dx[k] != 0:
+                cap = np.log(max_factor) / abs(dx[k])
+                b = float(np.clip(b, -cap, cap))
+        out.append(lambda y, b=b, xk=x[k]: np.exp(np.clip(b * (np.asarray(y, dtype=float) - xk), -10.0, 10.0)))
     return out
+
+
+def _safe_delta(pulses, k, t, D_k, shape, row, P, fv_cells):
+    """:func:`_delta_of_lnD`, or None when the finite-volume runs fail or give a non-finite correction."""
+    try:
+        f = _delta_of_lnD(pulses, k, t, D_k, shape, row, P, fv_cells)
+        if not np.all(np.isfinite(f(np.log(D_k)))):
+            return None
+        return f
+    except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+        return None
 
 
 def _delta_of_lnD(pulses, k, t, D_k, shape, row, P, fv_cells, h=0.1):

@@ -115,7 +115,8 @@ class RadialFV:
     """Nonlinear 1D sphere, cell-centred finite volumes graded towards the surface (surface cell
     ``h_surface`` R, growth factor solved so that ``n_cells`` fill the radius), variable-step BDF2
     (first step of each segment backward Euler) with steps growing geometrically from ``dt_first``
-    of a segment; Newton with the exact tridiagonal Jacobian.  Moles conserved to round-off."""
+    of a segment; Newton with the exact tridiagonal Jacobian, damped by a backtracking line search on
+    the residual norm.  Moles conserved to round-off."""
 
     def __init__(self, n_cells: int = 80, h_surface: float = 2e-4):
         q = brentq(lambda q: h_surface * (q**n_cells - 1) / (q - 1) - 1.0, 1.0 + 1e-9, 2.0)
@@ -155,13 +156,22 @@ class RadialFV:
                 if t >= t1 - 1e-14 * span:
                     break
                 dt = min(dt, t1 - t)
-                y = self._step(x, x_old, dt, dt_old, Dhat, jh)
+                for _retry in range(12):  # a failed damped Newton: halve the step (BDF2 history rescales)
+                    try:
+                        y = self._step(x, x_old, dt, dt_old, Dhat, jh)
+                        break
+                    except FloatingPointError:
+                        if _retry == 11:
+                            raise
+                        dt *= 0.5
                 x_old, x, dt_old, t = x, y, dt, t + dt
                 ts.append(t)
                 xs.append(self.surface(x, Dhat, jh))
                 dt = min(dt * growth, dt_max)
             ts_all.append(np.array(ts))
             xs_all.append(np.array(xs))
+        if not all(np.all(np.isfinite(xs)) for xs in xs_all):  # e.g. D(x_surface) underflowed to 0
+            raise FloatingPointError("RadialFV: non-finite surface value")
         out = np.full(t_out.shape, np.nan)
         for ts, xs in zip(ts_all, xs_all):
             m = (t_out >= ts[0]) & (t_out <= ts[-1])
@@ -169,8 +179,39 @@ class RadialFV:
                 out[m] = np.interp(np.sqrt(t_out[m] - ts[0]), np.sqrt(ts - ts[0]), xs)
         return out, x
 
-    def _step(self, x, x_old, dt, dt_old, Dhat, jh):
+    def _residual(self, y, a0, hist, dt, Dhat, jh):
+        """BDF residual vol (a0 y + hist) - dt q(y) of the cell balances."""
         N = self.n
+        m = 0.5 * (y[1:] + y[:-1])
+        F = self.area * Dhat(m) * (y[1:] - y[:-1]) / self.dist  # outward-positive flux through interior faces
+        q = np.zeros(N)
+        q[:-1] += F
+        q[1:] -= F
+        q[-1] += jh  # r = 1 face area 1
+        return self.vol * (a0 * y + hist) - dt * q
+
+    def _jacobian(self, y, a0, dt, Dhat, eps=1e-7):
+        """d residual / dy, tridiagonal, in solve_banded's (1, 1) layout."""
+        N = self.n
+        m = 0.5 * (y[1:] + y[:-1])
+        d = Dhat(m)
+        dd = (Dhat(m + eps) - Dhat(m - eps)) / (2 * eps)
+        g = (y[1:] - y[:-1]) / self.dist
+        dFl = self.area * (0.5 * dd * g - d / self.dist)
+        dFr = self.area * (0.5 * dd * g + d / self.dist)
+        ab = np.zeros((3, N))
+        ab[1, :] = a0 * self.vol
+        ab[1, :-1] -= dt * dFl
+        ab[1, 1:] += dt * dFr
+        ab[0, 1:] = -dt * dFr
+        ab[2, :-1] = dt * dFl
+        return ab
+
+    def _step(self, x, x_old, dt, dt_old, Dhat, jh):
+        """One BDF step by damped Newton: the full step is halved (at most 30 times) until the residual
+        norm falls (Armijo, 1e-4) and stays finite; a steep D(x) (ln D slope ~40 in the GITT refinement)
+        otherwise overshot into exp overflow (NaN in the banded solve).  Raises FloatingPointError when no
+        finite decrease is found or Newton does not converge in 25 iterations (``run`` then halves dt)."""
         if x_old is None:
             a0, a1, a2 = 1.0, -1.0, 0.0
         else:  # variable-step BDF2: (a0 y + a1 x + a2 x_old)/dt
@@ -178,28 +219,27 @@ class RadialFV:
             a0, a1, a2 = (1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w)
         hist = a1 * x + a2 * (x_old if x_old is not None else 0.0)
         y = x.copy()
-        eps = 1e-7
-        for _ in range(25):
-            m = 0.5 * (y[1:] + y[:-1])
-            d = Dhat(m)
-            dd = (Dhat(m + eps) - Dhat(m - eps)) / (2 * eps)
-            g = (y[1:] - y[:-1]) / self.dist
-            F = self.area * d * g  # outward-positive flux through interior faces (into cell i+1 from i: -F)
-            dFl = self.area * (0.5 * dd * g - d / self.dist)
-            dFr = self.area * (0.5 * dd * g + d / self.dist)
-            q = np.zeros(N)
-            q[:-1] += F
-            q[1:] -= F
-            q[-1] += jh  # r = 1 face area 1
-            res = self.vol * (a0 * y + hist) - dt * q
-            ab = np.zeros((3, N))
-            ab[1, :] = a0 * self.vol
-            ab[1, :-1] -= dt * dFl
-            ab[1, 1:] += dt * dFr
-            ab[0, 1:] = -dt * dFr
-            ab[2, :-1] = dt * dFl
-            dy = solve_banded((1, 1), ab, -res)
-            y += dy
-            if np.max(np.abs(dy)) < 1e-10:
-                break
-        return y
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            res = self._residual(y, a0, hist, dt, Dhat, jh)
+            norm = np.linalg.norm(res)
+            for _ in range(25):
+                ab = self._jacobian(y, a0, dt, Dhat)
+                if not (np.isfinite(norm) and np.all(np.isfinite(ab))):
+                    raise FloatingPointError("RadialFV: non-finite residual or Jacobian")
+                dy = solve_banded((1, 1), ab, -res, check_finite=False)
+                if not np.all(np.isfinite(dy)):
+                    raise FloatingPointError("RadialFV: non-finite Newton correction")
+                if np.max(np.abs(dy)) < 1e-10:  # converged: a line search could only see round-off
+                    return y + dy
+                lam = 1.0
+                for _ls in range(30):
+                    y_try = y + lam * dy
+                    r_try = self._residual(y_try, a0, hist, dt, Dhat, jh)
+                    n_try = np.linalg.norm(r_try)
+                    if np.isfinite(n_try) and n_try <= (1 - 1e-4 * lam) * norm:
+                        break
+                    lam *= 0.5
+                else:
+                    raise FloatingPointError("RadialFV: line search found no decrease")
+                y, res, norm = y_try, r_try, n_try
+        raise FloatingPointError("RadialFV: Newton did not converge in 25 iterations")
