@@ -105,7 +105,13 @@ class FactoredSchurPC:
     i.e. (M + alpha (G + kappa K)) M^-1 (M + beta K_M); for constant mobility m0 and G = 0 this is
     exactly the Bosch–Stoll–Benner preconditioner, whose preconditioned Schur complement has its
     spectrum in [1/2, 1] for every h and dt.  Variable mobility and G >= 0 keep both factors SPD.
-    dt is read off the blocks (dt = sum diag A11 / sum diag A00).  Applying S^-1 costs two AMG
+    dt is read off the blocks (dt = sum diag A11 / sum diag A00), G's mean g = sum(-A10 1) / sum diag A11
+    (K 1 = 0), and alpha is capped at 1/g so that alpha G <= M: for large dt the G part of S is then
+    matched by beta K_M (beta = dt g) instead of overestimated by alpha G.  Limits (measured,
+    tests/bench/README.md): A00 also holds the mobility-derivative term M'(c) grad mu . grad q,
+    which outgrows M/dt for dt ~ R^2/D; there (like 'selfp') the Krylov counts grow, 11 -> 28 from
+    dt = 0.02 to 0.2 R^2/D (20 with ``-<prefix>fieldsplit_c_pc_type bjacobi``, ILU(0) on A00), and
+    at dt = 2 R^2/D neither converges (LU does).  Applying S^-1 costs two AMG
     V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + hypre BoomerAMG by
     default, each overridable) and one multiplication by A11, instead of the AMG on the assembled
     fourth-order product of ``selfp``.
@@ -133,11 +139,21 @@ class FactoredSchurPC:
         S, _ = pc.getOperators()
         A00, _, A01, A10, A11 = S.getSchurComplementSubMatrices()
         d00, d11, d01, d10 = (m.getDiagonal() for m in (A00, A11, A01, A10))
-        dt = d11.sum() / d00.sum()
+        g1, ones = A10.createVecLeft(), A10.createVecRight()
+        ones.set(1.0)
+        A10.mult(ones, g1)                   # A10 1 = -(G 1 + kappa K 1) = -G 1 (K 1 = 0)
+        m_sum, g_sum = d11.sum(), -g1.sum()  # sum of the (lumped) masses, of G's row sums
+        dt = m_sum / d00.sum()
         one = PETSc.NormType.NORM_1
-        ratio = d01.norm(one) / max(d10.norm(one), 1e-300)  # ~ m0 / kappa
-        alpha, beta = np.sqrt(dt * ratio), np.sqrt(dt / ratio)
-        for m in (d00, d11, d01, d10):
+        k_sum = max(d10.norm(one) - abs(g_sum), 1e-300)   # sum kappa diag(K)
+        ratio = d01.norm(one) / k_sum                   # ~ m0 / kappa
+        g = max(g_sum / m_sum, 0.0)                     # mean g'' (convex part)
+        alpha = np.sqrt(dt * ratio)
+        if g > 0:  # keep alpha G <= M: the G term of S is matched by beta K_M instead (large dt)
+            alpha = min(alpha, 1.0 / g)
+        beta = dt / alpha
+        self.last = {"dt": dt, "m0_over_kappa": ratio, "g_mean": g, "alpha": alpha, "beta": beta}
+        for m in (d00, d11, d01, d10, g1, ones):
             m.destroy()
         same = PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN
         if self.HL is None:

@@ -1,28 +1,20 @@
-"""Benchmark: 3D particle_in_electrolyte (PNP, phi + eta_Li + eta_hole).
+"""Benchmark: 3D particle_in_electrolyte (PNP, phi + eta_Li + eta_hole), linear solvers side by side.
 
-Times one Poisson–Boltzmann equilibrium solve (phi only) and a short contact
-transient (all species + potential) for a given mesh resolution and linear
-solver, printing dofs, wall times, Newton and Krylov iterations as one JSON line.
+For each mesh resolution (h_interface_debye, h_bulk_debye pairs) and linear solver, optionally
+one Poisson-Boltzmann equilibrium solve (phi only), then a short contact transient (all species +
+potential) at fixed dt: dofs, per-step assembly / PC setup / solve / wall time, Newton per step,
+Krylov per Newton, peak memory per dof, load average.  Prints a table; appends JSON lines to
+results/bench/pnp_solvers.jsonl (tests/bench/make_report.py turns them into tests/bench/README.md).
 
-    docker/run python3 tests/bench/bench_pnp.py --h-interface 1.0 --h-bulk 8 --solver lu
-    docker/run mpirun -n 2 python3 tests/bench/bench_pnp.py --solver gmres_asm
+    docker/run python3 tests/bench/bench_pnp.py --h-interface 1.0,0.5,0.3 --h-bulk 8,4,2.4 --solver fieldsplit
+    docker/run python3 tests/bench/bench_pnp.py --h-interface 0.5 --h-bulk 4 --solver gmres_asm,lu
+    docker/run python3 tests/bench/bench_pnp.py --solver fieldsplit --petsc "-bpnp_slotboom_pc_fieldsplit_type multiplicative"
+    docker/run mpirun -n 2 python3 tests/bench/bench_pnp.py --h-interface 0.3 --h-bulk 2.4 --solver fieldsplit
 
-Measured on the shared 2-core development machine (load average 6-8, so wall
-times are ~3x the CPU times), R = 30 nm, box half-width 60 nm, Debye length 3.4 nm:
-
-  ranks solver     h_int/h_bulk  PB dofs  PB s (Newton/Krylov)  PNP dofs  s/step (Newton/Krylov per 2 steps)
-  1     lu         1.0 / 8         2801     0.8 (5/5)             8403     7.3  (16/16 per 5 steps)
-  1     gmres_asm  1.0 / 8         2801     0.5 (5/30)            8403     1.9  (16/258 per 5 steps)
-  2     lu         1.0 / 8         2801    16.8 (5/5)             8403    16.4  (16/16 per 5 steps)
-  1     gmres_asm  0.5 / 4        10113     1.5 (5/46)           30339     7.0  (9/211 per 3 steps)
-  1     gmres_asm  0.12 / 1.0    167456    75   (5/31)          502368   248    (8/337)
-  2     gmres_asm  0.12 / 1.0    254252   151   (5/35)          762756   203    (8/390)
-
-(the 2-rank Gmsh mesh came out larger for the same sizes).  PB: CG + BoomerAMG
-(SPD Jacobian), 6-7 CG its per Newton step.  PNP: GMRES + additive Schwarz /
-ILU(1) on the monolithic (phi, eta_Li, eta_hole) Jacobian, 40-50 its per
-Newton step, 4 Newton steps per time step; LU (MUMPS) is the robust option for
-small runs.
+Solvers: lu (MUMPS), gmres_asm (GMRES + ASM/ILU(1), the earlier iterative option), fieldsplit
+(GMRES + fem.pnp_preconditioner.SlotboomPC), auto.  The model's options prefix is ``bpnp_``.
+Measured numbers: tests/bench/README.md.  Earlier (issue 13, load 6-8): gmres_asm at 502 368
+dofs 248 s/step (4 Newton, ~42 Krylov each); 2 ranks 203 s/step at 762 756 dofs.
 """
 
 from __future__ import annotations

@@ -10,11 +10,16 @@
    FiPy is *not* a dependency of solidion or its tests: it is imported only
    in the ``fipy`` mode, run outside the image.
 
-2. 3D particle (regular solution, sphere) at a given mesh size: time per step,
-   Newton and Krylov iterations, serial and MPI:
+2. 3D particle (regular solution, sphere): for each mesh size, fixed dt [R^2/D] and Schur
+   preconditioner ('factored': fem.solver.FactoredSchurPC, the default; 'selfp': the earlier
+   one; 'lu'), per-step assembly / PC setup / solve / wall time, Newton per step, Krylov per
+   Newton, peak memory per dof, load average; JSON lines in results/bench/ch_solvers.jsonl
+   (tests/bench/make_report.py -> tests/bench/README.md, where the measured tables are):
 
-       docker/run python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 4
-       docker/run mpirun -n 2 python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 4
+       docker/run python3 tests/bench/bench_spinodal.py particle --h 0.12,0.08,0.04,0.024 --schur factored,selfp
+       docker/run python3 tests/bench/bench_spinodal.py particle --h 0.06 --dts 0.002,0.02,0.2 --schur factored
+       docker/run mpirun -n 2 python3 tests/bench/bench_spinodal.py particle --h 0.024 --steps 3
+       ... --petsc "-pspin_fieldsplit_mu_l_pc_type lu"     (any PETSc option; the model's prefix is pspin_)
 
 Results go to results/bench/ (JSON/CSV).
 
