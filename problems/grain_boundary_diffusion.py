@@ -97,7 +97,7 @@ def build(p: GrainBoundaryParameters, comm):
         K = excess_conductance(p.gb_width_m, D_gb, D) / (D * p.depth_m)
     elif p.gb_model == "effective_medium":
         diffusivity = hart_effective_diffusivity(f, D_gb, D) / D
-    model = GrainBoundaryDiffusion(domain, T.SURFACE, c0=0.0, c_surface=1.0, diffusivity=diffusivity,
+    model = GrainBoundaryDiffusion(domain, T.SURFACE, gb=T.GRAIN_BOUNDARY, c0=0.0, c_surface=1.0, diffusivity=diffusivity,
                                    conductance=K, degree=p.element_degree)
     return model, s, {"gb_volume_fraction": f, "hart_diffusivity_m2_s": hart_effective_diffusivity(f, D_gb, D),
                       "conductance_m3_s": excess_conductance(p.gb_width_m, D_gb, D)}

