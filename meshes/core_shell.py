@@ -172,8 +172,67 @@ def boundary_facets(domain: TaggedMesh, name: str):
     return np.array([facets[k] for k in sorted(facets)]).reshape(-1, xyz.shape[1], xyz.shape[2])
 
 
+def icosphere(level: int):
+    """Unit-sphere triangulation: the icosahedron subdivided ``level`` times (nodes (n, 3), triangles (m, 3))."""
+    import numpy as np
+    t = (1 + 5 ** 0.5) / 2
+    v = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
+         (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
+    f = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2), (10, 7, 6),
+         (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10),
+         (8, 6, 7), (9, 8, 1)]
+    nodes = [np.array(p, float) / np.linalg.norm(p) for p in v]
+    for _ in range(level):
+        mid, new = {}, []
+
+        def m(a, b):
+            k = (min(a, b), max(a, b))
+            if k not in mid:
+                p = nodes[a] + nodes[b]
+                nodes.append(p / np.linalg.norm(p))
+                mid[k] = len(nodes) - 1
+            return mid[k]
+        for a, b, c in f:
+            ab, bc, ca = m(a, b), m(b, c), m(c, a)
+            new += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
+        f = new
+    return np.array(nodes), np.array(f)
+
+
+def star_shaped_resample(tri, h_target: float):
+    """A new triangulation of the closed, star-shaped (about the origin) surface given by the triangles
+    ``tri`` (n, 3, 3): an icosphere with edges ~``h_target`` at the mean radius, each node moved along
+    its direction onto ``tri`` (ray casting, Moller-Trumbore), so every new node lies on the old surface."""
+    import numpy as np
+    r_mean = float(np.mean(np.linalg.norm(tri.reshape(-1, 3), axis=1)))
+    level = max(1, int(np.ceil(np.log2(1.05 * r_mean / h_target))))
+    u, faces = icosphere(min(level, 6))
+    a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    radius = np.full(len(u), np.nan)
+    for i0 in range(0, len(u), 256):
+        d = u[i0:i0 + 256]                                   # (k, 3) ray directions from the origin
+        pvec = np.cross(d[:, None, :], e2[None])             # (k, m, 3)
+        det = np.einsum("kmj,mj->km", pvec, e1)
+        inv = 1.0 / np.where(np.abs(det) < 1e-300, 1e-300, det)
+        tvec = -a[None]                                      # origin - a
+        uu = np.einsum("kmj,mj->km", pvec, -a) * inv
+        q = np.cross(tvec, e1[None])                         # (1, m, 3)
+        vv = np.einsum("kj,mj->km", d, q[0]) * inv
+        tt = np.einsum("mj,mj->m", e2, q[0])[None] * inv
+        hit = (uu >= -1e-12) & (vv >= -1e-12) & (uu + vv <= 1 + 1e-12) & (tt > 0)
+        tt = np.where(hit, tt, np.inf)
+        radius[i0:i0 + 256] = tt.min(axis=1)
+    if not np.all(np.isfinite(radius)):
+        raise RuntimeError("interface is not star-shaped about the centre: cannot resample it")
+    new = (u * radius[:, None])[faces]
+    # same enclosed volume as the old surface (sum of the tetrahedra (0, a, b, c); star-shaped), so that
+    # the phase volumes, and with them the concentrations after the moles correction, stay as they were
+    vol = lambda t: np.sum(np.abs(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])))) / 6  # noqa: E731
+    return new * (vol(tri) / vol(new)) ** (1 / 3)
+
+
 def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD, length_scale: float = 1.0,
-                               dim: int = 3, verbose: bool = False) -> TaggedMesh:
+                               dim: int = 3, verbose: bool = False, h_interface: float | None = None) -> TaggedMesh:
     """Regenerate a two-region (``core`` | ``shell_0``) mesh whose interface and outer surface are
     the given facet lists (coordinates (n, dim, dim), as from :func:`boundary_facets`; used on rank 0):
     the boundary triangulations (3D: discrete Gmsh surfaces) or polylines (2D axisymmetric section:
@@ -192,9 +251,15 @@ def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD
         opt("Mesh.MeshSizeExtendFromBoundary", 1)
         opt("Mesh.MeshSizeFromCurvature", 0)
         if dim == 3:
+            if h_interface is not None:  # a fresh interface triangulation (the old one degrades as it shrinks):
+                # edges ~ max(h_interface, 0.2 r_c), at most h
+                r_c = float(np.mean(np.linalg.norm(interface.reshape(-1, 3), axis=1)))
+                interface_ = star_shaped_resample(interface, min(h, max(h_interface, 0.2 * r_c)))
+            else:
+                interface_ = interface
             ents = []
             offset = 1
-            for tag, tri in ((1, interface), (2, surface)):
+            for tag, tri in ((1, interface_), (2, surface)):
                 pts, inv = np.unique(tri.reshape(-1, 3), axis=0, return_inverse=True)
                 gmsh.model.addDiscreteEntity(2, tag)
                 gmsh.model.mesh.addNodes(2, tag, list(range(offset, offset + len(pts))), pts.ravel().tolist())

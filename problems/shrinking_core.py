@@ -191,7 +191,8 @@ def build_domain(p: ShrinkingCoreParameters, comm) -> tuple[TaggedMesh, dict]:
 
         def remesher(model):
             return core_shell_from_boundaries(boundary_facets(model.domain, T.interface(0)),
-                                              boundary_facets(model.domain, T.SURFACE), h, comm, R, dim=dim)
+                                              boundary_facets(model.domain, T.SURFACE), h, comm, R, dim=dim,
+                                              h_interface=min(hi or h_shell, h_shell) if dim == 3 else None)
         dom = core_shell(xi0 * R, [(1 - xi0) * R], h=h, h_interface=min(hi or h_shell, h_shell), dim=dim,
                          comm=comm, length_scale=R)
         geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), fixed=[T.SURFACE],
@@ -309,7 +310,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         q = model.last_quality.min_shape_ratio
         if q < p.min_mesh_quality:
             return (f"mesh quality limit: shape ratio {q:.3g} < {p.min_mesh_quality} "
-                    f"(core volume fraction {core_fraction():.3g})")
+                    f"(core volume fraction {core_fraction():.3g}){'; ' + model.remesh_failure if model.remesh_failure else ''}")
 
     def surface_out_of_range(t):
         c_s = c_surface() / area_w * s.concentration

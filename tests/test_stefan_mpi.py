@@ -55,19 +55,29 @@ def test_distributed_restart_matches_uninterrupted(shared_tmp_path):
     assert_same_runs(full, restarted)
 
 
-def test_problem_default_geometry_distributed_matches_serial(shared_tmp_path):
-    """shrinking_core in its default geometry (sphere_1d, constant current) on 2 ranks = 1 rank."""
+@pytest.mark.parametrize("case", ["sphere_1d", "sphere_3d"])
+def test_problem_distributed_matches_serial(shared_tmp_path, case):
+    """shrinking_core on 2 ranks = 1 rank: the default geometry (sphere_1d, constant current) and a
+    cheap 3D ball, each through at least one remesh (remeshing and field transfer distributed)."""
     from solidion import run
     world = MPI.COMM_WORLD
-    kw = dict(quiet=True, mesh_size=0.04, t_end_s=60.0, fields_every=0)
+    if case == "sphere_1d":
+        kw = dict(quiet=True, mesh_size=0.04, t_end_s=60.0, fields_every=0, remesh_quality=0.8)
+    else:
+        kw = dict(quiet=True, geometry="sphere_3d", mesh_size=0.3, shell_cells=1, initial_core_fraction=0.7,
+                  c_rate=8.0, t_end_s=40.0, fields_every=0, remesh_quality=0.8)
+    shared_tmp_path = shared_tmp_path / case
     par = run("shrinking_core", out=shared_tmp_path / "par", comm=world, **kw)
     ser = run("shrinking_core", out=shared_tmp_path / f"ser{world.rank}", comm=MPI.COMM_SELF, **kw)
     world.barrier()
     assert par["status"] == ser["status"] == "ok" and par["mpi_size"] == world.size
     assert (par["steps"], par["rejected_steps"]) == (ser["steps"], ser["rejected_steps"])
+    assert par["remesh_count"] == ser["remesh_count"] >= 1
+    assert par["max_remesh_moles_rel_error"] < 1e-12
     a = np.genfromtxt(shared_tmp_path / "par" / "timeseries.csv", delimiter=",", names=True)
     b = np.genfromtxt(shared_tmp_path / f"ser{world.rank}" / "timeseries.csv", delimiter=",", names=True)
     assert len(a) == len(b) > 5
-    for key in ("t_s", "core_radius_m", "core_volume_fraction", "voltage_V", "c_surface_mol_m3", "moles_mol"):
+    for key in ("t_s", "core_radius_m", "core_volume_fraction", "voltage_V", "c_surface_mol_m3", "moles_mol",
+                "cells"):
         np.testing.assert_allclose(a[key], b[key], rtol=1e-8, err_msg=key)
     assert np.max(a["mass_balance_rel_error"]) < 4.5e-8  # as serial (interface tolerance 1e-7)

@@ -114,6 +114,7 @@ class TwoPhaseStefan:
         # when the shape ratio (2D/3D) or the size ratio (1D: outside [q, 1/q]) falls below q
         self.remesher, self.remesh_quality = remesher, float(remesh_quality)
         self.remesh_count = 0
+        self.remesh_failure = ""
         self.remesh_wall = 0.0
         self.remesh_log: list[dict] = []  # per remesh: t, cells before/after, quality, moles correction
         self.ale_wall = 0.0
@@ -383,7 +384,11 @@ class TwoPhaseStefan:
             self.c_old[p].x.array[:] = self.c[p].x.array
         self.begin_step()
         if self.needs_remesh():
-            self.remesh(t_new)
+            try:
+                self.remesh(t_new)
+            except Exception as e:  # noqa: BLE001 - mesh generation failed on rank 0 (re-raised on all ranks) (before any state changed): go on unremeshed
+                self.remesh_failure = f"remesh failed at remesh {self.remesh_count + 1}: {e}"
+                self.remesher = None
 
     # remeshing -------------------------------------------------------------------
     def needs_remesh(self) -> bool:
