@@ -24,6 +24,19 @@ swept until max |c change| between sweeps < ``--sweep-tol`` (at most 10 sweeps: 
 implicit step; FiPy's returned residual stagnates, so it is not the criterion); F = sum_cells (f(c) + kappa/2 |grad c|^2) V_cell with FiPy's cell gradient.  Steps are
 fixed (``--dt``) until ``--grow-after``, then multiplied by ``--grow`` up to ``--dt-max``, and cut
 to land on every output time.
+
+Measured (2 cores shared with ~8 other jobs, load average 12-20: wall times are inflated, CPU
+times less so; 2026-12-01), t <= 10, against the cosine-spectral reference of
+tests/bench/pfhub1_spectral.py (N = 256, dt = 0.005; N = 128 -> 256 changes F(10) by 6e-5):
+
+    t    F ref      solidion (default, 100^2 Q1, tol 1e-3)   FiPy 4.0.3 (100^2 FV, dt 0.1, 3 sweeps/step)
+    1    318.8378   318.8418  +1.3e-5                        318.8341  -1.2e-5
+    5    317.0186   317.1527  +4.2e-4                        317.0009  -5.6e-5
+    10   304.1216   306.5249  +7.9e-3                        303.7852  -1.1e-3
+    solidion 80 steps, wall 335 s, CPU 44 s; FiPy 100 steps, wall 1396 s, CPU 128 s:
+    FiPy / solidion = 4.2 (wall), 2.9 (CPU) on the same grid, but FiPy is 7x MORE accurate at t = 10;
+    solidion with time_tolerance 1e-4 gives F(10) = 305.751 (+5.4e-3): the rest is the Q1 h = 2 mesh.
+    (solidion here: the error estimator before commit f3d6cff.)
 """
 
 from __future__ import annotations
