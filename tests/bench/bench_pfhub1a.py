@@ -28,6 +28,22 @@ closer than 25 % of t, marked '*'; '-' otherwise), the spread among the publishe
 their median, solidion's F, its relative difference to the median, and (``--ref``) to a
 reference (a refined solidion run, or the independent spectral reference of
 tests/bench/pfhub1_spectral.py).
+
+Measured (2026-12-01, 2 cores shared with ~8 jobs, load 12-20; only t <= 20 could be reached):
+solidion default (100^2 Q1, split scheme, time_tolerance 1e-3, serial, commit 01b020e), the published
+median (PRISMS-PF, MEMPHIS, MOOSE-MPF, ITG-MOOSE, FiPy-CI where within reach) and the Fourier
+reference of pfhub1_spectral.py (N = 256; N = 128 -> 256 changes F(20) by 1e-3, F(10) by 7e-5):
+
+    t    spread of published   median     solidion   vs median   vs spectral
+    1    0.01 %                318.840    318.850    +0.00 %     -0.00 %
+    5    0.27 %                316.416    316.541    +0.04 %     +0.04 %
+    10   2.85 %                297.757    300.652    +0.97 %     +0.90 %
+    20   6.03 %                209.220    208.846    -0.18 %     -2.00 %
+    solidion: 212 steps (2 rejected) to t = 20, time loop 1249 s wall serial on the loaded machine.
+    Published 2-core wall: PRISMS-PF 4 s to t = 20, 79 s to t = 1000, 708 s to t = 10000.
+The 1a initial condition is not periodic on [0, 200]^2 (a jump across the periodic boundary):
+F(0) is 319.03 (PRISMS-PF) to 319.10 (MEMPHIS) to 319.14/319.25 (spectral N = 128/256), and
+the codes' F(20) scatter by 6 %; 1b (no jump) is the cleaner accuracy test (bench_fipy_1b.py).
 """
 
 from __future__ import annotations
