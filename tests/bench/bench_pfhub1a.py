@@ -30,7 +30,7 @@ reference (a refined solidion run, or the independent spectral reference of
 tests/bench/pfhub1_spectral.py).
 
 Measured (2026-12-01, 2 cores shared with ~8 jobs, load 12-20; only t <= 20 could be reached):
-solidion default (100^2 Q1, split scheme, time_tolerance 1e-3, serial, commit 01b020e), the published
+solidion default (100^2 Q1, split scheme, time_tolerance 1e-3, serial, started at 325d9b2), the published
 median (PRISMS-PF, MEMPHIS, MOOSE-MPF, ITG-MOOSE, FiPy-CI where within reach) and the Fourier
 reference of pfhub1_spectral.py (N = 256; N = 128 -> 256 changes F(20) by 1e-3, F(10) by 7e-5):
 
