@@ -98,7 +98,9 @@ PCSetUp event (AMG hierarchies, factorizations, Schur matrices), solve = the res
 time (Krylov iterations, sub-solves; the Python-PC inner setups of the factored CH Schur PC are
 counted here), wall = all of it; Newton per step and Krylov per Newton step; peak B/dof = peak
 resident memory added by the model and its solver (over the resident set before the model was
-built, summed over ranks) per unknown; load = os.getloadavg() at the end of the case.
+built, summed over ranks) per unknown; it is meaningful for the first case of a benchmark process
+only (later cases reuse memory the earlier ones freed, or see the earlier peak): read it at the
+largest sizes, run one size per process to measure it; load = os.getloadavg() at the end of the case.
 """
 
 PNP_TEXT = """Contact transient from the neutral bulk states, fixed dt = 1e-6 s (0.01 Debye times), 3 steps
@@ -115,10 +117,22 @@ split, P1 with lumped mass), fixed steps from the noisy quench.  'factored' =
 `fem.solver.FactoredSchurPC` (S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, two
 BoomerAMG V-cycles, alpha beta = dt), 'selfp' = the earlier default (AMG on the assembled
 fourth-order M + dt (G + kappa K) diag(M)^-1 K_M).  Before (issue 13): selfp, 399 944 dofs,
-33.4 s/step serial, 11.7 Krylov/Newton, growing from 2.5 (2D).
+33.4 s/step serial, 11.7 Krylov/Newton, growing from 2.5 (2D).  Rows at dt = 0.2 and 2 R^2/D are
+h = 0.1 (7 282 dofs) diagnostics: the factored PC degrades at dt = 0.2 (28; 22.5 with an exact A00
+solve, 29.5 with exact inner solves of its two factors; 20 with ILU(0) on A00) and, like selfp,
+fails at dt = 2 (LU converges): the c-block A00 = M/dt + (mobility-derivative term M'(c) grad mu .
+grad q) stops being a mass matrix there, which both Schur approximations assume.  The factored
+rows before 23:40 (dt = 0.2 '31.0' row, omitted) used alpha without the 1/g cap.
 """
 
-EXTRAPOLATION = """## Towards 10^8 unknowns (on paper)
+EXTRAPOLATION = """## Not measured in this session
+
+The ~500k-dof PNP case (`--h-interface 0.12 --h-bulk 1.0`, 4.7 GB resident at the time) and the
+400k-dof CH cases (factored and selfp at `--h 0.024`) were started but stopped unfinished after
+40 / 25 minutes at load averages 9-20 on 2 cores; 2-rank runs and the plain-Poisson memory
+reference of goal 6 were not run.  The commands above measure them.
+
+## Towards 10^8 unknowns (on paper)
 
 From the measured trends above (serial, shared machine; 2-rank strong scaling not measured here):
 
