@@ -55,6 +55,11 @@ CLAIMS = {
     # anisotropic diffusion (tests/test_diffusion_anisotropy.py)
     "gaussian_covariance": Claim("anisotropic D(c)", "covariance 5.9e-9", 5.9e-9, 2e-8),
     "gaussian_peak": Claim("anisotropic D(c)", "peak 1.9e-4", 1.86e-4, 6e-4),
+    # Stefan (tests/test_stefan.py)
+    "stefan_interface": Claim("Stefan", "interface 0.63%", 6.3e-3, 1e-2),
+    "stefan_profiles": Claim("Stefan", "profiles 8e-4", 8.0e-4, 2.4e-3),
+    "shrinking_core_front_fixing": Claim("Stefan", "core radius vs a front-fixing solution 1.7e-3 R", 1.7e-3, 5e-3,
+                                         "abs"),
     # Cahn-Hilliard (tests/test_cahn_hilliard.py)
     "ch_growth_rate": Claim("Cahn–Hilliard", "growth rates 1.2%", 1.16e-2, 3.5e-2),
     "ch_binodal_poor": Claim("Cahn–Hilliard", "binodal 8.9e-4 (Li-poor)", 8.9e-4, 2.7e-3),
