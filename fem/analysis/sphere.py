@@ -133,7 +133,8 @@ class RadialFV:
     def surface(self, x, Dhat, jhat):
         """Surface value: last cell + half-cell gradient (D dx/dr = jhat at r = 1)."""
         h = 1.0 - self.rc[-1]
-        return x[-1] + h * jhat / Dhat(np.array([x[-1]]))[0]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # non-finite: run() raises
+            return x[-1] + h * jhat / Dhat(np.array([x[-1]]))[0]
 
     def run(self, Dhat, x_init, segments, t_out, dt_first=None, growth=1.3, max_steps_per_segment=400):
         """Integrate (nondimensional time; Dhat(x) = D(x)/D_scale; segments [(t0, t1, jhat)] with
@@ -180,21 +181,21 @@ class RadialFV:
         return out, x
 
     def _residual(self, y, a0, hist, dt, Dhat, jh):
-        """BDF residual vol (a0 y + hist) - dt q(y) of the cell balances."""
+        """(BDF residual vol (a0 y + hist) - dt q(y) of the cell balances, D at the interior faces)."""
         N = self.n
         m = 0.5 * (y[1:] + y[:-1])
-        F = self.area * Dhat(m) * (y[1:] - y[:-1]) / self.dist  # outward-positive flux through interior faces
+        d = Dhat(m)
+        F = self.area * d * (y[1:] - y[:-1]) / self.dist  # outward-positive flux through interior faces
         q = np.zeros(N)
         q[:-1] += F
         q[1:] -= F
         q[-1] += jh  # r = 1 face area 1
-        return self.vol * (a0 * y + hist) - dt * q
+        return self.vol * (a0 * y + hist) - dt * q, d
 
-    def _jacobian(self, y, a0, dt, Dhat, eps=1e-7):
-        """d residual / dy, tridiagonal, in solve_banded's (1, 1) layout."""
+    def _jacobian(self, y, d, a0, dt, Dhat, eps=1e-7):
+        """d residual / dy (d: D at the interior faces), tridiagonal, in solve_banded's (1, 1) layout."""
         N = self.n
         m = 0.5 * (y[1:] + y[:-1])
-        d = Dhat(m)
         dd = (Dhat(m + eps) - Dhat(m - eps)) / (2 * eps)
         g = (y[1:] - y[:-1]) / self.dist
         dFl = self.area * (0.5 * dd * g - d / self.dist)
@@ -220,10 +221,10 @@ class RadialFV:
         hist = a1 * x + a2 * (x_old if x_old is not None else 0.0)
         y = x.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            res = self._residual(y, a0, hist, dt, Dhat, jh)
+            res, d = self._residual(y, a0, hist, dt, Dhat, jh)
             norm = np.linalg.norm(res)
             for _ in range(25):
-                ab = self._jacobian(y, a0, dt, Dhat)
+                ab = self._jacobian(y, d, a0, dt, Dhat)
                 if not (np.isfinite(norm) and np.all(np.isfinite(ab))):
                     raise FloatingPointError("RadialFV: non-finite residual or Jacobian")
                 dy = solve_banded((1, 1), ab, -res, check_finite=False)
@@ -234,12 +235,12 @@ class RadialFV:
                 lam = 1.0
                 for _ls in range(30):
                     y_try = y + lam * dy
-                    r_try = self._residual(y_try, a0, hist, dt, Dhat, jh)
+                    r_try, d_try = self._residual(y_try, a0, hist, dt, Dhat, jh)
                     n_try = np.linalg.norm(r_try)
                     if np.isfinite(n_try) and n_try <= (1 - 1e-4 * lam) * norm:
                         break
                     lam *= 0.5
                 else:
                     raise FloatingPointError("RadialFV: line search found no decrease")
-                y, res, norm = y_try, r_try, n_try
+                y, res, norm, d = y_try, r_try, n_try, d_try
         raise FloatingPointError("RadialFV: Newton did not converge in 25 iterations")
