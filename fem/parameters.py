@@ -375,6 +375,16 @@ class Parameters:
         if not condition:
             raise InputError(f"parameter '{name}' = {getattr(self, name)!r}: {message}")
 
+    def refuse_unused(self, names, why: str) -> None:
+        """InputError for a parameter of ``names`` set away from its default: it would be ignored
+        ``why`` (e.g. "without mesh_file"), and a silently ignored setting is a wrong result."""
+        for f in dataclasses.fields(self):
+            if f.name in names:
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                if getattr(self, f.name) != default:
+                    raise InputError(f"parameter '{f.name}' = {getattr(self, f.name)!r} is not used {why}; "
+                                     f"leave it at its default {default!r}")
+
     def require_cells(self, n: float, name: str) -> None:
         """InputError for parameter ``name`` when the mesh it sets would have more than
         ``max_cells`` cells (``n``: the cell count or an estimate; for meshes built

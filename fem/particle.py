@@ -113,17 +113,6 @@ class ParticleParameters(CurrentParameters):
             protocols.parse_protocol(self.protocol)  # InputError naming the bad step
         super().check()
 
-    def refuse_unused(self, names, why: str) -> None:
-        """InputError for a parameter of ``names`` set away from its default (it would be ignored);
-        the same rule as :meth:`meshes.user.MeshFileParameters.refuse_unused` (fem cannot import it)."""
-        import dataclasses
-        for f in dataclasses.fields(self):
-            if f.name in names:
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-                if getattr(self, f.name) != default:
-                    raise InputError(f"parameter '{f.name}' = {getattr(self, f.name)!r} is not used {why}; "
-                                     f"leave it at its default {default!r}")
-
 
 #: values of the parameters a problem does not list (spm_sphere: an isotropic single crystal at uniform
 #: temperature, discharged under Butler–Volmer kinetics, without grain-boundary fast paths)

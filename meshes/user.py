@@ -35,7 +35,6 @@ given rotation.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -158,15 +157,6 @@ class MeshFileParameters(Parameters):
         self.refuse_unused([n for n in generated_only if mf.kind != "stl" or n not in stl_uses],
                            "with mesh_file (the file sets it)")
         return mf
-
-    def refuse_unused(self, names, why: str) -> None:
-        """InputError for a parameter of ``names`` set away from its default (it would be ignored)."""
-        for f in dataclasses.fields(self):
-            if f.name in names:
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-                if getattr(self, f.name) != default:
-                    raise InputError(f"parameter '{f.name}' = {getattr(self, f.name)!r} is not used {why}; "
-                                     f"leave it at its default {default!r}")
 
 
 def load(mf: MeshFile, comm, *, h: float = 0.15) -> "TaggedMesh":  # noqa: F821
