@@ -37,6 +37,11 @@ tests/bench/pfhub1_spectral.py (N = 256, dt = 0.005; N = 128 -> 256 changes F(10
     FiPy / solidion = 4.2 (wall), 2.9 (CPU) on the same grid, but FiPy is 7x MORE accurate at t = 10;
     solidion with time_tolerance 1e-4 gives F(10) = 305.751 (+5.4e-3): the rest is the Q1 h = 2 mesh.
     (solidion here: the error estimator before commit f3d6cff.)
+Same invocation later (load 4-6), solidion --solidion-set scheme=implicit (time_tolerance 1e-3):
+    solidion 50 steps, F(10) -1.9e-3, wall 43.4 s (incl. start-up), CPU 26.0 s;
+    FiPy as above, F(10) -1.1e-3, wall 152.5 s, CPU 100.7 s: FiPy / solidion = 3.5 (wall), 3.9 (CPU),
+    FiPy still slightly more accurate.  1b, 200^2 Q1 split tol 1e-3 (after f3d6cff): F(10) +7.0e-3,
+    so the split scheme's time error, not the mesh, dominates solidion's default error at t = 10.
 """
 
 from __future__ import annotations
