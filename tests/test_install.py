@@ -44,6 +44,7 @@ TINY = {
     "interdiffusion": ["t_end_s=10.0", "mesh_size=0.1", "mesh_size_interface=0.01"],
     "grain_boundary_diffusion": ["t_end_s=10.0", "mesh_size=0.1", "mesh_size_gb=0.01", "mesh_size_surface=0.01"],
     "space_charge": ["t_end_s=0.0", "currents_A_m2=[0.01]"],
+    "thermodiffusion": ["n_cells=8", "t_end_s=10.0"],
     "particle_in_electrolyte": ["dim=2", "h_bulk_debye=16.0", "h_interface_debye=2.0"],
 }
 
