@@ -14,6 +14,10 @@ D(x) model falling 10x (1.26e-14 to 1.26e-15 m^2/s) from the first pulse's mid-p
 (8 pulses of C/5 for 10 min from x = 0.65, 2 h rests), 0.1 mV Gaussian noise added to its voltage column (fixed seed), analysed with
 ``solidion analyze gitt``; and the same experiment on the exact 1D sphere (``analogue_1d``), whose error is
 the analysis's alone: the difference is the 3D discretisation's.  See ``run_3d``.
+Measured (2026-12-02, load 5-14 on 2 cores): exact-1D analogue max |err| 0.81 %; 3D mesh_size 0.3 with
+surface 0.1 (2349 dofs, 605 s time loop): -1.8 .. -7.1 % off the analogue, max |err| 6.4 %; surface 0.05
+(10365 dofs, 1100 s): -4.2 .. +0.3 % off, max |err| 3.8 % (pulse 1), the rest <= 3.0 %: the mesh's error
+falls about linearly with the surface element size and limits the 3D route (finer meshes: not run here).
 
 Prints the recovered-vs-true tables with the load average and writes results/bench/gitt_recovery.json.
 Not a test: rerun and compare.
