@@ -358,6 +358,11 @@ class Simulation:
                 self.checkpoint.write(self, t, dt, res)
                 res.checkpoints += 1
                 res.reason += f"; checkpoint written (continue with: solidion restart {self.checkpoint.run_dir})"
+            if self.output is not None:
+                # Say so now: writing the last fields and pictures takes seconds, and a launcher that
+                # got the signal itself (mpirun/prterun on SIGTERM) may kill the ranks meanwhile.
+                res.t, res.wall_s = t, time.perf_counter() - start
+                self.output.finish(res.status, res.reason, **res.summary(self.time_scale))
         for f in self.fields:
             f.final(t)
             f.close()

@@ -89,6 +89,29 @@ def test_signal_checkpoints_and_ends_interrupted(tmp_path, sig, status):
     assert json.loads((out / "summary.json").read_text())["status"] == "ok"
 
 
+def test_sigterm_to_mpirun_leaves_an_interrupted_restartable_run(tmp_path):
+    """`kill -TERM` on mpirun itself (a user's Ctrl-C / a scheduler cancelling the launcher): mpirun
+    forwards the signal and then kills the ranks, maybe before the last fields and pictures are
+    written; the summary must already say interrupted, with a complete checkpoint to restart from."""
+    out = tmp_path / "m"
+    cmd = ["mpirun", "-n", "2", sys.executable, "-m", "solidion", "run", "--quiet", "--out", str(out),
+           "--set", "mesh_size=0.3", "--set", "t_end_s=1e5", "--set", "dt_max_s=5.0"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 120
+    while not (out / "fields").exists() or time.time() < end and not list((out / "fields").glob("*.bp")):
+        assert proc.poll() is None and time.time() < end
+        time.sleep(0.1)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "interrupted" and s["signal"] == "SIGTERM", s["status"]
+    assert checkpoint_step(out) == s["steps"] > 0
+    r = solidion("restart", out, "--quiet", "--set", "t_end_s=400.0")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "summary.json").read_text())["status"] == "ok"
+
+
 def test_real_solver_failure_stays_failed(tmp_path):
     out = tmp_path / "f"
     r = solidion("run", "--quiet", "--out", out, *SETS, "--", "-snes_max_it", "0")
