@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -183,3 +184,17 @@ def test_installed_command_runs_problem(installed, name):
     assert r.returncode == 0 and summary.get("status") == "ok", (
         f"exit {r.returncode}, status {summary.get('status')!r}: {summary.get('reason', '')}\n"
         f"{r.stderr[-3000:]}")
+
+
+def test_installed_command_analyzes_data(installed):
+    """`solidion analyze` from the installed copy (fem.analysis, solidion.analyze), outside the repository."""
+    script, site, src, env, work = installed
+    T = [300.0, 325.0, 350.0, 375.0, 400.0]
+    data = work / "d_vs_T.csv"
+    data.write_text("T_K,D_m2_s\n" + "".join(f"{t},{1e-6 * math.exp(-0.5 * 96485.33212 / (8.314462618 * t))}\n"
+                                            for t in T))
+    out = work / "arrhenius"
+    r = subprocess.run([str(script), "analyze", "arrhenius", str(data), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=work, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "summary.json").is_file() and (out / "results.csv").is_file()
