@@ -64,17 +64,23 @@ def test_restart_without_checkpoint_is_refused(tmp_path):
     assert r.returncode == 2 and "not a solidion run directory" in r.stderr
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGUSR1, 138)])
-def test_signal_checkpoints_and_ends_interrupted(tmp_path, sig, status):
-    out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "solidion", "run", "--quiet", "--out", str(out),
+def _start_long_run(out, settle_s: float, launcher=()):
+    """A long default run started in the background, returned once it writes fields (plus settle_s)."""
+    cmd = [*launcher, sys.executable, "-m", "solidion", "run", "--quiet", "--out", str(out),
            "--set", "mesh_size=0.3", "--set", "t_end_s=1e5", "--set", "dt_max_s=5.0"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     end = time.time() + 120
     while not (out / "fields").exists() or time.time() < end and not list((out / "fields").glob("*.bp")):
         assert proc.poll() is None and time.time() < end
         time.sleep(0.1)
-    time.sleep(1.0)
+    time.sleep(settle_s)
+    return proc
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGUSR1, 138)])
+def test_signal_checkpoints_and_ends_interrupted(tmp_path, sig, status):
+    out = tmp_path / "s"
+    proc = _start_long_run(out, settle_s=1.0)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == status, err
@@ -94,14 +100,7 @@ def test_sigterm_to_mpirun_leaves_an_interrupted_restartable_run(tmp_path):
     forwards the signal and then kills the ranks, maybe before the last fields and pictures are
     written; the summary must already say interrupted, with a complete checkpoint to restart from."""
     out = tmp_path / "m"
-    cmd = ["mpirun", "-n", "2", sys.executable, "-m", "solidion", "run", "--quiet", "--out", str(out),
-           "--set", "mesh_size=0.3", "--set", "t_end_s=1e5", "--set", "dt_max_s=5.0"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    end = time.time() + 120
-    while not (out / "fields").exists() or time.time() < end and not list((out / "fields").glob("*.bp")):
-        assert proc.poll() is None and time.time() < end
-        time.sleep(0.1)
-    time.sleep(2.0)
+    proc = _start_long_run(out, settle_s=2.0, launcher=["mpirun", "-n", "2"])
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     s = json.loads((out / "summary.json").read_text())
