@@ -121,6 +121,7 @@ class IntercalationParticle:
                 self.solver = SNESSolver(F, self.c, [], prefix=prefix, options=opts)
             self.total_inflow = Integral(-i_hat * ds)
             self.total_current = Integral(i_hat * ds)
+            self.total_current_dphi = Integral(ufl.diff(i_hat, phi_v) * ds)
         elif condition == "flux":
             self.j_in = dolfinx.fem.Constant(mesh, flux)
             F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(self.j_in, ds)]) + extra
@@ -176,6 +177,28 @@ class IntercalationParticle:
         """Back to a controlled total current (nondimensional, anodic positive)."""
         self.holding = False
         self.set_current(current)
+
+    def consistent_voltage(self, tol: float = 1e-12, max_iterations: int = 60) -> float:
+        """Galvanostatic: set and return the particle potential [V] at which the surface reaction
+        carries the set total current with the present concentration field,
+        int_S i(c, phi) dS = I  (c frozen; scalar Newton in phi, steps clipped to 4 v_T).
+
+        The voltage right after a step change of the current: c is continuous across the switch,
+        the overpotential is not (the IR-like step a cycler records at once)."""
+        phi = self.phi.value
+        for _ in range(max_iterations):
+            self.phi.value = phi
+            r = self.total_current() - self.current
+            if abs(r) <= tol * max(abs(self.current), 1.0):
+                break
+            slope = self.total_current_dphi()
+            if not slope > 0:
+                raise RuntimeError(f"consistent_voltage: d I / d phi = {slope} (Butler-Volmer is increasing)")
+            phi -= float(np.clip(r / slope, -4.0, 4.0))
+        else:
+            raise RuntimeError(f"consistent_voltage: no convergence (residual {r:.3g})")
+        self.phi.set_accepted(phi)
+        return self.voltage_V
 
     def restart_history(self) -> None:
         """Start the time scheme afresh from the accepted state (BDF1 step, no extrapolation):
@@ -380,6 +403,8 @@ class ProtocolControl:
         else:
             self.I = self.applied_current_A(step)
             self.model.release_voltage(self.I / self.current_unit_A)
+            # the stage's first row shows V just after the switch, not the old step's voltage
+            self.model.consistent_voltage()
 
     def limits(self, discharge_sign: int | None = None) -> list:
         """:class:`fem.protocols.EventLocator` objects of the current step's limits (time limits
