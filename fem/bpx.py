@@ -33,7 +33,13 @@ State: Initial electrolyte concentration [mol.m-3]     c_e0 (else Electrolyte: I
 
 Every other entry (the other electrode, electrolyte transport, separator, thermal, hysteresis
 branches, validation data, user-defined) is listed in :attr:`BPXParticle.unused` -- the problems
-print it as a warning line and store it in ``summary.json`` -- never silently dropped.
+print it as a warning line and store it in ``summary.json`` -- never silently dropped;
+:attr:`BPXParticle.used` lists the entries read, and the two together cover the file.
+Both BPX v1 files (``State`` block) and v0.x files (``Electrolyte: Initial concentration``, no initial
+SOC: the problem's x0 stays) are read.  Checked against the ``bpx`` package (1.1.1; host-only):
+tests/bench/check_bpx_schema.py validates a file with its schema and compares every quantity above
+with what it parses (equal to <= 6e-14 relative for examples/bpx_chen2020.json and the five official
+examples of FaradayInstitution/BPX; blended electrodes are refused with an InputError).
 Tables ``{"x": [...], "y": [...]}`` are interpolated by monotone PCHIP
 (:class:`fem.constitutive.tabulated.Tabulated`; D in log), expressions by
 :class:`fem.constitutive.expression.Expression`.
@@ -84,6 +90,7 @@ class BPXParticle:
     nominal_capacity_Ah_m2: float | None
     initial_soc: float | None
     unused: list = field(default_factory=list)
+    used: list = field(default_factory=list)  # the entries read (Section/Subsection/key)
 
     @property
     def D_ref_m2_s(self) -> float:
@@ -215,6 +222,7 @@ def read(path, electrode: str = "positive") -> BPXParticle:
         c_electrolyte_mol_m3=c_e0, T_ref_K=_number(cell, "Reference temperature [K]", "Cell", 298.15),
         nominal_capacity_Ah_m2=nominal, initial_soc=None if soc is None else float(soc))
     bp.unused = _unused(data, name)
+    bp.used = _used(data, name)
     return bp
 
 
@@ -222,6 +230,17 @@ def _entry(d: dict, key: str, where: str):
     if key not in d:
         raise InputError(f"{where}: the entry {key!r} is missing")
     return d[key]
+
+
+def _used(data: dict, electrode_section: str) -> list[str]:
+    """Entries of the file that the particle reads (the complement of :func:`_unused`)."""
+    par, init = data.get("Parameterisation") or {}, (data.get("State") or {}).get("Initial conditions") or {}
+    out = [f"Parameterisation/{electrode_section}/{k}" for k in par.get(electrode_section, {}) if k in _USED]
+    out += [f"Parameterisation/Cell/{k}" for k in par.get("Cell") or {} if k in _CELL_USED]
+    out += [f"Parameterisation/Electrolyte/{k}" for k in par.get("Electrolyte") or {}
+            if k == "Initial concentration [mol.m-3]"]
+    return out + [f"State/Initial conditions/{k}" for k in init
+                  if k in ("Initial state-of-charge", "Initial electrolyte concentration [mol.m-3]")]
 
 
 def _unused(data: dict, electrode_section: str) -> list[str]:

@@ -85,6 +85,31 @@ def test_bad_bpx_files_name_the_entry(tmp_path):
         bpx.read(tmp_path / "text.json")
 
 
+def test_every_entry_is_used_or_reported(tmp_path):
+    """Each Section/Subsection/key of the file is in ``used`` or named in ``unused`` (itself or its
+    section as a whole); entries the reader does not know (planted: an electrode key, a State block, a
+    top-level section) are reported, not dropped.  The official BPX examples (FaradayInstitution/BPX)
+    are checked the same way, against the ``bpx`` package, by tests/bench/check_bpx_schema.py."""
+    data = json.loads(EXAMPLE.read_text())
+    data["Parameterisation"]["Positive electrode"]["Planted [1]"] = 1.0
+    data["State"]["Planted block"] = {"a": 1}
+    data["Planted section"] = {"b": 2}
+    (tmp_path / "planted.json").write_text(json.dumps(data))
+    for electrode in bpx.ELECTRODES:
+        b = bpx.read(tmp_path / "planted.json", electrode)
+        assert not set(b.used) & set(b.unused)
+        leaves = [f"{sec}/{sub}/{k}" for sec in ("Parameterisation", "State") for sub, body in data[sec].items()
+                  for k in body] + ["Planted section"]
+        for leaf in leaves:
+            parts = leaf.split("/")
+            assert leaf in b.used or any(f"{'/'.join(parts[:i])} (section)" in b.unused or
+                                         "/".join(parts[:i]) in b.unused for i in range(1, len(parts) + 1)), leaf
+    pos = bpx.read(tmp_path / "planted.json", "positive")
+    assert "Parameterisation/Positive electrode/Planted [1]" in pos.unused
+    assert "State/Planted block (section)" in pos.unused and "Planted section (section)" in pos.unused
+    assert "Parameterisation/Positive electrode/OCP [V]" in pos.used and len(pos.used) == 16
+
+
 def _series(path):
     rows = list(csv.DictReader(open(path / "timeseries.csv")))
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
