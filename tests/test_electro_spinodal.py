@@ -183,3 +183,15 @@ def test_electro_spinodal_mpi_matches_serial(shared_tmp_path):
     assert s_par["steps"] == s_ser["steps"]
     a, b = s_par["free_energy_final"], s_ser["free_energy_final"]
     assert abs(a - b) < 1e-9 * abs(b), (a, b)
+
+
+def test_electro_spinodal_kill_and_restart(tmp_path):
+    """Killed (SIGKILL) right after its checkpoint at step 6 and continued with ``solidion restart``:
+    the same steps (error-controlled, with the Lyapunov check and Picard coupling) and the same time
+    series as the uninterrupted run.  Small mesh, default adaptive stepping."""
+    from restart_util import assert_same_run, kill_and_restart
+    sets = ["cells_per_side=12", "t_end=3.0", "fields_every=0"]
+    A, B = kill_and_restart("electro_spinodal", tmp_path, sets, every=3, kill_after_step=6)
+    assert A[0]["steps"] >= 10, A[0]["steps"]  # the kill falls inside the run
+    assert_same_run(A, B, rtol=1e-10)
+    assert B[0]["restarted_from_step"] >= 6
