@@ -33,13 +33,13 @@ import numpy as np
 import dolfinx.fem
 
 from fem import field_views
-from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
 from fem.field_plots import plot_section
 from fem.models.cahn_hilliard import SOLVERS, CahnHilliard, acceptance_checks, smooth_noise
 from fem.observables import Integral
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.parameters import Parameters, param
+from fem.parameters import param
+from fem.regular_solution import RegularSolutionParameters
 from fem.scaling import AVOGADRO, Scales
 from fem.simulation import Simulation, StepControl
 from meshes.sphere import sphere
@@ -49,16 +49,14 @@ DESCRIPTION = "3D particle quenched into the spinodal region (Cahn-Hilliard, reg
 
 
 @dataclass
-class ParticleSpinodalParameters(Parameters):
+class ParticleSpinodalParameters(RegularSolutionParameters):
+    """The regular-solution block (omega_eV ... c_max_mol_m3): :mod:`fem.regular_solution`; a wider
+    interface than the platelets' (resolvable on a 3D mesh)."""
+
     radius_m: float = param(50e-9, "particle radius R", "m", gt=0)
     mesh_size: float = param(0.08, "element size relative to the radius", "-", gt=0, le=1)
-    omega_eV: float = param(0.1159, "regular-solution interaction Omega", "eV", ge=0)
-    s1_eV_K: float = param(0.0, "vibrational entropy coefficient s1 (Omega_eff = Omega - T s1)", "eV/K")
-    coherency_eV: float = param(0.0, "homogeneous coherency-strain energy K (term K c^2)", "eV", ge=0)
-    temperature_K: float = param(298.15, "temperature", "K", gt=0)
     interface_length_m: float = param(5e-9, "interface length lambda = sqrt(kappa / Omega_eff)", "m", gt=0)
     diffusivity_m2_s: float = param(1e-16, "tracer diffusivity D (mobility D c(1-c)/kT)", "m^2/s", gt=0)
-    c_max_mol_m3: float = param(22806.0, "site (maximum) concentration", "mol/m^3", gt=0)
     c0: float = param(0.5, "mean site fraction after the quench", "-", gt=0, lt=1)
     noise: float = param(0.01, "amplitude of the initial noise", "-", ge=0)
     seed: int = param(1, "seed of the initial noise", "-", ge=0)
@@ -86,9 +84,9 @@ Parameters = ParticleSpinodalParameters
 
 
 def build(p: ParticleSpinodalParameters, comm):
-    fe = RegularSolution.from_eV(p.omega_eV, p.temperature_K, p.s1_eV_K, p.coherency_eV)
+    fe = p.free_energy()
     domain = sphere(p.radius_m, p.mesh_size, order=1, comm=comm)
-    kappa = fe.a * (p.interface_length_m / p.radius_m) ** 2
+    kappa = p.gradient_coefficient(p.radius_m)
     model = CahnHilliard(domain.mesh, fe, kappa=kappa, mobility=lambda c: mobility(c, "lattice"),
                          scheme=p.scheme, solver=p.solver, prefix="pspin_")
     noise = smooth_noise(p.seed, p.noise, n_modes=48, k_max=2.0 / (p.interface_length_m / p.radius_m))

@@ -45,7 +45,6 @@ import ufl
 import dolfinx.fem
 import dolfinx.mesh
 
-from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.mobility import mobility
 from fem.errors import SolverError
@@ -54,7 +53,8 @@ from fem.models.cahn_hilliard import (SOLVERS, ReactingCahnHilliard, acceptance_
                                       spinodal_max_dt)
 from fem.models.reaction_limited import ReactionLimitedCahnHilliard
 from fem.output import RunOutput, mesh_summary
-from fem.parameters import Parameters, param
+from fem.parameters import param
+from fem.regular_solution import ElectrodeRegularSolutionParameters
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales
 from fem.simulation import Simulation, StepControl
 from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
@@ -64,20 +64,15 @@ DESCRIPTION = "Phase-separating (LiFePO4-like) particle at low and high C-rate: 
 
 
 @dataclass
-class ChargeParameters(Parameters):
+class ChargeParameters(ElectrodeRegularSolutionParameters):
+    """The regular-solution block (omega_eV ... u0_V): :mod:`fem.regular_solution`."""
+
     length_x_m: float = param(100e-9, "particle length along x (no-flux faces at x = 0, Lx)", "m", gt=0)
     length_y_m: float = param(50e-9, "particle thickness along y (insertion faces y = 0, Ly)", "m", gt=0)
     cells_x: int = param(50, "cells along x", "-", ge=2)
     cells_y: int = param(25, "cells along y", "-", ge=2)
-    omega_eV: float = param(0.1159, "regular-solution interaction Omega (4.51 kT at 298 K)", "eV", ge=0)
-    s1_eV_K: float = param(0.0, "vibrational entropy coefficient s1 (Omega_eff = Omega - T s1)", "eV/K")
-    coherency_eV: float = param(0.0, "homogeneous coherency-strain energy K (term K c^2)", "eV", ge=0)
-    temperature_K: float = param(298.15, "temperature", "K", gt=0)
-    interface_length_m: float = param(3e-9, "interface length lambda = sqrt(kappa / Omega_eff)", "m", gt=0)
     diffusivity_m2_s: float = param(1e-16, "tracer diffusivity D (mobility D c(1-c)/kT)", "m^2/s", gt=0)
     anisotropy_x: float = param(1.0, "mobility ratio along x relative to y", "-", gt=0)
-    c_max_mol_m3: float = param(22806.0, "site (maximum) concentration", "mol/m^3", gt=0)
-    u0_V: float = param(3.422, "reference potential U0 (plateau of the symmetric solution)", "V")
     exchange_current_A_m2: float = param(0.5, "exchange current density i0 (Butler-Volmer)", "A/m^2", gt=0)
     control: str = param("current", "current: galvanostatic at c_rates (uniform flux); voltage: potentiostatic "
                          "hold at hold_voltage_V with a local Butler-Volmer surface reaction; reaction: galvanostatic "
@@ -108,10 +103,6 @@ class ChargeParameters(Parameters):
                                                     self.cells_y / self.length_y_m) >= 0.5,
                      "interface_length_m", "must be at least half a cell (refine cells_x, cells_y)")
 
-    def free_energy(self) -> RegularSolution:
-        return RegularSolution.from_eV(self.omega_eV, self.temperature_K, self.s1_eV_K, self.coherency_eV,
-                                       self.u0_V)
-
 
 Parameters = ChargeParameters
 
@@ -141,7 +132,7 @@ def build(p: ChargeParameters, comm) -> tuple[ReactingCahnHilliard, Scales]:
     model = (ReactionLimitedCahnHilliard if p.control == "reaction" else ReactingCahnHilliard)(
         mesh, fe, ds, control=p.control, extract=p.direction == "charge", kinetics=kinetics(p),
         kT_e=fe.kT / ELEMENTARY_CHARGE, molar_flux=s.molar_flux, v_hold_V=p.hold_voltage_V, u0_V=p.u0_V,
-        kappa=fe.a * (p.interface_length_m / p.length_y_m) ** 2,
+        kappa=p.gradient_coefficient(p.length_y_m),
         mobility=lambda c: mobility(c, "lattice", 1.0, A), scheme=p.scheme, solver=p.solver, prefix="psc_",
         # the potentiostatic inflow depends on the unknowns: converge the residual (whose
         # sum is the discrete lithium balance) to round-off

@@ -34,13 +34,13 @@ import numpy as np
 import dolfinx.fem
 import dolfinx.mesh
 
-from fem.constitutive.free_energy import RegularSolution
 from fem.errors import SolverError
 from fem.field_plots import plot_section
 from fem.models.cahn_hilliard import SOLVERS, acceptance_checks, smooth_noise
 from fem.models.platelet import PlateletCahnHilliard, critical_rate, growth_rate, homogeneous_phi
 from fem.output import RunOutput, mesh_summary
-from fem.parameters import Parameters, param
+from fem.parameters import param
+from fem.regular_solution import ElectrodeRegularSolutionParameters
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY
 from fem.simulation import Simulation, StepControl
 from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
@@ -51,24 +51,19 @@ DESCRIPTION = ("Depth-averaged LiFePO4-like platelet, reaction-limited (Cahn-Hil
 
 
 @dataclass
-class PlateletParameters(Parameters):
+class PlateletParameters(ElectrodeRegularSolutionParameters):
+    """The regular-solution block (omega_eV ... u0_V): :mod:`fem.regular_solution`."""
+
     length_m: float = param(100e-9, "platelet length L_x along x (the front travels along x)", "m", gt=0)
     width_m: float = param(50e-9, "platelet width L_y (2D only)", "m", gt=0)
     thickness_m: float = param(20e-9, "platelet thickness h (transport through it is fast)", "m", gt=0)
     reacting_faces: int = param(2, "number of reacting large faces n_f", "-", ge=1, le=2)
     cells_x: int = param(100, "cells along x", "-", ge=2)
     cells_y: int = param(0, "cells along y (0: 1D line across the face)", "-", ge=0)
-    omega_eV: float = param(0.1159, "regular-solution interaction Omega (4.51 kT at 298 K)", "eV", ge=0)
-    s1_eV_K: float = param(0.0, "vibrational entropy coefficient s1 (Omega_eff = Omega - T s1)", "eV/K")
-    coherency_eV: float = param(0.0, "homogeneous coherency-strain energy K (term K c^2)", "eV", ge=0)
-    temperature_K: float = param(298.15, "temperature", "K", gt=0)
-    interface_length_m: float = param(3e-9, "interface length lambda = sqrt(kappa / Omega_eff)", "m", gt=0)
     exchange_current_A_m2: float = param(0.05, "exchange current i0_ref per face at c = 1/2, mu = 0", "A/m^2",
                                          gt=0)
     inplane_diffusivity_m2_s: float = param(0.0, "in-plane tracer diffusivity D (0: pure reaction)", "m^2/s",
                                             ge=0)
-    c_max_mol_m3: float = param(22806.0, "site (maximum) concentration", "mol/m^3", gt=0)
-    u0_V: float = param(3.422, "reference potential U0 (plateau of the symmetric solution)", "V")
     c_rates: list[float] = param([1.0, 100.0], "C-rates (1C: c_max h |A| in one hour), one stage each", "1/h")
     direction: str = param("discharge", "discharge: insert Li from c_start; charge: extract",
                            choices=("discharge", "charge"))
@@ -91,10 +86,6 @@ class PlateletParameters(Parameters):
         self.require(self.interface_length_m * min(cells) >= 0.5, "interface_length_m",
                      "must be at least half a cell (refine cells_x, cells_y)")
 
-    def free_energy(self) -> RegularSolution:
-        return RegularSolution.from_eV(self.omega_eV, self.temperature_K, self.s1_eV_K, self.coherency_eV,
-                                       self.u0_V)
-
     def time_scale_s(self) -> float:
         """T = c_max h F / (n_f i0_ref)."""
         return self.c_max_mol_m3 * self.thickness_m * FARADAY / (self.reacting_faces * self.exchange_current_A_m2)
@@ -111,7 +102,7 @@ def build(p: PlateletParameters, comm) -> PlateletCahnHilliard:
                                              [p.cells_x, p.cells_y], cell_type=dolfinx.mesh.CellType.triangle)
     else:
         mesh = dolfinx.mesh.create_interval(comm, p.cells_x, [0.0, 1.0])
-    return PlateletCahnHilliard(mesh, fe, kappa=fe.a * (p.interface_length_m / p.length_m) ** 2,
+    return PlateletCahnHilliard(mesh, fe, kappa=p.gradient_coefficient(p.length_m),
                                 inplane_mobility=p.inplane_diffusivity_m2_s * T / p.length_m**2,
                                 kT_e=fe.kT / ELEMENTARY_CHARGE, u0_V=p.u0_V, extract=p.direction == "charge",
                                 scheme=p.scheme, solver=p.solver, prefix="platelet_")
