@@ -43,8 +43,7 @@ from fem.parameters import Parameters, param
 from fem.scaling import FARADAY, Scales, thermal_voltage
 from fem.simulation import Simulation, StepControl
 from meshes import tags as T
-from meshes.tagged import TaggedMesh
-from meshes.two_phase import radial_core_shell, two_phase_slab
+from meshes.stefan_particle import stefan_particle
 
 NAME = "shrinking_core"
 DESCRIPTION = "Two-phase (LiFePO4-like) particle with a sharp moving phase boundary (ALE Stefan problem)"
@@ -171,42 +170,6 @@ class ShrinkingCoreParameters(Parameters):
 Parameters = ShrinkingCoreParameters
 
 
-def build_domain(p: ShrinkingCoreParameters, comm) -> tuple[TaggedMesh, dict]:
-    """Mesh (unit outer radius / thickness), the geometry arguments of TwoPhaseStefan (plus
-    ``solid_angle``: weighted -> true volumes) and its ``remesher`` (model -> new mesh of the current
-    geometry: 1D uniform cells per phase, 2D/3D Gmsh inside the kept interface and surface)."""
-    xi0, h, h_shell = p.core_fraction0(), p.h(), p.h_shell()
-    hi = p.interface_mesh_size or None
-    R = p.radius_m
-    if p.geometry == "sphere_1d":
-        def remesher(model):
-            r_c = model.interface_radius()
-            return radial_core_shell(r_c, min(h, hi or h), comm, R, h_shell=min(h, (1 - r_c) * h_shell / (1 - xi0)))
-        dom = radial_core_shell(xi0, min(h, hi or h), comm, R, h_shell=min(h_shell, hi or h_shell))
-        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0] ** 2,
-                   fixed=[T.SYMMETRY, T.SURFACE], solid_angle=4 * math.pi, remesher=remesher)
-    elif p.geometry in ("axisymmetric_2d", "sphere_3d"):
-        from meshes.core_shell import boundary_facets, core_shell, core_shell_from_boundaries
-        dim = 2 if p.geometry == "axisymmetric_2d" else 3
-
-        def remesher(model):
-            return core_shell_from_boundaries(boundary_facets(model.domain, T.interface(0)),
-                                              boundary_facets(model.domain, T.SURFACE), h, comm, R, dim=dim,
-                                              h_interface=min(hi or h_shell, h_shell) if dim == 3 else None)
-        dom = core_shell(xi0 * R, [(1 - xi0) * R], h=h, h_interface=min(hi or h_shell, h_shell), dim=dim,
-                         comm=comm, length_scale=R)
-        geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), fixed=[T.SURFACE],
-                   weight=(lambda x: x[0]) if dim == 2 else None, solid_angle=2 * math.pi if dim == 2 else 1.0,
-                   slip=[(T.SYMMETRY, 0)] if dim == 2 else [], remesher=remesher)
-    else:
-        dim = int(p.geometry[5])
-        dom = two_phase_slab(dim, 1.0, xi0, min(h, hi or h), comm, R)
-        geo = dict(alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE, weight=None,
-                   fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None, solid_angle=1.0,
-                   remesher=None)
-    return dom, geo
-
-
 def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: float, area_w: float,
                       bv: ButlerVolmer):
     """(dirichlet, inflow, current density [A/m^2, anodic positive]) on the shell surface."""
@@ -238,7 +201,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
     xa, xb = p.phase_fractions()
     spherical = p.geometry in SPHERICAL
-    dom, geo = build_domain(p, comm)
+    dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, p.radius_m,
+                               h_interface=p.interface_mesh_size or None)
     mesh = dom.mesh
     omega = geo.pop("solid_angle")
     one = dolfinx.fem.Constant(mesh, 1.0)
@@ -292,12 +256,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
             "c_surface_mol_m3": xs * s.concentration,
             ("current_A" if spherical else "current_A_m2"): -model.flux_now * mol / s.time * FARADAY,
             ("moles_mol" if spherical else "moles_mol_m2"): moles * mol,
-            "mass_balance_rel_error": abs(moles - model.moles0 - model.moles_in) / abs(model.moles0),
-            "stefan_iterations": model.iterations,
-            "min_mesh_quality": model.last_quality.min_shape_ratio,
-            "min_cell_size_ratio": model.last_quality.min_size_ratio,
-            "remesh_count": model.remesh_count,
-            "cells": model.mesh.topology.index_map(model.mesh.topology.dim).size_global,
+            **model.diagnostics(),
         })
         return row
 
@@ -343,16 +302,10 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     _plot(out, p, spherical, xa, xb)
     final = float(out.timeseries.column("core_volume_fraction")[-1])
     reason = res.reason or f"t_end reached (core volume fraction {final:.3g})"
-    out.finish(res.status, reason, **res.summary(s.time), stefan_iterations=res.newton,
-               mesh_motion_wall_s=model.ale_wall, diffusion_wall_s=model.diffusion_wall,
-               mesh_motion_wall_share=model.ale_wall / max(model.ale_wall + model.diffusion_wall, 1e-300),
+    out.finish(res.status, reason, **res.summary(s.time), stefan_iterations=res.newton, **model.summary(),
                final_core_volume_fraction=final,
                max_mass_balance_rel_error=float(np.max(out.timeseries.column("mass_balance_rel_error"))),
-               initial_core_volume_fraction=V0_core / volume_w, remesh_count=model.remesh_count,
-               remesh_wall_s=model.remesh_wall, final_cells=model._global_cells(),
-               max_remesh_moles_rel_error=max((e["moles_rel_error"] for e in model.remesh_log), default=0.0),
-               max_remesh_moles_correction_rel=max((abs(e["moles_correction_rel"]) for e in model.remesh_log),
-                                                   default=0.0),
+               initial_core_volume_fraction=V0_core / volume_w,
                resolved={"initial_core_fraction": p.core_fraction0(), "mesh_size": p.h(),
                          "shell_mesh_size": p.h_shell(), "one_c_basis": p.capacity_basis})
     model.destroy()

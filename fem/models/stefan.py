@@ -79,7 +79,7 @@ class TwoPhaseStefan:
     domain : :class:`meshes.tagged.TaggedMesh`.
     alpha, beta, interface : names of the two cell groups and of the interior facet group between them.
     c_alpha, c_beta : interface (equilibrium) concentrations of each phase.
-    D_alpha, D_beta : float or callable c -> UFL diffusivity.
+    D_alpha, D_beta : float, constant (gdim, gdim) tensor (array) or callable c -> UFL diffusivity.
     init_alpha, init_beta : float or callable X -> values (X of shape (3, n)).
     weight : callable x -> rho(x) (``lambda x: x[0]**2`` for 1D spheres) or None.
     fixed : facet names where the mesh does not move; slip : (facet name, component) pairs.
@@ -196,7 +196,9 @@ class TwoPhaseStefan:
             self.free_weight[p] = dolfinx.fem.form(rho * v * dxp)
             c_old.x.array[:] = c.x.array
             Dp = D_alpha if p == "alpha" else D_beta
-            Dp = Dp(c) if callable(Dp) else dolfinx.fem.Constant(mesh, float(Dp))
+            # a scalar, or a constant (gdim, gdim) tensor (anisotropic phase: J = -D grad c)
+            Dp = Dp(c) if callable(Dp) else dolfinx.fem.Constant(
+                mesh, float(Dp) if np.ndim(Dp) == 0 else np.asarray(Dp, dtype=float))
             F = ale_diffusion_residual(c, c_old, v, Dp, dxp, self.dt, disp, weight=weight, inflow=flows)
             # A zero term over the whole mesh puts the (Dirichlet) dofs outside the phase into the
             # sparsity pattern, so their unit diagonal can be inserted.
@@ -239,6 +241,7 @@ class TwoPhaseStefan:
         self.interface_measure = Integral(1.0 * dS)
         self.interface_mean_x = Integral(ufl.avg(x[0]) * dS)
         self.interface_mean_r = Integral(ufl.avg(ufl.sqrt(ufl.inner(x, x))) * dS)
+        self._moments = None  # second moments of the core (built on first use; per mesh)
         vmap, wmap = V.dofmap.list, self.ale.W.dofmap.list
         s2b = np.empty(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=np.int64)
         s2b[vmap.ravel()] = wmap.ravel()
@@ -509,6 +512,33 @@ class TwoPhaseStefan:
     def interface_radius(self) -> float:
         """Mean |x| over the interface."""
         return self.interface_mean_r() / self.interface_measure()
+
+    def equivalent_semi_axes(self, phase: str = "alpha") -> np.ndarray:
+        """Semi-axes of the ellipsoid (axes along x, y, z) with the phase's second moments (gdim 3,
+        weight 1): a_i = sqrt(5 int x_i^2 dx / |Omega_p|) (exact for an axis-aligned ellipsoid
+        centred at the origin)."""
+        if self._moments is None:
+            x = ufl.SpatialCoordinate(self.mesh)
+            self._moments = {p: [Integral(x[i] ** 2 * self.domain.dx(self.names[p])) for i in range(self.gdim)]
+                             for p in PHASES}
+        vol = self.volume[phase]()
+        return np.sqrt(5 * np.array([m() for m in self._moments[phase]]) / max(vol, 1e-300))
+
+    def diagnostics(self) -> dict:
+        """Per-step row: mass balance, interface iterations, mesh quality, remeshes, cells."""
+        return {"mass_balance_rel_error": abs(self.total_moles() - self.moles0 - self.moles_in) / abs(self.moles0),
+                "stefan_iterations": self.iterations, "min_mesh_quality": self.last_quality.min_shape_ratio,
+                "min_cell_size_ratio": self.last_quality.min_size_ratio, "remesh_count": self.remesh_count,
+                "cells": self._global_cells()}
+
+    def summary(self) -> dict:
+        """Run totals: wall-time split, remeshes and their moles restoration."""
+        return dict(mesh_motion_wall_s=self.ale_wall, diffusion_wall_s=self.diffusion_wall,
+                    mesh_motion_wall_share=self.ale_wall / max(self.ale_wall + self.diffusion_wall, 1e-300),
+                    remesh_count=self.remesh_count, remesh_wall_s=self.remesh_wall, final_cells=self._global_cells(),
+                    max_remesh_moles_rel_error=max((e["moles_rel_error"] for e in self.remesh_log), default=0.0),
+                    max_remesh_moles_correction_rel=max((abs(e["moles_correction_rel"]) for e in self.remesh_log),
+                                                        default=0.0))
 
     def destroy(self):
         for s in self.solvers.values():
