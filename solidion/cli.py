@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--config", metavar="FILE.toml", help="TOML file of parameters")
     r.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                    help="set one parameter (TOML literal), repeatable")
+    r.add_argument("--params-file", metavar="FILE.json",
+                   help="Battery Parameter eXchange (BPX) file for the particle problems "
+                        "(= --set bpx_file=FILE)")
+    r.add_argument("--electrode", choices=("positive", "negative"),
+                   help="the electrode of --params-file (= --set bpx_electrode=...; default positive)")
     r.add_argument("--out", metavar="DIR", help="output directory (default results/<problem>-<timestamp>/)")
     r.add_argument("--overwrite", action="store_true",
                    help="reuse an --out directory holding a finished run (its outputs are removed first)")
@@ -145,6 +150,16 @@ def _info() -> int:
     return EXIT_OK
 
 
+def _bpx_overrides(args) -> list[str]:
+    """``--params-file``/``--electrode`` as the parameter overrides they stand for."""
+    import json
+    from fem.errors import InputError
+    if args.electrode and not args.params_file:
+        raise InputError("--electrode needs --params-file FILE.json (the BPX file it selects from)")
+    out = [f"bpx_file={json.dumps(args.params_file)}"] if args.params_file else []
+    return out + ([f"bpx_electrode={json.dumps(args.electrode)}"] if args.electrode else [])
+
+
 def _run(args, petsc_argv, debug) -> int:
     from mpi4py import MPI
     import problems
@@ -166,6 +181,7 @@ def _run(args, petsc_argv, debug) -> int:
             name = summary.get("problem", "?")
         else:
             name = args.problem or problems.DEFAULT
+            args.overrides += _bpx_overrides(args)
             summary = run_problem(name, out=args.out, config=args.config, overrides=args.overrides,
                                   comm=comm, quiet=args.quiet, overwrite=args.overwrite,
                                   checkpoint_every=args.checkpoint_every)

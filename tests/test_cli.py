@@ -126,3 +126,22 @@ def test_mesh_describe_and_quiet(tmp_path):
     r = solidion("mesh", "sphere", "--quiet", "--set", "radius_m=1e-6", "--set", "h=0.5", "--out", tmp_path / "s.xdmf")
     assert r.returncode == 0 and r.stdout == "", (r.stdout, r.stderr)
     assert (tmp_path / "s.xdmf").is_file()
+
+
+def test_params_file_and_electrode_flags(tmp_path):
+    """``--params-file FILE --electrode E`` = ``--set bpx_file=FILE --set bpx_electrode=E``;
+    ``--electrode`` alone is refused (exit 2, one line)."""
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[1] / "examples" / "bpx_chen2020.json"
+    fast = ["--set", "geometry='sphere'", "--set", "mesh_size=0.5", "--set", "fields_every=0",
+            "--set", "section_plot=false", "--set", "t_end_s=10.0", "--set", "cutoff_voltage_V=0.01", "--quiet"]
+    r = solidion("run", "particle_discharge", "--params-file", example, "--electrode", "negative",
+                 "--out", tmp_path / "o", *fast, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["status"] == "ok"
+    assert s["parameters"]["bpx_file"] == str(example) and s["parameters"]["bpx_electrode"] == "negative"
+    r = solidion("run", "particle_discharge", "--electrode", "negative", "--out", tmp_path / "x", timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "solidion: error: --electrode needs --params-file FILE.json (the BPX file it selects from)")
+    assert not (tmp_path / "x").exists()
