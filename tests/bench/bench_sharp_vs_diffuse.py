@@ -2,7 +2,7 @@
 """Sharp-interface Stefan vs diffuse-interface Cahn-Hilliard: the same planar lithiation.
 
     docker/run python3 tests/bench/bench_sharp_vs_diffuse.py [--widths 0.02,0.01,0.005]
-        [--cells-per-width 8] [--ratio 0.005] [--stefan-h 0.0025]
+        [--cells-per-width 8] [--ratio 0.005] [--stefan-h 0.0025] [--floor-factor 0.5]
 
 Case and models: :mod:`fem.reference.sharp_vs_diffuse` (a = Omega/kT = 2.5, binodal
 0.1448 / 0.8552, surface c_s = 0.95, alpha far field 0.10, D = 1 in both phases, slab L = 2,
@@ -42,10 +42,12 @@ def main(argv=None) -> int:
     ap.add_argument("--cells-per-width", type=float, default=8.0)
     ap.add_argument("--ratio", type=float, default=0.005, help="dt = ratio * t (and ratio/2)")
     ap.add_argument("--stefan-h", type=float, default=0.0025)
+    ap.add_argument("--floor-factor", type=float, default=0.5,
+                    help="m0 = factor * min g''(binodal): sets the mobility inside the interface")
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "sharp_vs_diffuse.json"))
     args = ap.parse_args(argv)
     widths = [float(w) for w in args.widths.split(",")]
-    case = Case()
+    case = Case(floor_factor=args.floor_factor)
     ca, cb = case.binodal()
     ex = case.neumann()
     times = np.array(case.times)
@@ -100,7 +102,8 @@ def main(argv=None) -> int:
 
     out = {"case": {"omega_kT": case.omega_kT, "c_alpha": ca, "c_beta": cb, "c_surface": case.c_surface,
                     "c_init": case.c_init, "D": case.D, "L": case.L, "t0": case.t0, "times": list(case.times),
-                    "lambda": ex.lam, "mobility_floor": case.mobility_floor()},
+                    "lambda": ex.lam, "mobility_floor": case.mobility_floor(),
+                    "floor_factor": case.floor_factor, "cells_per_width": args.cells_per_width},
            "X_sharp_exact": X_S.tolist(), "stefan_model": {**st, "h": args.stefan_h, "error": stefan_err},
            "widths": rows, "observed_order": orders, "ratio": args.ratio,
            "wall_s": time.perf_counter() - tic, "loadavg_start": load0, "loadavg_end": load1}
