@@ -36,6 +36,28 @@ NEWTON_RTOL, NEWTON_ATOL, NEWTON_MAX_IT = 1e-10, 1e-12, 25
 NON_FINITE = "non-finite iterate"
 
 
+#: The ``auto`` linear solver of the block-preconditioned models (Cahn–Hilliard, PNP): LU (MUMPS)
+#: up to this many unknowns, by the mesh's topological dimension, the scalable preconditioner
+#: above.  Sparse LU costs ~N^1.5 (2D) but ~N^2 (3D, nested-dissection separators of N^(2/3)
+#: nodes) flops.  Measured CPU seconds per step (tests/bench/bench_auto_threshold.py,
+#: Cahn–Hilliard, tests/bench/README.md): in 3D LU is already 1.3x / 2.5x / 3.6x slower than the
+#: factored-Schur fieldsplit at 1.5k / 3.5k / 6.8k unknowns (PNP: LU 5x slower at 12k), but the
+#: iterative solver is the less robust one (large dt), so LU is kept where it costs < ~1 s/step:
+#: 3D up to 5k.  In 2D LU costs 0.19 / 1.5 / 6.2 s per step at 10k / 50k / 126k unknowns: 50k.
+#: 1D systems are banded: LU always.
+AUTO_LU_MAX_DOFS = {1: 10**9, 2: 50_000, 3: 5_000}
+
+
+def auto_lu_max_dofs(tdim: int) -> int:
+    """Largest number of unknowns for which ``auto`` picks LU on a mesh of topological dimension ``tdim``."""
+    return AUTO_LU_MAX_DOFS[int(tdim)]
+
+
+def auto_uses_lu(ndofs: int, tdim: int) -> bool:
+    """True when ``auto`` picks LU (MUMPS) for ``ndofs`` global unknowns on a ``tdim``-dimensional mesh."""
+    return int(ndofs) <= auto_lu_max_dofs(tdim)
+
+
 def all_finite(u: dolfinx.fem.Function) -> bool:
     """True when every value of ``u`` (ghosts included) is finite on every rank (collective)."""
     return bool(u.function_space.mesh.comm.allreduce(bool(np.isfinite(u.x.array).all()), op=_mpi_land()))

@@ -53,7 +53,7 @@ from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
 from fem.error_control import TimeErrorControl
 from fem.field_plots import gather_dofs
-from fem.models.cahn_hilliard import SOLVERS, acceptance_checks
+from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, acceptance_checks
 from fem.models.electro_cahn_hilliard import ElectroCahnHilliard, lyapunov_decreases
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
@@ -92,7 +92,7 @@ class ElectroSpinodalParameters(Parameters):
     scheme: str = param("implicit", "time discretization of f_chem (implicit: no splitting error, steps "
                         "guarded by the Lyapunov check)", choices=("split", "implicit"))
     lyapunov_check: bool = param(True, "refuse a step that raises the Lyapunov functional")
-    solver: str = param("lu", "linear solver of the Cahn-Hilliard step", choices=SOLVERS)
+    solver: str = param("lu", "Cahn-Hilliard step's " + SOLVER_HELP, choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first, output times and last)", ge=0)
 
     def check(self):

@@ -35,7 +35,7 @@ import dolfinx.fem
 from fem import field_views
 from fem.constitutive.mobility import mobility
 from fem.field_plots import plot_section
-from fem.models.cahn_hilliard import SOLVERS, CahnHilliard, acceptance_checks, smooth_noise
+from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, CahnHilliard, acceptance_checks, smooth_noise
 from fem.observables import Integral
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import param
@@ -67,7 +67,7 @@ class ParticleSpinodalParameters(RegularSolutionParameters):
     scheme: str = param("split", "time discretization", choices=("split", "implicit"))
     energy_check: bool = param(True, "refuse a step that raises the free energy (False: the decay is "
                                "observed, not enforced)")
-    solver: str = param("fieldsplit", "linear solver", choices=SOLVERS)
+    solver: str = param("fieldsplit", SOLVER_HELP, choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first and last only)", ge=0)
     max_steps: int = param(100000, "stop after this many steps", "-", ge=1)
 

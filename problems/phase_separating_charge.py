@@ -49,8 +49,8 @@ from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.mobility import mobility
 from fem.errors import SolverError
 from fem.field_plots import plot_section
-from fem.models.cahn_hilliard import (SOLVERS, ReactingCahnHilliard, acceptance_checks, smooth_noise,
-                                      spinodal_max_dt)
+from fem.models.cahn_hilliard import (SOLVER_HELP, SOLVERS, ReactingCahnHilliard, acceptance_checks,
+                                      smooth_noise, spinodal_max_dt)
 from fem.models.reaction_limited import ReactionLimitedCahnHilliard
 from fem.output import RunOutput, mesh_summary
 from fem.parameters import param
@@ -91,7 +91,7 @@ class ChargeParameters(ElectrodeRegularSolutionParameters):
     scheme: str = param("implicit", "time discretization of g' (split: convex-concave, first-order lag "
                         "error 2 a dc in mu; implicit: fully implicit backward Euler)",
                         choices=("split", "implicit"))
-    solver: str = param("lu", "linear solver", choices=SOLVERS)
+    solver: str = param("lu", SOLVER_HELP, choices=SOLVERS)
     seed: int = param(7, "seed of the small initial noise (breaks the symmetry)", "-", ge=0)
     noise: float = param(1e-3, "amplitude of the initial noise", "-", ge=0)
 

@@ -36,7 +36,7 @@ import dolfinx.mesh
 
 from fem.errors import SolverError
 from fem.field_plots import plot_section
-from fem.models.cahn_hilliard import SOLVERS, acceptance_checks, smooth_noise
+from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, acceptance_checks, smooth_noise
 from fem.models.platelet import PlateletCahnHilliard, critical_rate, growth_rate, homogeneous_phi
 from fem.output import RunOutput, mesh_summary
 from fem.parameters import param
@@ -77,7 +77,7 @@ class PlateletParameters(ElectrodeRegularSolutionParameters):
     dc_max: float = param(0.02, "largest change of c in one step", "-", gt=0)
     growth_dt_factor: float = param(0.1, "while homogeneous: dt <= this / linear growth rate s(k1)", "-", gt=0)
     scheme: str = param("implicit", "time discretization of g'", choices=("split", "implicit"))
-    solver: str = param("lu", "linear solver", choices=SOLVERS)
+    solver: str = param("lu", SOLVER_HELP, choices=SOLVERS)
 
     def check(self):
         self.require(len(self.c_rates) > 0 and all(r > 0 for r in self.c_rates), "c_rates",

@@ -110,7 +110,7 @@ class SpaceChargeParameters(Parameters):
     t_end_s: float = param(2.0, "end of the contact transient (0: skip)", "s", ge=0)
     dt_s: float = param(1e-6, "initial time step", "s", gt=0)
     currents_A_m2: list = param([0.01, 0.03, 0.1, 0.3], "applied ionic current densities (steady states)", "A/m^2")
-    solver: str = param("auto", "linear solver: auto = LU (MUMPS) up to 50k unknowns, else fieldsplit "
+    solver: str = param("auto", "linear solver: auto = LU (MUMPS) up to 5k unknowns in 3D, 50k in 2D, always in 1D, else fieldsplit "
                         "(Slotboom variables + Schur fieldsplit with BoomerAMG, fem/pnp_preconditioner.py); "
                         "override with PETSc options under the -pnpp_/-pnpt_/-pnps_ prefixes",
                         choices=pnp.LINEAR_SOLVERS)

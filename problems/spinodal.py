@@ -40,7 +40,7 @@ import dolfinx.mesh
 from fem.constitutive.mobility import mobility
 from fem.constitutive.polynomial import DoubleWell
 from fem.field_plots import plot_section
-from fem.models.cahn_hilliard import SOLVERS, CahnHilliard, acceptance_checks
+from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, CahnHilliard, acceptance_checks
 from fem.error_control import TimeErrorControl
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import Parameters, param
@@ -77,7 +77,7 @@ class SpinodalParameters(Parameters):
     scheme: str = param("split", "time discretization", choices=("split", "implicit"))
     energy_check: bool = param(True, "refuse a step that raises the free energy (False: the decay is "
                                "observed, not enforced)")
-    solver: str = param("lu", "linear solver", choices=SOLVERS)
+    solver: str = param("lu", SOLVER_HELP, choices=SOLVERS)
     fields_every: int = param(0, "write fields every N steps (0: first and last only)", ge=0)
     time_unit_s: float = param(1.0, "seconds per benchmark time unit (SI columns t_s = t_benchmark * "
                                "time_unit_s, dt_s; PFHub 1 itself is nondimensional)", "s", gt=0)

@@ -24,13 +24,43 @@ def test_auto_keeps_lu_when_small_and_picks_block_solvers_when_large():
     from fem.models import cahn_hilliard as ch
     from fem.models import pnp
     assert pnp.linear_solver_options("auto", 1000) == petsc_options.direct_lu()
-    big = pnp.linear_solver_options("auto", 10 * pnp.AUTO_LU_MAX_DOFS)
+    big = pnp.linear_solver_options("auto", 10 * pnp.AUTO_LU_MAX_DOFS[2], tdim=2)
     assert big["pc_python_type"] == "fem.pnp_preconditioner.SlotboomPC"
     assert pnp.linear_solver_options("auto") == {"solver": "auto"}
     with pytest.raises(Exception):
         pnp.linear_solver_options("ilu")
-    assert "auto" in ch.SOLVERS and ch.AUTO_LU_MAX_DOFS > 10_000
+    assert "auto" in ch.SOLVERS and ch.AUTO_LU_MAX_DOFS[2] > 10_000
     assert ch.fieldsplit_options()["fieldsplit_mu_pc_python_type"] == "fem.solver.FactoredSchurPC"
+
+
+def test_auto_threshold_is_dimension_aware():
+    """LU loses to the block preconditioners at a few thousand unknowns in 3D but not before ~50k in 2D
+    (tests/bench/bench_auto_threshold.py: 3D CH, LU 3.6x the CPU time at 6.8k unknowns)."""
+    from fem import solver
+    from fem.models import pnp
+    assert solver.auto_uses_lu(4_000, 3) and not solver.auto_uses_lu(6_000, 3)
+    assert solver.auto_uses_lu(40_000, 2) and not solver.auto_uses_lu(60_000, 2)
+    assert solver.auto_uses_lu(10**6, 1)
+    assert pnp.linear_solver_options("auto", 20_000, tdim=2) == petsc_options.direct_lu()
+    assert pnp.linear_solver_options("auto", 20_000, tdim=3)["pc_type"] == "python"
+
+
+@pytest.mark.parametrize("tdim, expected", [(2, "lu"), (3, "fieldsplit")])
+def test_cahn_hilliard_auto_choice_by_dimension(tdim, expected):
+    """The model applies the threshold of its mesh's dimension: ~7k unknowns are LU in 2D, fieldsplit in 3D."""
+    from fem.constitutive.mobility import mobility
+    from fem.constitutive.polynomial import DoubleWell
+    from fem.models.cahn_hilliard import CahnHilliard
+    if tdim == 2:
+        mesh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 58, 58)
+    else:
+        mesh = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 14, 14, 14)
+    m = CahnHilliard(mesh, DoubleWell(5.0, 0.3, 0.7), kappa=0.01, mobility=lambda c: mobility(c, "constant", 1.0),
+                     solver="auto", prefix=f"tsc_auto{tdim}_")
+    ndofs = m.W.dofmap.index_map.size_global
+    assert 6_000 < ndofs < 8_000, ndofs
+    assert m.linear_solver == expected
+    m.destroy()
 
 
 # --- Cahn-Hilliard: factored Schur preconditioner --------------------------------------

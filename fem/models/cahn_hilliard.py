@@ -27,7 +27,8 @@ S = M + dt (G + kappa K) M^-1 K_M approximated by the factored
 (M + alpha (G + kappa K)) M^-1 (M + beta K_M), alpha beta = dt, and applied
 with two BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`; Krylov
 iterations nearly independent of the mesh and of dt, tests/bench/README.md),
-or ``auto``: LU up to ``AUTO_LU_MAX_DOFS`` unknowns, ``fieldsplit`` above.
+or ``auto``: LU up to ``AUTO_LU_MAX_DOFS[tdim]`` unknowns (3D: 5k, 2D: 50k;
+:data:`fem.solver.AUTO_LU_MAX_DOFS`, measured crossover), ``fieldsplit`` above.
 The earlier 'selfp' Schur preconditioner (AMG on the assembled fourth-order
 M + dt (G + kappa K) diag(M)^-1 K_M) remains available through options
 (:func:`fieldsplit_options`); with the elastic displacement it is the default.
@@ -46,13 +47,17 @@ import dolfinx.fem
 from fem import petsc_options
 from fem.observables import Integral
 from fem.scaling import FARADAY
-from fem.solver import SNESSolver, SolveStats
+from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
+from fem.solver import SNESSolver, SolveStats, auto_uses_lu
 from fem.weak_forms import cahn_hilliard as chw
 from fem.weak_forms import elasticity as elw
 
 SOLVERS = ("auto", "lu", "fieldsplit")
-#: ``auto``: LU (MUMPS) below this many unknowns, the block preconditioner (``fieldsplit``) above
-AUTO_LU_MAX_DOFS = 50_000
+#: the help text of a problem's ``solver`` parameter (shown by ``solidion params``)
+SOLVER_HELP = ("linear solver: lu (MUMPS), fieldsplit (Schur fieldsplit with the factored BoomerAMG Schur "
+               "preconditioner), auto = LU up to 5k unknowns in 3D, 50k in 2D, else fieldsplit")
+#: ``auto``: LU (MUMPS) up to this many unknowns (by mesh dimension), the block preconditioner above
+AUTO_LU_MAX_DOFS = _AUTO_LU_MAX_DOFS
 
 
 def fieldsplit_options(schur: str = "factored") -> dict:
@@ -154,7 +159,7 @@ class CahnHilliard:
         self.F = F
         if solver == "auto":  # LU for small problems (CI, 2D), the scalable block solver above
             ndofs = self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
-            solver = "lu" if ndofs <= AUTO_LU_MAX_DOFS else "fieldsplit"
+            solver = "lu" if auto_uses_lu(ndofs, mesh.topology.dim) else "fieldsplit"
         self.linear_solver = solver
         # the factored Schur preconditioner needs node-matched (c, mu) blocks: not with the displacement
         opts = (petsc_options.direct_lu() if solver == "lu"

@@ -36,7 +36,8 @@ from fem.continuation import continuation
 from fem.errors import InputError, SolverError
 from fem.observables import Integral
 from fem.probes import PointProbe
-from fem.solver import SNESSolver, SolveStats
+from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
+from fem.solver import SNESSolver, SolveStats, auto_uses_lu
 from fem.time_schemes import BDFHistory
 from fem.weak_forms import pnp as wf
 
@@ -255,8 +256,8 @@ class PNPModel:
         options = dict(options or petsc_options.direct_lu())
         if options.pop("solver", None) == "auto":  # LU when small, the scalable solver when large
             ndofs = W.dofmap.index_map.size_global * W.dofmap.index_map_bs
-            options = (linear_solver_options("auto", ndofs) if ncomp > 1
-                       else petsc_options.direct_lu() if ndofs <= AUTO_LU_MAX_DOFS else petsc_options.cg_amg())
+            options = (linear_solver_options("auto", ndofs, tdim) if ncomp > 1
+                       else petsc_options.direct_lu() if auto_uses_lu(ndofs, tdim) else petsc_options.cg_amg())
         opts.update(options)
         self.linear_solver = opts.get("pc_type")
         # the splits of the block preconditioner: phi, and all carriers (their blocks couple only via phi)
@@ -563,20 +564,22 @@ def solve_equilibrium_pb(domain, materials, species, bulk, sigma_f, reference, o
     return pb, etas, phi_bulk
 
 
-#: ``auto``: LU (MUMPS) up to this many unknowns, the block preconditioner (``fieldsplit``) above
-AUTO_LU_MAX_DOFS = 50_000
+#: ``auto``: LU (MUMPS) up to this many unknowns (by mesh dimension; fem.solver.AUTO_LU_MAX_DOFS),
+#: the block preconditioner (``fieldsplit``) above
+AUTO_LU_MAX_DOFS = _AUTO_LU_MAX_DOFS
 LINEAR_SOLVERS = ("auto", "lu", "fieldsplit", "gmres_asm")
 
 
-def linear_solver_options(name: str, ndofs: int | None = None) -> dict:
+def linear_solver_options(name: str, ndofs: int | None = None, tdim: int = 3) -> dict:
     """PETSc options of the linear solver ``name``: 'lu' (MUMPS), 'fieldsplit' (the block
     preconditioner of :func:`fieldsplit_options`), 'gmres_asm' (GMRES + additive Schwarz / ILU(1)
-    on the monolithic Jacobian), or 'auto': 'lu' up to ``AUTO_LU_MAX_DOFS`` unknowns, 'fieldsplit'
-    above; without ``ndofs`` the choice is left to :class:`PNPModel`, which knows its size."""
+    on the monolithic Jacobian), or 'auto': 'lu' up to ``AUTO_LU_MAX_DOFS[tdim]`` unknowns (3D: 5k,
+    2D: 50k, 1D: always), 'fieldsplit' above; without ``ndofs`` the choice is left to
+    :class:`PNPModel`, which knows its size and dimension."""
     if name == "auto":
         if ndofs is None:
             return {"solver": "auto"}
-        name = "lu" if ndofs <= AUTO_LU_MAX_DOFS else "fieldsplit"
+        name = "lu" if auto_uses_lu(ndofs, tdim) else "fieldsplit"
     if name == "lu":
         return petsc_options.direct_lu()
     if name == "fieldsplit":

@@ -3,9 +3,11 @@ split into assembly / preconditioner setup / the rest of the linear solve, memor
 average, and JSON-lines output.  Not collected by pytest.
 
 Memory: ``rss_mb`` (current resident set of this rank, /proc/self/status VmRSS) and
-``peak_rss_mb`` (ru_maxrss); a benchmark records the resident set before the model is
-built and reports (peak - before) summed over ranks per degree of freedom, i.e. the
-bytes per dof that the model and its solver add to a running Python/DOLFINx process.
+``peak_rss_mb`` (the high-water mark VmHWM, which :func:`reset_peak` resets to the current
+resident set, Linux >= 4.0; ru_maxrss where /proc is missing); a benchmark resets the peak and
+records the resident set after the mesh is built and before the model is, and reports
+(peak - before) summed over ranks per degree of freedom, i.e. the bytes per dof that the model
+and its solver add to a running Python/DOLFINx process (Gmsh's own peak while meshing excluded).
 """
 
 from __future__ import annotations
@@ -27,7 +29,26 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
+    """High-water mark of the resident set since the start or the last :func:`reset_peak` [MB]."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def reset_peak() -> bool:
+    """Reset this process's VmHWM to its current resident set (``echo 5 > /proc/self/clear_refs``);
+    False where that is not allowed (the peak then counts from the process start)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def loadavg() -> list[float]:
@@ -59,6 +80,7 @@ class StepTimer:
         self.comm.barrier()
         t = self.solver.timings()
         self._t0 = (time.perf_counter(), t["assembly_s"], t["snes_s"], self.pc())
+        self._cpu0 = time.process_time()
         return self
 
     def record(self, stats):
@@ -70,9 +92,10 @@ class StepTimer:
         asm = t["assembly_s"] - a0
         pcs = self.pc() - p0
         solve = (t["snes_s"] - s0) - asm - pcs
-        vals = [self.comm.allreduce(v, op=MPI.MAX) for v in (wall, asm, pcs, solve)]
+        cpu = time.process_time() - self._cpu0  # this rank's CPU time: less sensitive to the machine's load
+        vals = [self.comm.allreduce(v, op=MPI.MAX) for v in (wall, asm, pcs, solve, cpu)]
         row = {"wall_s": vals[0], "assembly_s": vals[1], "pc_setup_s": vals[2], "solve_s": vals[3],
-               "newton": stats.newton_iterations, "krylov": stats.krylov_iterations,
+               "cpu_s": vals[4], "newton": stats.newton_iterations, "krylov": stats.krylov_iterations,
                "converged": bool(stats.converged)}
         self.rows.append(row)
         return row
@@ -87,7 +110,7 @@ def summarize(rows, skip_first=True) -> dict:
     n = len(use)
     newton = sum(r["newton"] for r in use)
     krylov = sum(r["krylov"] for r in use)
-    out = {k: sum(r[k] for r in use) / n for k in ("wall_s", "assembly_s", "pc_setup_s", "solve_s")}
+    out = {k: sum(r.get(k, 0.0) for r in use) / n for k in ("wall_s", "assembly_s", "pc_setup_s", "solve_s", "cpu_s")}
     out = {f"{k[:-2]}_per_step_s": v for k, v in out.items()}
     out.update(newton_per_step=newton / n, krylov_per_newton=krylov / max(newton, 1),
                krylov_max_step=max(r["krylov"] / max(r["newton"], 1) for r in use),
