@@ -21,7 +21,7 @@ from fem.reference.sharp_vs_diffuse import Case, observed_orders, run_cahn_hilli
 from meshes import tags as T
 from meshes.two_phase import two_phase_slab
 
-# L = 1.5: the far end changes the front by < 1e-8 up to t = 0.1 (image distance 2 (L - X) = 2.7
+# L = 1.5: the far end changes the front by ~1e-8 up to t = 0.1 (image distance 2 (L - X) = 2.7
 # over the diffusion length 2 sqrt(t) = 0.63: exp(-18))
 CASE = Case(L=1.5, t0=0.03, times=(0.1,))
 WIDTHS = (0.04, 0.02, 0.01)

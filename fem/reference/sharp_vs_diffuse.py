@@ -30,11 +30,11 @@ of the planar equilibrium profile (kappa/2 c'^2 = dg(c) = g(c) - g(c_alpha) - mu
 
 i.e. kappa = 2 max(dg) (w / (c_beta - c_alpha))^2  (a = 2.5: w = 2.65 sqrt(kappa)).
 
-(a) Stefan: the sharp-interface limit of (b) (Pego, Proc. R. Soc. Lond. A 422 (1989) 261; for
-O(1) supersaturation on the diffusive time scale Caginalp, Eur. J. Appl. Math. 1 (1990) 21:
-leading-order mu continuous and equal to mu* at the interface, hence c = c_alpha, c_beta on its
-two sides; no Gibbs-Thomson term for a planar front; velocity- (kinetic) and width- (surface
-excess) corrections of O(w)):
+(a) Stefan: the sharp-interface limit of (b) on the O(1) (diffusive) time scale with O(1)
+supersaturation (Pego, Proc. R. Soc. Lond. A 422 (1989) 261, "Front migration in the nonlinear
+Cahn-Hilliard equation": leading-order mu continuous and equal to mu* at the interface, hence
+c = c_alpha, c_beta on its two sides; no Gibbs-Thomson term for a planar front; corrections of
+O(w) driven by the interface motion):
 
     dc/dt = D d2c/dx2 in each phase,  c = c_beta | c_alpha at x = X(t),
     (c_beta - c_alpha) dX/dt = -D dc/dx|_beta + D dc/dx|_alpha,
