@@ -5,8 +5,20 @@ the interface carries the coexistence (binodal) concentrations of a regular
 solution and moves by the Stefan condition (:class:`fem.models.stefan.TwoPhaseStefan`:
 ALE mesh motion, Anderson-accelerated interface iteration, exact discrete
 conservation).  Nondimensional inside: x^ = x/R, t^ = t D_shell/R^2, c^ = c/c_max.
-Geometries: 1D radial (r^2 weight), 2D axisymmetric (r weight), 3D ball, planar
-slabs (1D/2D/3D; alpha at x = 0, surface at x = L).
+Geometries (:mod:`meshes.stefan_particle`): 1D radial (r^2 weight), 2D axisymmetric (r weight),
+3D ball, 3D ellipsoid (semi-axes ``semi_axes_m``, R the largest; the core starts as the ellipsoid
+scaled by ``initial_core_fraction``), planar slabs (1D/2D/3D; alpha at x = 0, surface at x = L).
+2D/3D particles are remeshed (Gmsh) when the moving mesh degrades; the interface keeps its shape.
+
+Anisotropic shell: J = -D grad c, D = D_shell diag(1, 1, a), a = ``D_shell_anisotropy`` = D_zz/D_xx
+(layered compounds, c axis = z); the interface moves with the local Stefan velocity, so the core
+becomes non-spherical.  Predicted (a > 1; tested in tests/test_stefan.py): (i) fixed surface
+concentration, thin shell: the flux across the shell, ~ D_nn Delta c / thickness, is largest along
+z, so the core recedes fastest along z and its aspect ratio z/x falls below 1 (x/y stays 1);
+(ii) any surface condition, small core: the field around it tends to a point sink's in the
+anisotropic medium, whose iso-surfaces have z/x = sqrt(a) (the isotropic problem in z' = z/sqrt(a),
+where a shrinking core rounds off), so z/x turns towards sqrt(a): past 1, where an isotropic
+shell's core stops (from an oblate start z/x = 0.6 under a current, z/x > 1 at 11% core volume).
 
 Particle surface (shell): fixed concentration, constant current (C-rate), or
 potentiostatic Butler-Volmer (:class:`fem.constitutive.kinetics.ButlerVolmer`,
@@ -16,14 +28,14 @@ Stops (before t_end_s): core volume fraction < ``min_core_volume_fraction``; mes
 
 Outputs: ``timeseries.csv`` (t_s, core_radius_m or interface_position_m, core_volume_fraction,
 voltage_V, c_surface_mol_m3, current_A, moles_mol (slabs: per m^2), mass_balance_rel_error,
-stefan_iterations, min_mesh_quality, min_cell_size_ratio), ``fields/concentration.bp``,
+stefan_iterations, min_mesh_quality, min_cell_size_ratio, remesh_count, cells; 3D: core_semi_axis_{x,y,z}_m,
+the semi-axes of the ellipsoid with the core's second moments), ``fields/concentration.bp``,
 ``plots/interface.png``, ``plots/voltage.png``; 3D: ``plots/concentration_{surface,section,clip}.png``
 at the end, ``_half_conversion`` when the core volume first falls to half, ``_t<T>s`` at output times.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +43,8 @@ import ufl
 
 import dolfinx.fem
 
-from fem import field_views
+from fem import stefan_outputs
+from fem.constitutive.diffusivity import layered_tensor
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.models.stefan import TwoPhaseStefan
@@ -48,16 +61,20 @@ from meshes.stefan_particle import stefan_particle
 NAME = "shrinking_core"
 DESCRIPTION = "Two-phase (LiFePO4-like) particle with a sharp moving phase boundary (ALE Stefan problem)"
 
-SPHERICAL = ("sphere_1d", "axisymmetric_2d", "sphere_3d")
+SPHERICAL = ("sphere_1d", "axisymmetric_2d", "sphere_3d", "ellipsoid_3d")  # particles (core_radius_m: volume-equivalent)
 PLANAR = ("slab_1d", "slab_2d", "slab_3d")
 
 
 @dataclass
 class ShrinkingCoreParameters(Parameters):
     geometry: str = param("sphere_1d", "geometry: 1D radial sphere (r^2 weight), 2D axisymmetric section, 3D "
-                          "ball, or planar slab (1D/2D/3D; alpha at the centre x=0, surface at x=L)",
-                          choices=SPHERICAL + PLANAR)
-    radius_m: float = param(100e-9, "particle radius R (slab: thickness L)", "m", gt=0)
+                          "ball, 3D ellipsoid (semi_axes_m; the core the scaled ellipsoid), or planar slab "
+                          "(1D/2D/3D; alpha at the centre x=0, surface at x=L)", choices=SPHERICAL + PLANAR)
+    radius_m: float = param(100e-9, "particle radius R (slab: thickness L; ellipsoid_3d: unused)", "m", gt=0)
+    semi_axes_m: list[float] = param([], "ellipsoid_3d: semi-axes along x, y, z (R = the largest)", "m", gt=0)
+    D_shell_anisotropy: float = param(1.0, "D_zz / D_xx of the shell, transversely isotropic about z "
+                                      "(D_shell_m2_s = D_xx = D_yy; axisymmetric_2d: z = the axis); 2D/3D "
+                                      "particles", "-", gt=0)
     initial_core_fraction: float = param(0.0, "initial core radius / R (slab: alpha thickness / L); 0: 0.95, "
                                          "for sphere_3d 0.8 (a shell a coarse 3D mesh resolves)", "-", ge=0, lt=1)
     initial_core_concentration_mol_m3: float = param(0.0, "initial core (alpha) concentration away from the "
@@ -125,10 +142,15 @@ class ShrinkingCoreParameters(Parameters):
                          f"(beyond the shell's binodal fraction {xb:.4g}, so that the core converts)")
         self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
         self.require(self.dt_max_s >= self.dt_s, "dt_max_s", f"allowed range [dt_s = {self.dt_s}, inf)")
-        xi0, h = self.core_fraction0(), self.h()
+        ell, native = self.geometry == "ellipsoid_3d", self.geometry == "sphere_1d" or self.geometry in PLANAR
+        self.refuse_unused(["radius_m"] if ell else ["semi_axes_m"], "with" + ("" if ell else "out") + " ellipsoid_3d")
+        self.require(len(self.semi_axes_m) == 3 or not ell, "semi_axes_m", "three semi-axes (x, y, z) [m]")
+        self.refuse_unused(["D_shell_anisotropy"] if native else [], "in 1D radial or planar geometries")
+        # smallest core semi-axis / R
+        xi0, h = self.core_fraction0() * (min(self.semi_axes_m) / max(self.semi_axes_m) if ell else 1), self.h()
         self.require(h < xi0 or self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
                      f"allowed range (0, {xi0:.3g}) (smaller than the core radius)")
-        if self.geometry == "sphere_1d" or self.geometry in PLANAR:  # native meshes (no Gmsh cell check)
+        if native:  # native meshes (no Gmsh cell check)
             dim = 1 if self.geometry == "sphere_1d" else int(self.geometry[5])
             self.require_cells((1 / min(h, self.interface_mesh_size or h, self.h_shell()) + 4) * 2 ** (dim - 1)
                                * (1, 2, 6)[dim - 1], "mesh_size")
@@ -143,16 +165,20 @@ class ShrinkingCoreParameters(Parameters):
         self.require(self.omega_eV / kT_eV > 2, "omega_eV", f"allowed range (2 k_B T = {2 * kT_eV:.4g}"
                      ", inf) eV: the regular solution must phase-separate")
 
+    def length_m(self) -> float:
+        """The length scale R: the radius (slab thickness), or the ellipsoid's largest semi-axis."""
+        return max(self.semi_axes_m) if self.geometry == "ellipsoid_3d" else self.radius_m
+
     def core_fraction0(self) -> float:
-        return self.initial_core_fraction or (0.8 if self.geometry == "sphere_3d" else 0.95)
+        return self.initial_core_fraction or (0.8 if self.geometry in ("sphere_3d", "ellipsoid_3d") else 0.95)
 
     def h(self) -> float:
-        auto = {"axisymmetric_2d": 0.04, "sphere_3d": 0.15}.get(self.geometry, 0.02)
+        auto = {"axisymmetric_2d": 0.04, "sphere_3d": 0.15, "ellipsoid_3d": 0.15}.get(self.geometry, 0.02)
         return self.mesh_size or auto
 
     def h_shell(self) -> float:
         """Element size in the initial shell: the shell-resolution rule."""
-        dim = {"sphere_1d": 1, "axisymmetric_2d": 2, "sphere_3d": 3}.get(self.geometry, 1)
+        dim = {"axisymmetric_2d": 2, "sphere_3d": 3, "ellipsoid_3d": 3}.get(self.geometry, 1)
         n = self.shell_cells or {1: 10, 2: 4, 3: 3}[dim]
         return min(self.h(), (1 - self.core_fraction0()) / n)
 
@@ -178,7 +204,7 @@ def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: flo
         # I = c_rate F c_max w V / 3600 s (w = |x_core - x_shell|, or 1 on the c_max basis);  j_in = -sign I / (F A)
         xa, xb = p.phase_fractions()
         w = abs(xa - xb) if p.capacity_basis == "window" else 1.0
-        i_A_m2 = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * w * (volume_w / area_w) * p.radius_m / 3600.0
+        i_A_m2 = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * w * (volume_w / area_w) * p.length_m() / 3600.0
         j_in = dolfinx.fem.Constant(mesh, -i_A_m2 / FARADAY / s.molar_flux)
         return [], [("beta", T.SURFACE, j_in)], i_A_m2
     if p.surface_condition == "concentration":
@@ -192,17 +218,18 @@ def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: flo
 
 def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     comm = out.comm
-    meshes_saved = getattr(getattr(out, "checkpointer", None), "meta", {}).get("meshes", [])
-    if getattr(out, "mode", "new") == "restart" and any(k.startswith("mesh_after_remesh") for k in meshes_saved):
+    saved = getattr(getattr(out, "checkpointer", None), "meta", {}).get("meshes", [])
+    if getattr(out, "mode", "new") == "restart" and any(k.startswith("mesh_after_remesh") for k in saved):
         raise InputError("cannot restart shrinking_core after a remesh: checkpoints store fields on the cells of "
                          "the initial mesh (run with remesh_quality=0 to restart, or rerun)")
-    s = Scales.diffusive(p.radius_m, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
+    R = p.length_m()
+    s = Scales.diffusive(R, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
     fe = p.free_energy()
     bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
     xa, xb = p.phase_fractions()
     spherical = p.geometry in SPHERICAL
-    dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, p.radius_m,
-                               h_interface=p.interface_mesh_size or None)
+    dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, R,
+                               h_interface=p.interface_mesh_size or None, semi_axes=np.array(p.semi_axes_m or [R]) / R)
     mesh = dom.mesh
     omega = geo.pop("solid_angle")
     one = dolfinx.fem.Constant(mesh, 1.0)
@@ -211,23 +238,18 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     area_w = Integral(rho * one * dom.ds(T.SURFACE))()
     dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv)
     x0 = p.initial_core_concentration_mol_m3 / p.c_max_mol_m3 or None  # far-field core value (None: binodal)
-    model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=1.0,
+    # shell: diag(1, 1, D_zz/D_xx) relative to D_shell_m2_s (axisymmetric: diag(D_rr, D_zz))
+    D_beta = 1.0 if p.D_shell_anisotropy == 1 else layered_tensor(1.0, p.D_shell_anisotropy, mesh.geometry.dim)
+    model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=D_beta,
                            init_alpha=x0, remesh_quality=p.remesh_quality,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
                            ale_solver="lu" if p.solver == "lu" else "cg_amg", tol=p.interface_tolerance,
                            max_move=p.max_move_cells or (0.1 if mesh.topology.dim == 1 else 0.3), stiffening=p.mesh_stiffening, **geo)
-    surface_integral = {}
-
-    def c_surface() -> float:  # weighted surface integral of c on the current (possibly remeshed) mesh
-        if model.remesh_count not in surface_integral:
-            rho_now = 1.0 if geo["weight"] is None else geo["weight"](ufl.SpatialCoordinate(model.mesh))
-            surface_integral.clear()
-            surface_integral[model.remesh_count] = Integral(rho_now * model.c["beta"] * model.domain.ds(T.SURFACE))
-        return surface_integral[model.remesh_count]()
-    mol = omega * s.concentration * p.radius_m ** 3  # nondim weighted moles -> mol
+    c_surface = stefan_outputs.boundary_mean(model, T.SURFACE, geo["weight"], area_w)  # site fraction
+    mol = omega * s.concentration * R ** 3  # nondim weighted moles -> mol
     if not spherical:
         cross = 1.0 if mesh.topology.dim == 1 else Integral(one * dom.ds(T.SURFACE))()
-        mol = s.concentration * p.radius_m / cross  # -> mol per m^2 of cross-section
+        mol = s.concentration * R / cross  # -> mol per m^2 of cross-section
     V0_core = model.volume["alpha"]()
 
     def core_fraction() -> float:
@@ -240,25 +262,14 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         return float(fe.ocv_V(xs)) + eta
 
     def record(t) -> dict:
-        moles = model.total_moles()
-        xs = c_surface() / area_w
-        vol_core = model.volume["alpha"]()
-        row = {}
-        if p.geometry == "sphere_1d":
-            row["core_radius_m"] = model.interface_radius() * p.radius_m
-        elif spherical:
-            row["core_radius_m"] = (3 * omega * vol_core / (4 * math.pi)) ** (1 / 3) * p.radius_m
-        else:
-            row["interface_position_m"] = model.interface_position() * p.radius_m
-        row.update({
-            "core_volume_fraction": vol_core / volume_w,
-            "voltage_V": voltage(min(max(xs, 1e-12), 1 - 1e-12)),
-            "c_surface_mol_m3": xs * s.concentration,
-            ("current_A" if spherical else "current_A_m2"): -model.flux_now * mol / s.time * FARADAY,
-            ("moles_mol" if spherical else "moles_mol_m2"): moles * mol,
-            **model.diagnostics(),
-        })
-        return row
+        xs = c_surface()
+        return {**stefan_outputs.interface_columns(model, p.geometry, spherical, omega, R),
+                "core_volume_fraction": core_fraction(),
+                "voltage_V": voltage(min(max(xs, 1e-12), 1 - 1e-12)),
+                "c_surface_mol_m3": xs * s.concentration,
+                ("current_A" if spherical else "current_A_m2"): -model.flux_now * mol / s.time * FARADAY,
+                ("moles_mol" if spherical else "moles_mol_m2"): model.total_moles() * mol,
+                **model.diagnostics()}
 
     def core_converted(t):
         f = core_fraction()
@@ -272,7 +283,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                     f"(core volume fraction {core_fraction():.3g}){'; ' + model.remesh_failure if model.remesh_failure else ''}")
 
     def surface_out_of_range(t):
-        c_s = c_surface() / area_w * s.concentration
+        c_s = c_surface() * s.concentration
         if not 0 < c_s / s.concentration < 1:
             return f"surface concentration left (0, c_max): {c_s:.4g} mol/m^3"
 
@@ -281,25 +292,21 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                interface_fractions={"core": xa, "shell": xb},
                plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density,
-               volume_m3=omega * volume_w * p.radius_m ** 3 if spherical else None)
+               volume_m3=omega * volume_w * R ** 3 if spherical else None)
     fields = remesh.field_output(out, "concentration", lambda: [(model.c["alpha"], "c_core_mol_m3", s.concentration),
                                                                 (model.c["beta"], "c_shell_mol_m3", s.concentration)],
                                  s, lambda: model.remesh_count, every=p.fields_every)
-    shown = []  # (field, cells) of both phases on the current mesh, refreshed before each picture
-
-    def show():
-        shown[:] = [(model.c[ph], model.domain.cells(model.names[ph])) for ph in ("alpha", "beta")]
-    show()
-    views = [field_views.views_output(  # pictures of core and shell concentration (3D)
-        out, "concentration", shown, update=show, time_scale=s.time, length_scale=p.radius_m, value_scale=s.concentration, label="c [mol/m$^3$]",
-        title="Li concentration", when=("half_conversion", lambda t: model.volume["alpha"]() <= 0.5 * V0_core),
-    )] if dom.dim == 3 else []
+    views = stefan_outputs.concentration_views(out, model, s, R, lambda t: model.volume["alpha"]() <= 0.5 * V0_core)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     sim = Simulation(model, control, comm=comm, time_scale=s.time, output=out, recorders=[record],
                      fields=[fields, *views], stops=stops)
     res = sim.run()
-    _plot(out, p, spherical, xa, xb)
+    isotropic_sphere = p.geometry in ("sphere_1d", "axisymmetric_2d", "sphere_3d") and p.D_shell_anisotropy == 1
+    stefan_outputs.plot_interface_and_voltage(out, "core_radius_m" if spherical else "interface_position_m", *(
+        stefan_outputs.sphere_reference(out, p.surface_condition, R, p.D_shell_m2_s, xa * p.c_max_mol_m3,
+                                        xb * p.c_max_mol_m3, p.surface_fraction * p.c_max_mol_m3, p.core_fraction0())
+        if isotropic_sphere else (None, "")))
     final = float(out.timeseries.column("core_volume_fraction")[-1])
     reason = res.reason or f"t_end reached (core volume fraction {final:.3g})"
     out.finish(res.status, reason, **res.summary(s.time), stefan_iterations=res.newton, **model.summary(),
@@ -309,31 +316,3 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                resolved={"initial_core_fraction": p.core_fraction0(), "mesh_size": p.h(),
                          "shell_mesh_size": p.h_shell(), "one_c_basis": p.capacity_basis})
     model.destroy()
-
-
-def _plot(out: RunOutput, p: ShrinkingCoreParameters, spherical: bool, xa: float, xb: float):
-    if out.comm.rank != 0:
-        return
-    ts = out.timeseries
-    t = ts.column("t_s")
-    col = "core_radius_m" if spherical else "interface_position_m"
-    with out.figure("interface") as (fig, ax):
-        ax.plot(t, ts.column(col) * 1e9, label="ALE FEM")
-        if p.surface_condition == "concentration" and p.geometry in SPHERICAL:
-            from fem.analytic_stefan import shrinking_core_radius
-            r = shrinking_core_radius(t, p.radius_m, p.D_shell_m2_s, xa * p.c_max_mol_m3, xb * p.c_max_mol_m3,
-                                      p.surface_fraction * p.c_max_mol_m3, p.core_fraction0())
-            ax.plot(t, r * 1e9, "k:", label="quasi-steady shrinking core")
-        elif p.surface_condition == "current" and spherical:
-            from fem.analytic_stefan import shrinking_core_constant_current_radius
-            current_mol_s = abs(ts.column("current_A")[-1]) / FARADAY
-            r = shrinking_core_constant_current_radius(t, p.radius_m, ts.column(col)[0], current_mol_s,
-                                                       abs(xa - xb) * p.c_max_mol_m3, 0.0)
-            ax.plot(t, r * 1e9, "k:", label="all current from core conversion")
-        ax.set_xlabel("t [s]")
-        ax.set_ylabel(("core radius" if spherical else "interface position") + " [nm]")
-        ax.legend()
-    with out.figure("voltage") as (fig, ax):
-        ax.plot(t, ts.column("voltage_V"))
-        ax.set_xlabel("t [s]")
-        ax.set_ylabel("voltage [V]")
