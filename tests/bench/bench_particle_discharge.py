@@ -35,6 +35,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -43,23 +45,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int) -> dict:
-    out = REPO / "results" / "bench" / f"particle_discharge_h{h}_g{grains}_np{ranks}"
+def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int, petsc: str = "", tag: str = "") -> dict:
+    out = REPO / "results" / "bench" / f"particle_discharge_h{h}_g{grains}_np{ranks}{'_' + tag if tag else ''}"
     cmd = [sys.executable, "-m", "solidion", "run", "particle_discharge", "--quiet",
            "--set", f"mesh_size={h}", "--set", f"n_grains={grains}", "--set", f"element_degree={degree}",
            "--set", "fields_every=0", "--set", "section_plot=false", "--set", f"t_end_s={t_end}",
            "--out", str(out)]
+    if petsc:
+        cmd += ["--", *shlex.split(petsc)]
     if ranks > 1:
         cmd = ["mpirun", "-n", str(ranks), *cmd]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)  # all ranks, load-independent-ish
     if r.returncode != 0:
         return {"h": h, "ranks": ranks, "error": (r.stderr or r.stdout)[-500:]}
     s = json.loads((out / "summary.json").read_text())
     newton = s["newton_iterations"]
-    return {"h": h, "ranks": ranks, "dofs": s["mesh"]["dofs"], "cells": s["mesh"]["cells"],
+    return {"physics": "particle_discharge", "tag": tag, "petsc_extra": petsc, "grains": grains,
+            "t_end_s": t_end, "cpu_s": cpu, "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "newton": newton, "krylov": s["krylov_iterations"],
+            "h": h, "ranks": ranks, "dofs": s["mesh"]["dofs"], "cells": s["mesh"]["cells"],
             "wall_s": wall, "loop_s": s["time_loop_s"], "steps": s["steps"], "rejected": s["rejected_steps"],
             "newton_per_step": newton / max(s["steps"], 1),
             "krylov_per_solve": s["krylov_iterations"] / max(2 * newton, 1),
@@ -74,13 +84,21 @@ def main(argv=None):
     ap.add_argument("--grains", type=int, default=50)
     ap.add_argument("--t-end", type=float, default=0.0, help="end time [s]; 0: to the cut-off")
     ap.add_argument("--degree", type=int, default=1)
+    ap.add_argument("--petsc", default="", help="extra PETSc options (the model's prefix is particle_), e.g. "
+                    "'-particle_pc_hypre_boomeramg_strong_threshold 0.7'")
+    ap.add_argument("--tag", default="")
     a = ap.parse_args(argv)
     rows = []
     for h in [float(x) for x in a.mesh_sizes.split(",")]:
         for n in [int(x) for x in a.ranks.split(",")]:
-            row = run_case(h, n, a.grains, a.t_end, a.degree)
+            row = run_case(h, n, a.grains, a.t_end, a.degree, a.petsc, a.tag)
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if "error" not in row:
+                dest = REPO / "results" / "bench"
+                dest.mkdir(parents=True, exist_ok=True)
+                with open(dest / "particle_solvers.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
     head = ("| mesh_size | ranks | dofs | wall [s] | loop [s] | steps | rejected | Newton/step | Krylov/solve "
             "| t_final [s] | V_final [V] |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []

@@ -67,6 +67,7 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
         row.update(pb_dofs=mesh_summary(dom.mesh, [pbm.W])["dofs"], pb_s=time.perf_counter() - t0,
                    pb_newton=pbm.solver.total_newton, pb_krylov=pbm.solver.total_krylov)
         pbm.destroy()
+    bc.reset_peak()
     rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     m = pnp.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},

@@ -191,6 +191,7 @@ def run_particle(h, steps, schur="factored", dt=0.02, scheme="split", tag="", ex
     p = ParticleSpinodalParameters(mesh_size=h, interface_length_m=max(5e-9, 0.5 * h * 50e-9), solver=solver,
                                    scheme=scheme)
     p.check()
+    bc.reset_peak()
     rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     domain, fe, m = build(p, comm)

@@ -2,8 +2,10 @@
 
     python3 tests/bench/make_report.py [--data tests/bench/data] [--out tests/bench/README.md]
 
-Reads ``pnp_solvers.jsonl`` (tests/bench/bench_pnp.py) and ``ch_solvers.jsonl``
-(tests/bench/bench_spinodal.py particle), one table per physics; the rows are copied
+Reads ``pnp_solvers.jsonl`` (tests/bench/bench_pnp.py), ``ch_solvers.jsonl``
+(tests/bench/bench_spinodal.py particle), ``memory.jsonl`` (tests/bench/bench_memory.py),
+``auto_threshold.jsonl`` (tests/bench/bench_auto_threshold.py) and ``particle_amg.jsonl``
+(tests/bench/bench_particle_amg.py), one table each; the rows are copied
 from results/bench/ into tests/bench/data/ by the person who runs the benchmarks, so the
 report can be regenerated from what is committed.  The text around the tables (what was
 measured, extrapolation) is in this file; the numbers are only in the data.
@@ -60,6 +62,67 @@ def ch_rows(rows):
     return sorted(out, key=lambda r: (r["schur"], r["dt_R2_D"], r["dofs"]))
 
 
+MEM_COLS = [("physics", "physics", ""), ("solver", "solver", ""), ("dofs", "dofs", "d"),
+            ("model_mb", "model+solver [MB]", ".0f"), ("bytes_per_dof", "model+solver [B/dof]", ".0f"),
+            ("mesh_bytes_per_dof", "mesh [B/dof]", ".0f"), ("p_dofs", "Poisson dofs", "d"),
+            ("p_bytes_per_dof", "Poisson solve [B/dof]", ".0f"), ("p_mesh", "Poisson mesh [B/dof]", ".0f"),
+            ("ratio", "model / Poisson", ".1f"), ("fit", "fits in 24 GB (this size)", ""),
+            ("p_fit", "Poisson fits in 24 GB", ""), ("load", "load avg (1/5/15 min)", "")]
+FIT_COLS = [("physics", "physics", ""), ("sizes", "dofs measured", ""), ("marginal", "marginal [B/dof]", ".0f"),
+            ("fixed_mb", "fixed [MB]", ".0f"), ("fit", "largest in 24 GB (1 process)", ""),
+            ("p_marginal", "Poisson marginal [B/dof]", ".0f"), ("p_fit", "Poisson largest in 24 GB", "")]
+THR_COLS = [("dim", "dim", "d"), ("dofs", "dofs", "d"), ("solver", "solver", ""), ("dt", "dt [L^2/D]", "g"),
+            ("cpu_per_step_s", "CPU [s/step]", ".3f"), ("wall_per_step_s", "wall [s/step]", ".2f"),
+            ("newton_per_step", "Newton/step", ".1f"), ("krylov_per_newton", "Krylov/Newton", ".1f"),
+            ("load", "load avg (1/5/15 min)", "")]
+AMG_COLS = [("set", "BoomerAMG options", ""), ("dofs", "dofs", "d"), ("newton_per_step", "Newton/step", ".2f"),
+            ("krylov_per_solve", "Krylov/solve", ".2f"), ("cpu_s", "CPU [s]", ".1f"), ("load", "load avg (1/5/15 min)", "")]
+
+
+def _millions(n):
+    return f"{n / 1e6:.1f}M" if n < 1e7 else f"{n / 1e6:.0f}M"
+
+
+def mem_rows(rows):
+    out = []
+    for r in rows:
+        ph, po = r["physics"], r["poisson"]
+        out.append({**ph, "p_dofs": po["dofs"], "p_bytes_per_dof": po["bytes_per_dof"],
+                    "p_mesh": po["mesh_bytes_per_dof"],
+                    "ratio": ph["bytes_per_dof"] / max(po["bytes_per_dof"], 1e-30),
+                    "fit": _millions(ph["fit_24GB_dofs"]), "p_fit": _millions(po["fit_24GB_dofs"]),
+                    "load": _load(r)})
+    return sorted(out, key=lambda r: (r["physics"], r["dofs"]))
+
+
+def _marginal(pts):
+    """Least-squares line peak_mb = fixed + marginal * dofs through (dofs, peak_mb) points."""
+    import numpy as np
+    x = np.array([p[0] for p in pts], float)
+    y = np.array([p[1] for p in pts], float)
+    k, c = np.polyfit(x, y, 1)
+    return k * 2**20, c  # B/dof, MB
+
+
+def fit_rows(rows):
+    """Largest problem in 24 GiB on one process from the marginal memory per dof between the sizes
+    of each physics (fixed costs: Python, DOLFINx, JIT modules, Gmsh)."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["physics"]["physics"], []).append(r)
+    out = []
+    for name, rs in sorted(by.items()):
+        if len(rs) < 2:
+            continue
+        k, c = _marginal([(r["physics"]["dofs"], r["physics"]["peak_mb"]) for r in rs])
+        kp, cp = _marginal([(r["poisson"]["dofs"], r["poisson"]["peak_mb"]) for r in rs])
+        cap = 24 * 1024.0
+        out.append({"physics": name, "sizes": " / ".join(str(r["physics"]["dofs"]) for r in rs),
+                    "marginal": k, "fixed_mb": c, "fit": _millions((cap - c) * 2**20 / k),
+                    "p_marginal": kp, "p_fit": _millions((cap - cp) * 2**20 / kp)})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(HERE / "data"))
@@ -68,11 +131,21 @@ def main(argv=None):
     data = Path(a.data)
     pnp = pnp_rows(read(data / "pnp_solvers.jsonl"))
     ch = ch_rows(read(data / "ch_solvers.jsonl"))
+    mem = read(data / "memory.jsonl")
+    thr = [{**r, "load": _load(r)} for r in read(data / "auto_threshold.jsonl")]
+    thr.sort(key=lambda r: (r["dim"], r["dt"], r["dofs"], r["solver"]))
+    amg = [{**r, "load": _load(r)} for r in read(data / "particle_amg.jsonl")]
+    amg.sort(key=lambda r: (r["set"], r["dofs"]))
     text = [HEADER, "## PNP (particle_in_electrolyte, 3D, phi + eta_Li + eta_hole)", PNP_TEXT,
             bc.table(pnp, PNP_COLS), "", "## Cahn-Hilliard (particle_spinodal, 3D, c + mu)", CH_TEXT,
-            bc.table(ch, CH_COLS), "", EXTRAPOLATION]
+            bc.table(ch, CH_COLS), "", "## Memory per unknown next to a plain Poisson solve (goal 6)", MEM_TEXT,
+            bc.table(mem_rows(mem), MEM_COLS), "", FIT_TEXT, bc.table(fit_rows(mem), FIT_COLS), "",
+            "## LU or iterative: the `auto` threshold", THR_TEXT, bc.table(thr, THR_COLS), "",
+            "## Particle discharge: BoomerAMG options for the anisotropic grains (goal 3)", AMG_TEXT,
+            bc.table(amg, AMG_COLS), "", AMG_AFTER, EXTRAPOLATION]
     Path(a.out).write_text("\n".join(text) + "\n")
-    print(f"wrote {a.out}: {len(pnp)} PNP rows, {len(ch)} CH rows")
+    print(f"wrote {a.out}: {len(pnp)} PNP rows, {len(ch)} CH rows, {len(mem)} memory rows, "
+          f"{len(thr)} threshold rows, {len(amg)} AMG rows")
 
 
 HEADER = """# Solver scaling report (issue 13)
@@ -123,6 +196,60 @@ solve, 29.5 with exact inner solves of its two factors; 20 with ILU(0) on A00) a
 fails at dt = 2 (LU converges): the c-block A00 = M/dt + (mobility-derivative term M'(c) grad mu .
 grad q) stops being a mass matrix there, which both Schur approximations assume.  The factored
 rows before 23:40 (dt = 0.2 '31.0' row, omitted) used alpha without the 1/g cap.
+"""
+
+MEM_TEXT = """`docker/run python3 tests/bench/bench_memory.py --cases particle:0.06,ch:0.06,pnp:0.5/4,particle:0.03,ch:0.04,pnp:0.3/2.4 --steps 1`:
+one fresh process per physics case and one per Poisson reference (P1 on the unit cube, (n+1)^3 ~
+the same dofs, CG + BoomerAMG with the project's options to rtol 1e-10).  model+solver = peak
+resident set (VmHWM, reset after the mesh is built) minus the resident set after the mesh: forms,
+functions, matrices, preconditioner hierarchies, Krylov vectors through the first time step (the
+peak is reached in the first step: later steps reuse the same objects).  mesh = resident set after
+minus before the mesh (for the particle and CH/PNP meshes this includes Gmsh's retained heap).
+Memory does not depend on the machine's load (the load column is for the wall times elsewhere).
+'particle' = particle_discharge (50 grains, scalar c, bordered galvanostatic Newton, GMRES +
+BoomerAMG); 'ch' = particle_spinodal (c, mu; FGMRES + FactoredSchurPC); 'pnp' =
+particle_in_electrolyte (phi + 2 species; GMRES + SlotboomPC).  'fits in 24 GB (this size)' =
+(24 GiB - base) / (model + mesh per dof) at that size.
+"""
+
+FIT_TEXT = """Largest problem in 24 GiB on one process from the marginal cost (a straight line through the
+peak resident set at the measured sizes: peak = fixed + marginal x dofs); on P ranks each rank also
+pays the fixed ~0.1-0.3 GB (Python, DOLFINx, PETSc, JIT modules) and ghost layers:
+"""
+
+THR_TEXT = """`docker/run python3 tests/bench/bench_auto_threshold.py --dim 3 --n 8,11,14` and `--dim 2 --n 70,157,250`
+(Cahn-Hilliard, regular solution, lattice mobility, unit square/cube, noisy quench, 3 fixed steps;
+CPU = time.process_time() per step, a load-independent measure of the work; wall is inflated
+several times by the other jobs).  In 3D the factored-Schur fieldsplit beats LU already at 1.5k
+unknowns and by 3.6x at 6.8k; PNP (table above): LU 5x slower at 12k.  In 2D LU stays cheap (1.5 s
+CPU per step at 50k).  `auto` = LU up to `fem.solver.AUTO_LU_MAX_DOFS` = 5k unknowns in 3D (LU is
+the robust choice where it is cheap: see the large-dt failures), 50k in 2D, always in 1D.  At
+dt = 0.02 the 2D fieldsplit rows fail (400 Krylov iterations, no Newton step): the large-dt
+limit of the factored Schur preconditioner (Cahn-Hilliard section) is reached at a smaller dt on
+these finer 2D meshes (h = 0.014-0.004, interface length 0.1); at dt = 0.002 it converges.
+"""
+
+AMG_TEXT = """`docker/run python3 tests/bench/bench_particle_amg.py --mesh-size 0.06` and `--mesh-size 0.03`:
+particle_discharge defaults (50 grains, anisotropic D(c) rotated per grain, 1C galvanostatic with
+Butler-Volmer, P1, BDF2), model built once per size; for each option set the initial state is
+restored and 5 fixed steps of 60 s (the default dt_max) are taken; the bordered Newton does two
+GMRES solves per Newton iteration (Krylov/solve = Krylov / (2 Newton)).  The defaults
+(`fem.petsc_options.boomeramg`): HMIS coarsening, ext+i interpolation, P_max 4, strong
+threshold 0.5, one level of aggressive coarsening.  Option sets are applied under the model's
+prefix (`-particle_pc_hypre_boomeramg_...`).
+"""
+
+AMG_AFTER = """Earlier (full 1C discharges, bench_particle_discharge.py, 2026-11-21): Krylov/solve 6.9 / 7.3 /
+8.6 / 10.1 at 1.5k / 5.5k / 18k / 53k dofs.
+
+One Krylov solve per Newton iteration (galvanostatic constraint): `fem.galvanostatic.BorderedNewton`
+eliminates the scalar potential with two solves on the same J (J x1 = F, J x2 = b; the second reuses
+the preconditioner, so the AMG setup is paid once).  A single solve would need J^-1 b from another
+source: (a) the previous Newton iteration's x2 (a chord/quasi-Newton update of the constraint
+coupling: fewer solves but more Newton iterations, untested), (b) the bordered matrix as one
+system (the dense surface row breaks AMG; see the module docstring), or (c) a block Krylov
+solve of both right-hand sides (PETSc KSPMatSolve with a hypre PC applies the PC per column:
+no saving).  Not changed here.
 """
 
 EXTRAPOLATION = """## Not measured in this session

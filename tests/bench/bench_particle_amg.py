@@ -1,0 +1,109 @@
+"""Benchmark (issue 13, goal 3): BoomerAMG options for the 50-grain particle (strong per-grain
+anisotropy of D), Krylov iterations per linear solve at several mesh sizes, one process per size.
+
+    docker/run python3 tests/bench/bench_particle_amg.py --mesh-size 0.06 --steps 6 --dt 60
+    docker/run python3 tests/bench/bench_particle_amg.py --mesh-size 0.03 --steps 6 --dt 60
+
+For one mesh (particle_discharge defaults: 50 grains, anisotropic D(c), galvanostatic 1C with
+Butler-Volmer kinetics, P1, BDF2), the model is built once; for each option set below the
+initial state is restored and ``--steps`` fixed steps of ``--dt`` seconds are taken (the bordered
+Newton does two GMRES solves per Newton iteration).  Krylov per solve, Newton per step and the
+CPU time of the set are recorded (results/bench/particle_amg.jsonl; make_report.py tabulates).
+Option sets (hypre BoomerAMG, over fem.petsc_options.boomeramg(): HMIS, ext+i, P_max 4,
+strong threshold 0.5, one level of aggressive coarsening):
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))
+
+import bench_common as bc  # noqa: E402
+
+OUT = HERE.parents[1] / "results" / "bench"
+P = "pc_hypre_boomeramg_"
+SETS = {
+    "default": {},
+    "theta0.25": {P + "strong_threshold": 0.25},
+    "theta0.7": {P + "strong_threshold": 0.7},
+    "no-agg": {P + "agg_nl": 0},
+    "theta0.7 no-agg": {P + "strong_threshold": 0.7, P + "agg_nl": 0},
+    "PMIS": {P + "coarsen_type": "PMIS"},
+    "Falgout no-agg": {P + "coarsen_type": "Falgout", P + "agg_nl": 0},
+}
+__doc__ += "".join(f"\n* {k}: {v or 'the defaults'}" for k, v in SETS.items()) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mesh-size", type=float, default=0.1)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--dt", type=float, default=60.0, help="fixed step [s]")
+    ap.add_argument("--sets", default=",".join(SETS))
+    a = ap.parse_args(argv)
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    from problems import particle_discharge as pd
+    comm = MPI.COMM_WORLD
+    p = pd.ParticleDischargeParameters.from_dict({"mesh_size": a.mesh_size, "n_grains": 50})
+    model, setup = pd.build(p, comm)
+    dofs = model.V.dofmap.index_map.size_global
+    dt = a.dt / setup.scales.time
+    state0 = model.checkpoint_state()  # Functions by reference (a restart writes them to disk): copy their values
+    arrays0 = {k: v.x.array.copy() for k, v in state0.items() if hasattr(v, "x")}
+    ksp = model.solver.ksp
+    prefix = ksp.getOptionsPrefix()
+    db = PETSc.Options()
+    rows = []
+    all_keys = {k for s in SETS.values() for k in s}
+    from fem import petsc_options
+    base = petsc_options.gmres_amg()
+    for name in a.sets.split(","):
+        for k in all_keys:  # back to the defaults, then this set
+            if k in base:
+                db[prefix + k] = base[k]
+            elif db.hasName(prefix + k):
+                db.delValue(prefix + k)
+        for k, v in SETS[name].items():
+            db[prefix + k] = v
+        ksp.getPC().reset()
+        ksp.setFromOptions()
+        for k, arr in arrays0.items():
+            state0[k].x.array[:] = arr
+        model.restore_state(state0)
+        newton = krylov = 0
+        ok = True
+        cpu0, w0 = time.process_time(), time.perf_counter()
+        for i in range(a.steps):
+            st = model.step(i * dt, dt)
+            newton, krylov = newton + st.newton_iterations, krylov + st.krylov_iterations
+            if not st.converged:
+                ok = False
+                break
+            model.accept((i + 1) * dt, dt, st)
+        row = {"physics": "particle_discharge", "set": name, "options": SETS[name], "mesh_size": a.mesh_size,
+               "dofs": dofs, "dt_s": a.dt, "steps": a.steps, "converged": ok, "newton": newton, "krylov": krylov,
+               "newton_per_step": newton / a.steps, "krylov_per_solve": krylov / max(2 * newton, 1),
+               "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - w0,
+               "voltage_V": float(model.phi.value) if hasattr(model.phi, "value") else None,
+               "loadavg": bc.loadavg()}
+        bc.write_row(OUT / "particle_amg.jsonl", row, comm)
+        rows.append(row)
+    cols = [("dofs", "dofs", "d"), ("set", "AMG options", ""), ("newton_per_step", "Newton/step", ".2f"),
+            ("krylov_per_solve", "Krylov/solve", ".2f"), ("cpu_s", "CPU [s]", ".1f"), ("wall_s", "wall [s]", ".1f"),
+            ("loadavg", "load avg", "")]
+    if comm.rank == 0:
+        print(bc.table(rows, cols))
+    model.destroy()
+
+
+if __name__ == "__main__":
+    main()
