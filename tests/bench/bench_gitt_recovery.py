@@ -98,7 +98,7 @@ def gitt_3d_design(n_pulses: int, x0: float, c_div: float = 5.0, factor: float =
 
 def run_3d(n_pulses: int, mesh_size: float, mesh_size_surface: float, dt_s: float, x0: float, rest_h: float,
            outroot: Path, reuse: bool = False, noise_V: float = 1e-4, seed: int = 5, c_div: float = 5.0,
-           dt_max_s: float = 120.0) -> dict:
+           dt_max_s: float = 120.0, element_degree: int = 1, geometry_order: int = 1) -> dict:
     """``solidion run particle_discharge`` (isotropic sphere, exponential D(x), :func:`gitt_3d_design`; a 10 min
     rest then GITT at C/10 for 10 min, rest ``rest_h`` hours, n pulses), 0.1 mV Gaussian noise added to its
     voltage column (fixed seed), then ``solidion analyze gitt`` with the radius R = 3V/S, volume, c_max and x0
@@ -106,6 +106,8 @@ def run_3d(n_pulses: int, mesh_size: float, mesh_size_surface: float, dt_s: floa
     import subprocess
     beta, x_ref, dx = gitt_3d_design(n_pulses, x0, c_div)
     tag = f"n{n_pulses}_C{c_div:g}_x{x0}_m{mesh_size}_s{mesh_size_surface}_dt{dt_s}_{dt_max_s}_r{rest_h}"
+    if (element_degree, geometry_order) != (1, 1):
+        tag += f"_P{element_degree}g{geometry_order}"
     out = outroot / f"run3d_{tag}"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cmd = [sys.executable, "-m", "solidion", "run", "particle_discharge", "--quiet", "--overwrite", "--out", str(out),
@@ -113,6 +115,7 @@ def run_3d(n_pulses: int, mesh_size: float, mesh_size_surface: float, dt_s: floa
            "--set", f"diffusivity_beta={beta!r}", "--set", f"diffusivity_x_ref={x_ref!r}", "--set", f"x0={x0!r}",
            "--set", f"mesh_size={mesh_size}", "--set", f"mesh_size_surface={mesh_size_surface}",
            "--set", f"dt_s={dt_s}", "--set", f"dt_max_s={dt_max_s}", "--set", "section_plot=false",
+           "--set", f"element_degree={element_degree}", "--set", f"geometry_order={geometry_order}",
            "--set", "fields_every=0",
            "--set", f"protocol=['Rest for 10 min', 'GITT at C/{c_div:g} for 10 min, rest {rest_h} hours, {n_pulses} pulses']"]
     t0 = time.time()
@@ -150,7 +153,8 @@ def run_3d(n_pulses: int, mesh_size: float, mesh_size_surface: float, dt_s: floa
     for r in rows:
         r["radius_m"] = R
     D_true = lambda x: D_ref * np.exp(beta * (np.asarray(x) - x_ref))  # noqa: E731
-    tab = table(rows, D_true, f"3D particle_discharge sphere (mesh_size {mesh_size}, surface {mesh_size_surface}, "
+    tab = table(rows, D_true, f"3D particle_discharge sphere (P{element_degree}, geometry order {geometry_order}, "
+                              f"mesh_size {mesh_size}, surface {mesh_size_surface}, "
                               f"{s['mesh'].get('cells')} cells, {s['mesh'].get('dofs')} dofs, dt_s {dt_s}; beta {beta:.3f}, "
                               f"x_ref {x_ref:.5f}, D_ref {D_ref:.3e}, noise {noise_V * 1e3:g} mV): run {t1 - t0:.0f} s "
                               f"(time loop {s.get('time_loop_s', float('nan')):.0f} s, {s.get('steps')} steps), "
@@ -159,7 +163,8 @@ def run_3d(n_pulses: int, mesh_size: float, mesh_size_surface: float, dt_s: floa
               r.get("refine_fallbacks")) for q, r in zip(tab, rows)]
     print("pulse, kinetics identified, k0 fit [A/m^2] (true 6.83), fit rms [V], refine fallbacks:", extra)
     return {"pulses": tab, "run_s": t1 - t0, "analyse_s": t2 - t1, "mesh_size": mesh_size,
-            "mesh_size_surface": mesh_size_surface, "dt_s": dt_s, "mesh": s["mesh"], "beta": beta, "x_ref": x_ref,
+            "mesh_size_surface": mesh_size_surface, "dt_s": dt_s, "element_degree": element_degree,
+            "geometry_order": geometry_order, "mesh": s["mesh"], "beta": beta, "x_ref": x_ref,
             "x0": s["x0"], "D_ref_m2_s": D_ref, "c_max_mol_m3": c_max, "radius_m": R, "volume_m3": vol,
             "rest_h": rest_h, "noise_V": noise_V, "seed": seed, "time_loop_s": s.get("time_loop_s"),
             "steps": s.get("steps"), "max_abs_err_fit": float(max(abs(q["err_fit"]) for q in tab)),
@@ -207,6 +212,8 @@ def main():
                     "D = 1.3e-15 m^2/s, leaves 1.8 %% of its surface excess after 1 h, 0.06 %% after 2 h)")
     ap.add_argument("--c-div-3d", type=float, default=5.0, help="3D: pulses at C/this for 10 min")
     ap.add_argument("--dt-max-s", type=float, default=120.0, help="3D: largest time step (rests)")
+    ap.add_argument("--element-degree", type=int, default=1, choices=(1, 2), help="3D: Lagrange degree")
+    ap.add_argument("--geometry-order", type=int, default=1, choices=(1, 2), help="3D: geometry order (2: curved)")
     ap.add_argument("--skip-analogue", action="store_true", help="3D: skip the exact 1D analogue")
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "gitt_recovery.json"))
     a = ap.parse_args()
@@ -216,7 +223,8 @@ def main():
         result["1d"] = run_1d(a.pulses, **kw) if kw else run_1d(a.pulses, refine=_default_refine())
     if not a.skip_3d:
         r3 = run_3d(a.pulses_3d, a.mesh_size, a.mesh_size_surface, a.dt_s, a.x0_3d, a.rest_h,
-                    Path(a.out).parent / "gitt_recovery_3d", a.reuse_3d, c_div=a.c_div_3d, dt_max_s=a.dt_max_s)
+                    Path(a.out).parent / "gitt_recovery_3d", a.reuse_3d, c_div=a.c_div_3d, dt_max_s=a.dt_max_s,
+                    element_degree=a.element_degree, geometry_order=a.geometry_order)
         design = r3.pop("_design")
         result["3d"] = r3
         if not a.skip_analogue:
