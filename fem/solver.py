@@ -129,20 +129,34 @@ class FactoredSchurPC:
     spectrum in [1/2, 1] for every h and dt.  Variable mobility and G >= 0 keep both factors SPD.
     dt is read off the blocks (dt = sum diag A11 / sum diag A00), G's mean g = sum(-A10 1) / sum diag A11
     (K 1 = 0), and alpha is capped at 1/g so that alpha G <= M: for large dt the G part of S is then
-    matched by beta K_M (beta = dt g) instead of overestimated by alpha G.  Limits (measured,
-    tests/bench/README.md): A00 also holds the mobility-derivative term M'(c) grad mu . grad q,
-    which outgrows M/dt for dt ~ R^2/D; there (like 'selfp') the Krylov counts grow, 11 -> 28 from
-    dt = 0.02 to 0.2 R^2/D (20 with ``-<prefix>fieldsplit_c_pc_type bjacobi``, ILU(0) on A00), and
-    at dt = 2 R^2/D neither converges (LU does).  Applying S^-1 costs two AMG
+    matched by beta K_M (beta = dt g) instead of overestimated by alpha G.
+
+    Large dt: A00 also holds the mobility-derivative term N (M'(c) grad mu . grad q, a conservative
+    advection of c), which outgrows M/dt for dt ~ R^2/D (and at smaller dt on finer meshes).  The
+    right factor and the middle operator are therefore built from the *assembled* A00 rather than
+    from the mass matrix it is at small dt:
+
+        S^ = (A11 - alpha A10) (dt A00)^-1 (dt A00 + beta A01),    dt A00 = M + dt N,
+
+    which expands to S + alpha (G + kappa K) + beta M (M + dt N)^-1 K_M (the Bosch–Stoll–Benner
+    error terms) and is the preconditioner above when N = 0 (dt A00 = M for the lumped mass).
+    Measured (tests/bench/README.md, 3D particle, 7.3k dofs, dt = 2 R^2/D, exact A00 solve):
+    26.5 Krylov per Newton with the assembled A00, no convergence in 150 with the mass matrix
+    (``-<pc prefix>a00 mass`` restores the earlier form).  The A00 solve itself (the ``c`` split)
+    then limits: point Jacobi fails once N matters (2D, h = 0.014: dt = 0.02 fails, 11 Krylov with
+    ILU(0); 3D dt = 0.2 R^2/D: 28 -> 10 with ILU(0)); at dt = 2 R^2/D only an exact A00 solve
+    (``-<prefix>fieldsplit_c_pc_type lu``) converged (ILU(2), GMRES+ILU(0) and GMRES+BoomerAMG to
+    rtol 1e-3 did not).  Applying S^-1 costs two AMG
     V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + hypre BoomerAMG by
-    default, each overridable) and one multiplication by A11, instead of the AMG on the assembled
-    fourth-order product of ``selfp``.
+    default, each overridable) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
+    of the AMG on the assembled fourth-order product of ``selfp``.
 
     The blocks must correspond node by node (same element for both fields; :func:`field_index_sets`).
     """
 
     def __init__(self):
-        self.ksp_l = self.ksp_r = self.HL = self.HR = self.A11 = self.work = None
+        self.ksp_l = self.ksp_r = self.HL = self.HR = self.A11 = self.work = self.M00 = None
+        self.use_a00 = None
 
     def _ksp(self, pc, name):
         prefix = (pc.getOptionsPrefix() or "") + name
@@ -160,6 +174,9 @@ class FactoredSchurPC:
     def setUp(self, pc):
         S, _ = pc.getOperators()
         A00, _, A01, A10, A11 = S.getSchurComplementSubMatrices()
+        if self.use_a00 is None:
+            db, prefix = PETSc.Options(), pc.getOptionsPrefix() or ""
+            self.use_a00 = db.getString(prefix + "a00", "assembled") == "assembled"
         d00, d11, d01, d10 = (m.getDiagonal() for m in (A00, A11, A01, A10))
         g1, ones = A10.createVecLeft(), A10.createVecRight()
         ones.set(1.0)
@@ -186,6 +203,15 @@ class FactoredSchurPC:
         self.HL.axpy(-alpha, A10, structure=same)
         self.HR.axpy(beta, A01, structure=same)
         self.A11 = A11
+        if self.use_a00:  # right factor and middle from the assembled c-block: dt A00 = M + dt N
+            if self.M00 is None:
+                self.M00 = A00.duplicate(copy=True)
+            else:
+                A00.copy(self.M00, structure=same)
+            self.M00.scale(dt)
+            self.M00.copy(self.HR, structure=same)
+            self.HR.axpy(beta, A01, structure=same)
+            self.A11 = self.M00
         if self.ksp_l is None:
             self.ksp_l, self.ksp_r = self._ksp(pc, "l_"), self._ksp(pc, "r_")
         self.ksp_l.setOperators(self.HL)
@@ -205,7 +231,7 @@ class FactoredSchurPC:
         pass
 
     def destroy(self, pc):
-        for obj in (self.ksp_l, self.ksp_r, self.HL, self.HR, *(self.work or ())):
+        for obj in (self.ksp_l, self.ksp_r, self.HL, self.HR, self.M00, *(self.work or ())):
             if obj is not None:
                 obj.destroy()
 
