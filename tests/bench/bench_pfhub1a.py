@@ -126,7 +126,8 @@ def run(a) -> None:
     s = solidion_run("spinodal", out=out_dir, quiet=True, overwrite=True, boundary="periodic",
                      t_end_s=a.t_end, time_tolerance=a.time_tolerance, cells_per_side=a.cells,
                      element_degree=a.degree, scheme=a.scheme, output_times_s=[float(t) for t in times[:-1]],
-                     checkpoint_every=a.checkpoint_every)
+                     checkpoint_every=a.checkpoint_every,
+                     **({"dc_max": a.dc_max} if a.dc_max else {}))
     wall = time.perf_counter() - t0
     cpu = comm.allreduce(time.process_time() - cpu0, op=MPI.SUM)
     if comm.rank != 0:
@@ -135,7 +136,7 @@ def run(a) -> None:
     poller.poll()
     ts = read_timeseries(out_dir)
     info = dict(tag=a.tag, code="solidion", ranks=comm.size, cells_per_side=a.cells, degree=a.degree,
-                scheme=a.scheme, time_tolerance=a.time_tolerance, t_end=a.t_end, status=s["status"],
+                scheme=a.scheme, time_tolerance=a.time_tolerance, dc_max=a.dc_max, t_end=a.t_end, status=s["status"],
                 steps=s["steps"], rejected_steps=s["rejected_steps"], newton=s["newton_iterations"],
                 wall_s=wall, time_loop_s=s["time_loop_s"], cpu_s_all_ranks=cpu,
                 loadavg_start=load0, loadavg_end=os.getloadavg(),
@@ -252,11 +253,16 @@ def main(argv=None):
     ap.add_argument("--ranks", type=int, default=None, help="documentation only: start with mpirun -n RANKS")
     ap.add_argument("--checkpoint-every", type=int, default=0)
     ap.add_argument("--poll", type=float, default=2.0)
+    ap.add_argument("--dc-max", type=float, default=None, help="spinodal dc_max (default: the problem's)")
+    ap.add_argument("--out-dir", default=None, help="directory of the results (default results/bench)")
     ap.add_argument("--tag", action="append", default=None, help="run tag (table: repeatable)")
     ap.add_argument("--from", dest="from_dir", action="append", default=[], help="table: CLI run directory")
     ap.add_argument("--ref", default=None, help="table: reference: a tag, a run dir, or a JSON with an 'F' dict "
                     "(e.g. results/bench/pfhub1a_spectral.json from tests/bench/pfhub1_spectral.py)")
     a = ap.parse_args(argv)
+    global OUT
+    if a.out_dir:
+        OUT = Path(a.out_dir)
     if a.mode == "run":
         a.tag = (a.tag or [f"tol{a.time_tolerance:g}_n{a.cells}"])[0]
         if a.ranks is not None:
