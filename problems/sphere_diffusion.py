@@ -6,7 +6,16 @@
 
 Nondimensional inside: x^ = x/R, t^ = t D/R^2, c^ = c/c_max.  Backward
 Euler / variable-step BDF2 in time; SNES (one Newton step for this linear law) with CG + hypre
-BoomerAMG.  Reference: J. Crank, The Mathematics of Diffusion (1975), eqs.
+BoomerAMG.
+
+The start: a step change of the surface concentration enters as c - c0 ~ erfc(r'/sqrt(4 D t))
+(r' the depth), a layer of width sqrt(D t) (0.02 R at the first output, 1 s, by default) and
+an uptake ~ t^(1/2).  The mesh grades from ``mesh_size`` inside to ``mesh_size /
+surface_refinement`` at the surface (Gmsh Distance + Threshold), and ``startup_steps``
+unrecorded sub-steps growing by ``startup_ratio`` reach the first output time ``dt_s`` (one
+backward-Euler step of any size puts in sqrt(D dt) where the series gives 2 sqrt(D dt/pi),
+-11 %).  On a uniform 0.12 R mesh with one 0.5 s step the mean was 1.4 % of the swing c_s - c0
+(28 % of the uptake) off Crank's series at 0.5 s.  Reference: J. Crank, The Mathematics of Diffusion (1975), eqs.
 6.18-6.20 (fixed surface concentration) and 6.44 (constant flux).
 
 Outputs: ``timeseries.csv`` (t_s, c_mean_mol_m3, c_surface_mean_mol_m3,
@@ -47,9 +56,19 @@ class SphereDiffusionParameters(Parameters):
     flux_mol_m2_s: float = param(2.0e-5, "inward molar flux density (surface_condition='flux'); "
                                  "negative extracts", "mol/(m^2 s)")
     t_end_s: float = param(500.0, "end time", "s", gt=0)
-    dt_s: float = param(0.5, "initial time step", "s", gt=0)
+    dt_s: float = param(1.0, "first output time: the first recorded step (reached in startup_steps "
+                        "sub-steps)", "s", gt=0)
     dt_max_s: float = param(10.0, "largest time step", "s", gt=0)
     mesh_size: float = param(0.12, "element size relative to the radius", "-", gt=0, le=1)
+    surface_refinement: float = param(2.0, "mesh_size / element size at the surface: the mesh grades from "
+                                      "mesh_size inside to mesh_size/surface_refinement at the surface "
+                                      "(resolves the layer sqrt(D t) of the first outputs); 1: uniform", "-",
+                                      ge=1, le=10)
+    startup_steps: int = param(10, "geometrically graded sub-steps (ratio startup_ratio) that reach the first "
+                               "output time dt_s unrecorded (the t^(1/2) start of a step change); 0: none",
+                               "-", ge=0)
+    startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
+                                 gt=1, le=2.4)
     element_degree: int = param(2, "Lagrange degree of the concentration", choices=(1, 2))
     geometry_order: int = param(2, "geometry order (2 = curved surface)", choices=(1, 2))
     time_order: int = param(2, "BDF order in time (1: backward Euler)", choices=(1, 2))
@@ -79,7 +98,9 @@ Parameters = SphereDiffusionParameters
 def build(p: SphereDiffusionParameters, comm) -> tuple[FickianDiffusion, Scales]:
     """Geometry and model: the unit ball (x^ = x/R) with the surface condition of ``p``."""
     scales = Scales.diffusive(p.radius_m, p.diffusivity_m2_s, p.c_max_mol_m3)
-    domain = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm)
+    graded = p.surface_refinement > 1
+    domain = sphere(p.radius_m, p.mesh_size, order=p.geometry_order, comm=comm,
+                    h_surface=p.mesh_size / p.surface_refinement if graded else None)
     fixed = p.surface_condition == "concentration"
     model = FickianDiffusion(
         domain, T.SURFACE, c0=p.c0_mol_m3 / p.c_max_mol_m3,
@@ -155,10 +176,47 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
                      recorders=[observables(model, p, s)], fields=[fields, views],
                      stops=[surface_in_range(model, s, p.c_max_mol_m3)])
-    res = sim.run()
+    if p.startup_steps and getattr(out, "mode", "new") != "restart":
+        res = _startup_then_run(sim, model, p, s, out)
+    else:
+        res = sim.run()
     _plot(out, p)
     out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
     model.destroy()
+
+
+def _startup_then_run(sim: Simulation, model: FickianDiffusion, p: SphereDiffusionParameters, s: Scales, out):
+    """Record t = 0, reach the first output time t1 = dt_s (or an earlier requested output time) in
+    ``startup_steps`` unrecorded sub-steps growing by ``startup_ratio`` (dt_1 = t1 (q - 1)/(q^n - 1)),
+    then run ``sim`` from t1 with the next step q times the last sub-step.
+
+    Why: a step change of the surface condition starts as c - c0 ~ erfc(x / sqrt(4 D t)), a layer of
+    width sqrt(D t) and uptake ~ t^(1/2); one backward-Euler step of size t1 puts in sqrt(D t1) where
+    the series gives 2 sqrt(D t1 / pi) (-11 %), whatever t1; geometric sub-steps resolve the start.
+    Unrecorded because no affordable mesh resolves their layers: the rows start where the layer is
+    resolved by the (surface-graded) mesh."""
+    t1 = p.dt_s / s.time
+    early = [t for t in sim.output_times if 0 < t < t1]
+    t1 = min([t1, *early])
+    n, q = p.startup_steps, p.startup_ratio
+    dt1 = t1 * (q - 1) / (q ** n - 1)
+    sim.record(0.0)
+    for f in sim.fields:
+        f.write(0.0)
+    control = StepControl(t_end=t1, dt=dt1, dt_min=1e-6 * dt1, dt_max=t1, grow=q, easy_newton=10)
+    start = Simulation(model, control, comm=out.comm, time_scale=s.time, quiet=True, name="startup")
+    r0 = start.run()
+    if r0.status != "ok":
+        return r0
+    c = sim.control
+    c.dt = min(r0.dts[-1] * q, c.dt_max)
+    res = sim.run(t0=t1)
+    res.steps += r0.steps
+    res.rejected += r0.rejected
+    res.newton += r0.newton
+    res.krylov += r0.krylov
+    res.wall_s += r0.wall_s
+    return res
 
 
 def _plot(out: RunOutput, p: SphereDiffusionParameters):
