@@ -556,3 +556,17 @@ def test_ellipsoid_anisotropic_mass_balance_and_rounding(tmp_path):
     assert abs(zx[0] - 0.6) < 0.01  # measured 0.6033
     assert zx[-1] > 1.03, zx[-1]  # measured 1.072 (isotropic: 0.756)
     assert np.all(np.diff(zx) > -0.003)  # rises throughout (measured: at every step, across both remeshes)
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(geometry="ellipsoid_3d"), "semi_axes_m"),                                      # required
+    (dict(geometry="ellipsoid_3d", semi_axes_m=[1e-7, 1e-7]), "semi_axes_m"),           # three of them
+    (dict(geometry="ellipsoid_3d", semi_axes_m=[1e-7, 1e-7, 1e-7], radius_m=2e-7), "radius_m"),  # unused
+    (dict(geometry="sphere_3d", semi_axes_m=[1e-7, 1e-7, 1e-7]), "semi_axes_m"),        # unused
+    (dict(geometry="sphere_1d", D_shell_anisotropy=2.0), "D_shell_anisotropy"),         # meaningless in 1D
+    (dict(geometry="ellipsoid_3d", semi_axes_m=[1e-7, 1e-7, -1e-7]), "semi_axes_m"),    # positive
+])
+def test_bad_input_non_spherical(kw, name):
+    from problems.shrinking_core import ShrinkingCoreParameters
+    with pytest.raises(InputError, match=name):
+        ShrinkingCoreParameters.from_dict(kw)
