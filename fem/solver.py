@@ -142,11 +142,13 @@ class FactoredSchurPC:
     error terms) and is the preconditioner above when N = 0 (dt A00 = M for the lumped mass).
     Measured (tests/bench/README.md, 3D particle, 7.3k dofs, dt = 2 R^2/D, exact A00 solve):
     26.5 Krylov per Newton with the assembled A00, no convergence in 150 with the mass matrix
-    (``-<pc prefix>a00 mass`` restores the earlier form).  The A00 solve itself (the ``c`` split)
-    then limits: point Jacobi fails once N matters (2D, h = 0.014: dt = 0.02 fails, 11 Krylov with
-    ILU(0); 3D dt = 0.2 R^2/D: 28 -> 10 with ILU(0)); at dt = 2 R^2/D only an exact A00 solve
-    (``-<prefix>fieldsplit_c_pc_type lu``) converged (ILU(2), GMRES+ILU(0) and GMRES+BoomerAMG to
-    rtol 1e-3 did not).  Applying S^-1 costs two AMG
+    (``-<pc prefix>a00 mass`` restores the earlier form); at dt = 0.2 R^2/D 10 instead of 28.
+    The A00 solve itself (the ``c`` split) then limits: point Jacobi fails once N matters (2D,
+    h = 0.014, dt = 0.02: no convergence; 11 Krylov with ILU(0), the default now); at dt = 2 R^2/D
+    in 3D only an exact A00 solve (``-<prefix>fieldsplit_c_pc_type lu``) converged (ILU(0), ILU(2),
+    GMRES+ILU(0) and GMRES+BoomerAMG to rtol 1e-3 did not), and at 29k dofs dt = 0.2 R^2/D fails
+    with ILU(0) (60.5 Krylov/Newton with an exact A00 solve): both the A00 solve and this Schur
+    approximation degrade with h once N dominates.  Applying S^-1 costs two AMG
     V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + hypre BoomerAMG by
     default, each overridable) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
     of the AMG on the assembled fourth-order product of ``selfp``.

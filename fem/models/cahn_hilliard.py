@@ -22,7 +22,7 @@ galvanostatic (a given mean flux spread by availability) or potentiostatic
 (local Butler-Volmer kinetics, :class:`fem.constitutive.kinetics.ButlerVolmer`).
 
 Solvers: ``lu`` (MUMPS), ``fieldsplit`` = FGMRES preconditioned by a
-Schur-complement fieldsplit on (c, mu): A00 = M/dt (Jacobi), Schur complement
+Schur-complement fieldsplit on (c, mu): A00 = M/dt + N (block Jacobi / ILU(0)), Schur complement
 S = M + dt (G + kappa K) M^-1 K_M approximated by the factored
 (M + alpha (G + kappa K)) M^-1 (M + beta K_M), alpha beta = dt, and applied
 with two BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`; Krylov
@@ -61,7 +61,12 @@ AUTO_LU_MAX_DOFS = _AUTO_LU_MAX_DOFS
 
 
 def fieldsplit_options(schur: str = "factored") -> dict:
-    """GMRES + Schur-complement fieldsplit on (c, mu) (A00 = M/dt: Jacobi, exact for the lumped P1 mass).
+    """GMRES + Schur-complement fieldsplit on (c, mu).
+
+    A00 = M/dt + N (lumped P1 mass, N the mobility-derivative term M'(c) grad mu . grad q): block
+    Jacobi with ILU(0) (point Jacobi is exact for M/dt but fails once N matters: 2D, h = 0.014,
+    dt = 0.02 L^2/D, no convergence vs 11 Krylov/Newton with ILU(0); 3D particle 7.3k dofs: 7.5 / 8.5
+    / 10 with ILU(0) vs 8 / 8.5 / 10 at dt = 0.002 / 0.02 / 0.2 R^2/D, tests/bench/README.md).
 
     schur = 'factored' (default): S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, two
     BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`, Bosch–Stoll–Benner / Boyanova–Neytcheva);
@@ -74,7 +79,7 @@ def fieldsplit_options(schur: str = "factored") -> dict:
             "ksp_gmres_restart": 100,
             "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
             "pc_fieldsplit_schur_fact_type": "full", "pc_fieldsplit_schur_precondition": "selfp",
-            "fieldsplit_c_ksp_type": "preonly", "fieldsplit_c_pc_type": "jacobi",
+            "fieldsplit_c_ksp_type": "preonly", "fieldsplit_c_pc_type": "bjacobi",
             "fieldsplit_mu_ksp_type": "preonly", "fieldsplit_mu_pc_type": "hypre",
             "fieldsplit_mu_pc_hypre_type": "boomeramg"}
     if schur == "factored":
