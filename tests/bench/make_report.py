@@ -263,6 +263,14 @@ prefix (`-particle_pc_hypre_boomeramg_...`).
 AMG_AFTER = """Earlier (full 1C discharges, bench_particle_discharge.py, 2026-11-21): Krylov/solve 6.9 / 7.3 /
 8.6 / 10.1 at 1.5k / 5.5k / 18k / 53k dofs.
 
+Outcome: with the defaults Krylov/solve grows 11.7 -> 14.6 (+25 %) from 18k to 116k dofs at
+dt = 60 s, within the goal's 30 %.  Switching off aggressive coarsening cuts the count by ~37 %
+at both sizes (7.4 -> 9.3, the same +25 % growth) but costs more CPU (12.8 vs 10.9 s at 18k,
+151 vs 102 s at 116k: a denser, slower hierarchy; CPU time is still somewhat inflated by the
+load, so this is indicative); strong threshold 0.7 alone, 0.25 or PMIS change the count by < 10 %.
+The anisotropy (D ratio per grain) does not call for other AMG settings at these sizes: the
+defaults stay.  Not measured: ~500k dofs (mesh_size ~0.02).
+
 One Krylov solve per Newton iteration (galvanostatic constraint): `fem.galvanostatic.BorderedNewton`
 eliminates the scalar potential with two solves on the same J (J x1 = F, J x2 = b; the second reuses
 the preconditioner, so the AMG setup is paid once).  A single solve would need J^-1 b from another
