@@ -107,7 +107,7 @@ def test_particle_spinodal_3d(tmp_path):
 def test_spinodal_problem_mpi_matches_serial(shared_tmp_path):
     from solidion import run
     kw = dict(quiet=True, cells_per_side=24, t_end_s=10.0, dt_s=0.5, fixed_dt=True, solver="fieldsplit",
-              cell_type="triangle")
+              scheme="split", cell_type="triangle")
     rank = MPI.COMM_WORLD.rank
     s_par = run("spinodal", out=shared_tmp_path / "par", comm=MPI.COMM_WORLD, **kw)
     s_ser = run("spinodal", out=shared_tmp_path / f"ser{rank}", comm=MPI.COMM_SELF, **kw)
