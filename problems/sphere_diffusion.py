@@ -176,19 +176,22 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
                      recorders=[observables(model, p, s)], fields=[fields, views],
                      stops=[surface_in_range(model, s, p.c_max_mol_m3)])
+    startup = {}
     if p.startup_steps and getattr(out, "mode", "new") != "restart":
-        res = _startup_then_run(sim, model, p, s, out)
+        res, startup = _startup_then_run(sim, model, p, s, out)
     else:
         res = sim.run()
     _plot(out, p)
-    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings(),
+               **({"startup": startup} if startup else {}))
     model.destroy()
 
 
 def _startup_then_run(sim: Simulation, model: FickianDiffusion, p: SphereDiffusionParameters, s: Scales, out):
     """Record t = 0, reach the first output time t1 = dt_s (or an earlier requested output time) in
     ``startup_steps`` unrecorded sub-steps growing by ``startup_ratio`` (dt_1 = t1 (q - 1)/(q^n - 1)),
-    then run ``sim`` from t1 with the next step q times the last sub-step.
+    then run ``sim`` from t1 with the next step q times the last sub-step.  Returns (the result of
+    ``sim``, the start-up's counts: kept apart so that a restart, which continues ``sim``, counts the same).
 
     Why: a step change of the surface condition starts as c - c0 ~ erfc(x / sqrt(4 D t)), a layer of
     width sqrt(D t) and uptake ~ t^(1/2); one backward-Euler step of size t1 puts in sqrt(D t1) where
@@ -206,17 +209,13 @@ def _startup_then_run(sim: Simulation, model: FickianDiffusion, p: SphereDiffusi
     control = StepControl(t_end=t1, dt=dt1, dt_min=1e-6 * dt1, dt_max=t1, grow=q, easy_newton=10)
     start = Simulation(model, control, comm=out.comm, time_scale=s.time, quiet=True, name="startup")
     r0 = start.run()
+    counts = {"steps": r0.steps, "rejected_steps": r0.rejected, "newton_iterations": r0.newton,
+              "time_loop_s": r0.wall_s, "t_end_s": t1 * s.time, "first_dt_s": dt1 * s.time}
     if r0.status != "ok":
-        return r0
+        return r0, counts
     c = sim.control
     c.dt = min(r0.dts[-1] * q, c.dt_max)
-    res = sim.run(t0=t1)
-    res.steps += r0.steps
-    res.rejected += r0.rejected
-    res.newton += r0.newton
-    res.krylov += r0.krylov
-    res.wall_s += r0.wall_s
-    return res
+    return sim.run(t0=t1), counts
 
 
 def _plot(out: RunOutput, p: SphereDiffusionParameters):
