@@ -18,6 +18,10 @@ Measured (2026-12-02, load 5-14 on 2 cores): exact-1D analogue max |err| 0.81 %;
 surface 0.1 (2349 dofs, 605 s time loop): -1.8 .. -7.1 % off the analogue, max |err| 6.4 %; surface 0.05
 (10365 dofs, 1100 s): -4.2 .. +0.3 % off, max |err| 3.8 % (pulse 1), the rest <= 3.0 %: the mesh's error
 falls about linearly with the surface element size and limits the 3D route (finer meshes: not run here).
+P2 on the curved ball (``--element-degree 2 --geometry-order 2``), mesh_size 0.3, surface 0.1 (15552 dofs,
+3536 s time loop, 967 steps, load 8-11): pulses 2-8 within 1.94 % (-0.03 .. -2.65 % off the analogue), but
+pulse 1 (the fastest, D t/R^2 = 0.28) still -3.39 % (-3.72 % off): the same as P1 at surface 0.05, so not
+the surface resolution; suspected the time steps (dt grows to dt_max_s = 120 s = 0.056 R^2/D of pulse 1).
 
 Prints the recovered-vs-true tables with the load average and writes results/bench/gitt_recovery.json.
 Not a test: rerun and compare.
