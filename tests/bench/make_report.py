@@ -228,7 +228,9 @@ Memory does not depend on the machine's load (the load column is for the wall ti
 'particle' = particle_discharge (50 grains, scalar c, bordered galvanostatic Newton, GMRES +
 BoomerAMG); 'ch' = particle_spinodal (c, mu; FGMRES + FactoredSchurPC); 'pnp' =
 particle_in_electrolyte (phi + 2 species; GMRES + SlotboomPC).  'fits in 24 GB (this size)' =
-(24 GiB - base) / (model + mesh per dof) at that size.
+(24 GiB - base) / (model + mesh per dof) at that size.  The CH rows were measured before
+FactoredSchurPC kept its own copy of the c-block A00 (one more matrix of a quarter of the
+Jacobian's nonzeros: expect a few hundred B/dof more).
 """
 
 FIT_TEXT = """Largest problem in 24 GiB on one process from the marginal cost (a straight line through the
@@ -267,7 +269,9 @@ Outcome: with the defaults Krylov/solve grows 11.7 -> 14.6 (+25 %) from 18k to 1
 dt = 60 s, within the goal's 30 %.  Switching off aggressive coarsening cuts the count by ~37 %
 at both sizes (7.4 -> 9.3, the same +25 % growth) but costs more CPU (12.8 vs 10.9 s at 18k,
 151 vs 102 s at 116k: a denser, slower hierarchy; CPU time is still somewhat inflated by the
-load, so this is indicative); strong threshold 0.7 alone, 0.25 or PMIS change the count by < 10 %.
+load, so this is indicative); Falgout coarsening without aggressive coarsening gives the fewest
+iterations (6.8 -> 8.1, +20 %) at twice the CPU (220 s at 116k); strong threshold 0.7 alone, 0.25
+or PMIS change the count by < 10 %.
 The anisotropy (D ratio per grain) does not call for other AMG settings at these sizes: the
 defaults stay.  Not measured: ~500k dofs (mesh_size ~0.02).
 
