@@ -29,21 +29,31 @@ their median, solidion's F, its relative difference to the median, and (``--ref`
 reference (a refined solidion run, or the independent spectral reference of
 tests/bench/pfhub1_spectral.py).
 
-Measured (2026-12-01, 2 cores shared with ~8 jobs, load 12-20; only t <= 20 could be reached):
-solidion default (100^2 Q1, split scheme, time_tolerance 1e-3, serial, started at 325d9b2), the published
-median (PRISMS-PF, MEMPHIS, MOOSE-MPF, ITG-MOOSE, FiPy-CI where within reach) and the Fourier
-reference of pfhub1_spectral.py (N = 256; N = 128 -> 256 changes F(20) by 1e-3, F(10) by 7e-5):
+Measured (2026-12-02, serial, 2 cores shared with ~6 helpers, load 7-12; runs stopped at t = 275 / 557):
+    docker/run python3 tests/bench/bench_pfhub1a.py run --t-end 10000 --scheme implicit \
+        --time-tolerance 1e-4 --tag impl1e-4 --out-dir results/s4ch          (and 1e-3)
+100^2 Q1, implicit backward Euler (the default since 04857bf), time_tolerance 1e-4 (default) and 1e-3;
+'extrap.' is the tol -> 0 limit from the two (global error ~ tol^(1/2): measured exponent 0.49 on
+40^2, tol 1e-3/1e-4/1e-5); spectral = pfhub1_spectral.py N = 256; median/spread of the published codes:
 
-    t    spread of published   median     solidion   vs median   vs spectral
-    1    0.01 %                318.840    318.850    +0.00 %     -0.00 %
-    5    0.27 %                316.416    316.541    +0.04 %     +0.04 %
-    10   2.85 %                297.757    300.652    +0.97 %     +0.90 %
-    20   6.03 %                209.220    208.846    -0.18 %     -2.00 %
-    solidion: 212 steps (2 rejected) to t = 20, time loop 1249 s wall serial on the loaded machine.
-    Published 2-core wall: PRISMS-PF 4 s to t = 20, 79 s to t = 1000, 708 s to t = 10000.
-The 1a initial condition is not periodic on [0, 200]^2 (a jump across the periodic boundary):
-F(0) is 319.03 (PRISMS-PF) to 319.10 (MEMPHIS) to 319.14/319.25 (spectral N = 128/256), and
-the codes' F(20) scatter by 6 %; 1b (no jump) is the cleaner accuracy test (bench_fipy_1b.py).
+    t     tol 1e-4  tol 1e-3  extrap.   1e-4 vs ex  1e-3 vs ex  spectral  1e-4 vs sp  median  spread  1e-4 vs med  steps 1e-4/1e-3
+    1     318.847   318.846   318.848   -0.00 %     -0.00 %     318.857   -0.00 %     318.840  0.0 %  +0.00 %      35 / 13
+    5     316.369   316.278   316.411   -0.01 %     -0.04 %     316.400   -0.01 %     316.416  0.3 %  -0.01 %      95 / 34
+    10    298.518   297.374   299.047   -0.18 %     -0.56 %     297.965   +0.19 %     297.757  2.9 %  +0.26 %     174 / 59
+    20    208.379   208.152   208.484   -0.05 %     -0.16 %     213.100   -2.22 %     209.220  6.0 %  -0.40 %     288 / 96
+    50    165.704   165.896   165.615   +0.05 %     +0.17 %       -         -         168.540  4.1 %  -1.68 %     413 / 172
+    100   135.163   135.166   135.162   +0.00 %     +0.00 %       -         -         137.219 21.2 %  -1.50 %     532 / 261
+    200   115.101   115.083   115.109   -0.01 %     -0.02 %       -         -         119.034 20.7 %  -3.30 %     673 / 368
+    500      -       95.499      -         -           -           -         -          98.276 20.5 %  -2.83 %       - / 516
+Between output times tol 1e-3 deviates from tol 1e-4 by up to 1.10 % (t = 14.7; ~1.6 % from the
+extrapolated limit), tol 1e-4 by ~0.5 %.  Against the spectral reference the 100^2 mesh is 2.2 %
+low at t = 20 (space error of the 100^2 mesh; not refined here).  MEMPHIS is the published code
+closest to solidion (F(100) 135.22 vs 135.16, F(200) 116.59 vs 115.10, F(500) 97.88 vs 95.50).
+Wall: t = 275 (tol 1e-4) and t = 557 (tol 1e-3) after 73 min on the loaded machine (1 rank each);
+for t > 30 tol 1e-3 steps are limited by dc_max = 0.02 (median error estimate 0.13 tol; dt 0.8-5
+at t = 200-560), tol 1e-4 steps by the tolerance (median 0.8 tol; dt 0.7-1.4 at t = 200-275).
+Earlier default (split, tol 1e-3; 2026-12-01): F(10) +0.90 %, F(20) -2.00 % vs the spectral reference.
+Published 2-core wall: PRISMS-PF 4 s to t = 20, 79 s to t = 1000, 708 s to t = 10000.
 """
 
 from __future__ import annotations
@@ -124,10 +134,11 @@ def run(a) -> None:
     if poller:
         poller.start()
     s = solidion_run("spinodal", out=out_dir, quiet=True, overwrite=True, boundary="periodic",
-                     t_end_s=a.t_end, time_tolerance=a.time_tolerance, cells_per_side=a.cells,
-                     element_degree=a.degree, scheme=a.scheme, output_times_s=[float(t) for t in times[:-1]],
+                     t_end_s=a.t_end, cells_per_side=a.cells,
+                     element_degree=a.degree, output_times_s=[float(t) for t in times[:-1]],
                      checkpoint_every=a.checkpoint_every,
-                     **({"dc_max": a.dc_max} if a.dc_max else {}))
+                     **{k: v for k, v in (("dc_max", a.dc_max), ("scheme", a.scheme),
+                                          ("time_tolerance", a.time_tolerance)) if v is not None})
     wall = time.perf_counter() - t0
     cpu = comm.allreduce(time.process_time() - cpu0, op=MPI.SUM)
     if comm.rank != 0:
@@ -136,7 +147,8 @@ def run(a) -> None:
     poller.poll()
     ts = read_timeseries(out_dir)
     info = dict(tag=a.tag, code="solidion", ranks=comm.size, cells_per_side=a.cells, degree=a.degree,
-                scheme=a.scheme, time_tolerance=a.time_tolerance, dc_max=a.dc_max, t_end=a.t_end, status=s["status"],
+                **{k: s.get("parameters", {}).get(k, getattr(a, k)) for k in ("scheme", "time_tolerance", "dc_max")},
+                t_end=a.t_end, status=s["status"],
                 steps=s["steps"], rejected_steps=s["rejected_steps"], newton=s["newton_iterations"],
                 wall_s=wall, time_loop_s=s["time_loop_s"], cpu_s_all_ranks=cpu,
                 loadavg_start=load0, loadavg_end=os.getloadavg(),
@@ -246,10 +258,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=("run", "table"))
     ap.add_argument("--t-end", type=float, default=10000.0)
-    ap.add_argument("--time-tolerance", type=float, default=1e-3)
+    ap.add_argument("--time-tolerance", type=float, default=None, help="default: the problem's")
     ap.add_argument("--cells", type=int, default=100, help="cells per side (mesh refinement)")
     ap.add_argument("--degree", type=int, default=1)
-    ap.add_argument("--scheme", default="split")
+    ap.add_argument("--scheme", default=None, help="default: the problem's")
     ap.add_argument("--ranks", type=int, default=None, help="documentation only: start with mpirun -n RANKS")
     ap.add_argument("--checkpoint-every", type=int, default=0)
     ap.add_argument("--poll", type=float, default=2.0)
@@ -264,7 +276,7 @@ def main(argv=None):
     if a.out_dir:
         OUT = Path(a.out_dir)
     if a.mode == "run":
-        a.tag = (a.tag or [f"tol{a.time_tolerance:g}_n{a.cells}"])[0]
+        a.tag = (a.tag or [f"{a.scheme or 'default'}_tol{a.time_tolerance or 'default'}_n{a.cells}"])[0]
         if a.ranks is not None:
             from mpi4py import MPI
             if MPI.COMM_WORLD.size != a.ranks:
