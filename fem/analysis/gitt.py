@@ -108,9 +108,10 @@ def dedupe_switch_rows(t, current, voltage, name="data"):
     """Arrays with the earlier of two rows at the same time dropped (cyclers and solidion's own time
     series log a step change twice: the end of the old step, then the start of the new one; with a
     sample's current holding until the next sample the earlier row spans no time).  The kept row's
-    voltage becomes NaN (not fitted): at the switch instant it is ambiguous (solidion's time series
-    repeats the old step's voltage there, without the new overpotential: 1.6 mV at C/10 on NMC811,
-    16x the 0.1 mV noise).  Time must not decrease, nor repeat more than twice."""
+    voltage becomes NaN (not fitted): at the switch instant it is ambiguous (a cycler may log the old
+    step's voltage there, without the new overpotential: 1.6 mV at C/10 on NMC811, 16x the 0.1 mV
+    noise; solidion's own rows give the voltage just after the switch).  Time must not decrease, nor
+    repeat more than twice."""
     t, current, voltage = (np.array(a, dtype=float) for a in (t, current, voltage))
     keep = np.append(np.diff(t) != 0, True)
     repeated = np.append(False, np.diff(t) == 0)  # the later row of a pair
