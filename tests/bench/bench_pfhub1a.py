@@ -29,7 +29,7 @@ their median, solidion's F, its relative difference to the median, and (``--ref`
 reference (a refined solidion run, or the independent spectral reference of
 tests/bench/pfhub1_spectral.py).
 
-Measured (2026-12-02, serial, 2 cores shared with ~6 helpers, load 7-12; runs stopped at t = 275 / 557):
+Measured (2026-12-02, serial, 2 cores shared with ~6 helpers, load 7-12; runs stopped at t = 659 / 1060):
     docker/run python3 tests/bench/bench_pfhub1a.py run --t-end 10000 --scheme implicit \
         --time-tolerance 1e-4 --tag impl1e-4 --out-dir results/s4ch          (and 1e-3)
 100^2 Q1, implicit backward Euler (the default since 04857bf), time_tolerance 1e-4 (default) and 1e-3;
@@ -44,12 +44,13 @@ Measured (2026-12-02, serial, 2 cores shared with ~6 helpers, load 7-12; runs st
     50    165.704   165.896   165.615   +0.05 %     +0.17 %       -         -         168.540  4.1 %  -1.68 %     413 / 172
     100   135.163   135.166   135.162   +0.00 %     +0.00 %       -         -         137.219 21.2 %  -1.50 %     532 / 261
     200   115.101   115.083   115.109   -0.01 %     -0.02 %       -         -         119.034 20.7 %  -3.30 %     673 / 368
-    500      -       95.499      -         -           -           -         -          98.276 20.5 %  -2.83 %       - / 516
+    500    95.497    95.499    95.496   +0.00 %     +0.00 %       -         -          98.276 20.5 %  -2.83 %     868 / 516
+    1000     -       82.568      -         -           -           -         -          80.677 18.3 %  +2.34 %(1e-3) - / 650
 Between output times tol 1e-3 deviates from tol 1e-4 by up to 1.10 % (t = 14.7; ~1.6 % from the
 extrapolated limit), tol 1e-4 by ~0.5 %.  Against the spectral reference the 100^2 mesh is 2.2 %
 low at t = 20 (space error of the 100^2 mesh; not refined here).  MEMPHIS is the published code
-closest to solidion (F(100) 135.22 vs 135.16, F(200) 116.59 vs 115.10, F(500) 97.88 vs 95.50).
-Wall: t = 275 (tol 1e-4) and t = 557 (tol 1e-3) after 73 min on the loaded machine (1 rank each);
+closest to solidion (F(100) 135.22 vs 135.16, F(200) 116.59 vs 115.10, F(500) 97.88 vs 95.50, F(1000) 81.98 vs 82.57).
+Wall: t = 659 (tol 1e-4) and t = 1060 (tol 1e-3) after 82 min on the loaded machine (1 rank each);
 for t > 30 tol 1e-3 steps are limited by dc_max = 0.02 (median error estimate 0.13 tol; dt 0.8-5
 at t = 200-560), tol 1e-4 steps by the tolerance (median 0.8 tol; dt 0.7-1.4 at t = 200-275).
 Earlier default (split, tol 1e-3; 2026-12-01): F(10) +0.90 %, F(20) -2.00 % vs the spectral reference.
