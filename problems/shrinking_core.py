@@ -116,6 +116,10 @@ class ShrinkingCoreParameters(Parameters):
     remesh_quality: float = param(0.5, "remesh (Gmsh; 1D: uniform cells per phase) when the shape ratio of a cell "
                                   "(relative to the mesh it was generated with) falls below this, in 1D when a "
                                   "cell's size ratio leaves [q, 1/q]; 0: never remesh", "-", ge=0, lt=1)
+    remesh_interface_per_radius: float = param(0.0, "3D remeshes: interface element size f r_c (r_c the current "
+                                               "volume-equivalent core radius; at least 0.02, at most the "
+                                               "initial interface size; 0.2: 1280 interface triangles); 0: the "
+                                               "initial interface size at every remesh", "-", ge=0, le=1)
     interface_mesh_size: float = param(0.0, "element size near the interface relative to R (0: mesh_size)",
                                        "-", ge=0, le=0.5)
     max_move_cells: float = param(0.0, "largest interface displacement per step in units of the smallest cell "
@@ -129,8 +133,9 @@ class ShrinkingCoreParameters(Parameters):
                                     "drops below this", "-", gt=0, lt=1)
     interface_tolerance: float = param(1e-7, "Stefan iteration tolerance: nodal interface displacement error / R "
                                        "(the mean, i.e. conservation, mode to 1e-2 of it)", "-", gt=0)
-    solver: str = param("lu", "linear solvers: lu (MUMPS) or amg (GMRES+BoomerAMG for the phases, CG+BoomerAMG "
-                        "for the mesh motion; for large 3D runs)", choices=("lu", "amg"))
+    solver: str = param("lu", "linear solvers: lu (MUMPS for the phases; the mesh motion by MUMPS in 1D/2D, by "
+                        "CG+BoomerAMG in 3D) or amg (GMRES+BoomerAMG for the phases, CG+BoomerAMG for the mesh "
+                        "motion; for large 3D runs)", choices=("lu", "amg"))
     fields_every: int = param(25, "write fields every N steps (0: only first and last)", ge=0)
 
     def check(self):
@@ -146,6 +151,8 @@ class ShrinkingCoreParameters(Parameters):
         self.refuse_unused(["radius_m"] if ell else ["semi_axes_m"], "with" + ("" if ell else "out") + " ellipsoid_3d")
         self.require(len(self.semi_axes_m) == 3 or not ell, "semi_axes_m", "three semi-axes (x, y, z) [m]")
         self.refuse_unused(["D_shell_anisotropy"] if native else [], "in 1D radial or planar geometries")
+        self.refuse_unused([] if self.geometry in ("sphere_3d", "ellipsoid_3d") else ["remesh_interface_per_radius"],
+                           "outside sphere_3d and ellipsoid_3d")
         # smallest core semi-axis / R
         xi0, h = self.core_fraction0() * (min(self.semi_axes_m) / max(self.semi_axes_m) if ell else 1), self.h()
         self.require(h < xi0 or self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
@@ -181,6 +188,14 @@ class ShrinkingCoreParameters(Parameters):
         dim = {"axisymmetric_2d": 2, "sphere_3d": 3, "ellipsoid_3d": 3}.get(self.geometry, 1)
         n = self.shell_cells or {1: 10, 2: 4, 3: 3}[dim]
         return min(self.h(), (1 - self.core_fraction0()) / n)
+
+    def ale_solver(self) -> str:
+        """Mesh-motion solver: CG+BoomerAMG (rtol 1e-12) in 3D or with solver=amg, else MUMPS.  In 3D
+        MUMPS's factorization of the vector extension dominated a step (default mesh, 33k cells, 18.5k
+        dofs: one factorization + 3 solves 5.7 s CPU against 0.89 s for CG+AMG, displacements equal to
+        3e-14; tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG with either setting."""
+        three_d = self.geometry in ("sphere_3d", "ellipsoid_3d", "slab_3d")
+        return "cg_amg" if self.solver == "amg" or three_d else "lu"
 
     def free_energy(self) -> RegularSolution:
         return RegularSolution.from_eV(self.omega_eV, self.temperature_K, u0_V=self.ocv_reference_V)
@@ -229,7 +244,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     xa, xb = p.phase_fractions()
     spherical = p.geometry in SPHERICAL
     dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, R,
-                               h_interface=p.interface_mesh_size or None, semi_axes=np.array(p.semi_axes_m or [R]) / R)
+                               h_interface=p.interface_mesh_size or None, semi_axes=np.array(p.semi_axes_m or [R]) / R,
+                               remesh_per_radius=p.remesh_interface_per_radius)
     mesh = dom.mesh
     omega = geo.pop("solid_angle")
     one = dolfinx.fem.Constant(mesh, 1.0)
@@ -243,7 +259,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=D_beta,
                            init_alpha=x0, remesh_quality=p.remesh_quality,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
-                           ale_solver="lu" if p.solver == "lu" else "cg_amg", tol=p.interface_tolerance,
+                           ale_solver=p.ale_solver(), tol=p.interface_tolerance,
                            max_move=p.max_move_cells or (0.1 if mesh.topology.dim == 1 else 0.3), stiffening=p.mesh_stiffening, **geo)
     c_surface = stefan_outputs.boundary_mean(model, T.SURFACE, geo["weight"], area_w)  # site fraction
     mol = omega * s.concentration * R ** 3  # nondim weighted moles -> mol

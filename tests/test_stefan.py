@@ -434,6 +434,28 @@ def test_problem_3d_sphere_remeshes_to_full_conversion(tmp_path):
     assert err < 0.011, f"core radius vs mass balance {err:.3g}"  # measured 0.36% (one remesh in this range)
 
 
+def test_remesh_interface_size_follows_the_core():
+    """3D remesh sizes (meshes.stefan_particle, opt-in remesh_interface_per_radius f): the interface target
+    f r_c (floor 0.02 R, cap h_shell) resamples a shrinking core with a constant number of triangles
+    (icosphere level 3, 1280, for f = 0.2), where the fixed initial size leaves it a few (80 at r_c = 0.14 R,
+    the cause of the 4.7%-of-R core-radius error of the bench at h_shell = 0.1 R)."""
+    from meshes.core_shell import icosphere, star_shaped_resample
+    from meshes.stefan_particle import remesh_interface_size
+    u, f = icosphere(3)  # the old interface: a fine sphere
+    for r_c in (0.6, 0.3, 0.14):
+        sphere = (u * r_c)[f]
+        for h_if, expect in ((remesh_interface_size(r_c, 0.1), 1280), (0.1, None)):
+            target = min(0.25, max(h_if, 0.2 * r_c))  # as meshes.core_shell.core_shell_from_boundaries
+            new = star_shaped_resample(sphere, target)
+            if expect:
+                assert len(new) == expect, (r_c, len(new))
+                edges = np.linalg.norm(new[:, 1] - new[:, 0], axis=1)
+                assert 0.08 * r_c < np.mean(edges) < 0.2 * r_c, np.mean(edges) / r_c  # measured 0.13 r_c
+            elif r_c == 0.14:
+                assert len(new) == 80  # the fixed size: level 1
+    assert remesh_interface_size(0.05, 0.1) == 0.02 and remesh_interface_size(0.9, 0.1) == 0.1  # floor, cap
+
+
 def test_restart_after_remesh_is_refused(tmp_path):
     """A checkpoint written after a remesh holds a mesh a restart cannot rebuild: refused with one line."""
     out = tmp_path / "rm"
@@ -565,6 +587,7 @@ def test_ellipsoid_anisotropic_mass_balance_and_rounding(tmp_path):
     (dict(geometry="sphere_3d", semi_axes_m=[1e-7, 1e-7, 1e-7]), "semi_axes_m"),        # unused
     (dict(geometry="sphere_1d", D_shell_anisotropy=2.0), "D_shell_anisotropy"),         # meaningless in 1D
     (dict(geometry="ellipsoid_3d", semi_axes_m=[1e-7, 1e-7, -1e-7]), "semi_axes_m"),    # positive
+    (dict(geometry="axisymmetric_2d", remesh_interface_per_radius=0.2), "remesh_interface_per_radius"),  # 3D only
 ])
 def test_bad_input_non_spherical(kw, name):
     from problems.shrinking_core import ShrinkingCoreParameters

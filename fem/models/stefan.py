@@ -406,6 +406,14 @@ class TwoPhaseStefan:
     def _global_cells(self) -> int:
         return self.mesh.topology.index_map(self.mesh.topology.dim).size_global
 
+    def _global_interface_facets(self) -> int:
+        """Number of interface facets (owned ones summed over ranks): the interface resolution a remesher keeps."""
+        fdim = self.mesh.topology.dim - 1
+        self.mesh.topology.create_entities(fdim)
+        nown = self.mesh.topology.index_map(fdim).size_local
+        facets = np.asarray(self.domain.facets(self._config["interface"]))
+        return int(self.comm.allreduce(int(np.count_nonzero(facets < nown)), op=MPI.SUM))
+
     def remesh(self, t=None) -> dict:
         """Replace the mesh by ``remesher(self)`` (same geometry, same tags) and carry the state over:
         both phase fields by non-matching interpolation (:func:`fem.remesh.transfer`), then one additive
@@ -536,6 +544,7 @@ class TwoPhaseStefan:
         return dict(mesh_motion_wall_s=self.ale_wall, diffusion_wall_s=self.diffusion_wall,
                     mesh_motion_wall_share=self.ale_wall / max(self.ale_wall + self.diffusion_wall, 1e-300),
                     remesh_count=self.remesh_count, remesh_wall_s=self.remesh_wall, final_cells=self._global_cells(),
+                    final_interface_facets=self._global_interface_facets(),
                     max_remesh_moles_rel_error=max((e["moles_rel_error"] for e in self.remesh_log), default=0.0),
                     max_remesh_moles_correction_rel=max((abs(e["moles_correction_rel"]) for e in self.remesh_log),
                                                         default=0.0))
