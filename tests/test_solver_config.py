@@ -45,9 +45,11 @@ def test_auto_threshold_is_dimension_aware():
     assert pnp.linear_solver_options("auto", 20_000, tdim=3)["pc_type"] == "python"
 
 
-@pytest.mark.parametrize("tdim, expected", [(2, "lu"), (3, "fieldsplit")])
-def test_cahn_hilliard_auto_choice_by_dimension(tdim, expected):
-    """The model applies the threshold of its mesh's dimension: ~7k unknowns are LU in 2D, fieldsplit in 3D."""
+@pytest.mark.parametrize("tdim, expected, scheme", [(2, "lu", "split"), (3, "fieldsplit", "split"),
+                                                     (3, "lu", "implicit")])
+def test_cahn_hilliard_auto_choice_by_dimension(tdim, expected, scheme):
+    """The model applies the threshold of its mesh's dimension: ~7k unknowns are LU in 2D, fieldsplit in 3D;
+    the fully implicit scheme (indefinite Jacobian, which the factored Schur PC does not handle) is LU."""
     from fem.constitutive.mobility import mobility
     from fem.constitutive.polynomial import DoubleWell
     from fem.models.cahn_hilliard import CahnHilliard
@@ -56,7 +58,7 @@ def test_cahn_hilliard_auto_choice_by_dimension(tdim, expected):
     else:
         mesh = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 14, 14, 14)
     m = CahnHilliard(mesh, DoubleWell(5.0, 0.3, 0.7), kappa=0.01, mobility=lambda c: mobility(c, "constant", 1.0),
-                     solver="auto", prefix=f"tsc_auto{tdim}_")
+                     solver="auto", scheme=scheme, prefix=f"tsc_auto{tdim}{scheme}_")
     ndofs = m.W.dofmap.index_map.size_global
     assert 6_000 < ndofs < 8_000, ndofs
     assert m.linear_solver == expected

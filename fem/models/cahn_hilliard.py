@@ -164,7 +164,10 @@ class CahnHilliard:
         self.F = F
         if solver == "auto":  # LU for small problems (CI, 2D), the scalable block solver above
             ndofs = self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
-            solver = "lu" if auto_uses_lu(ndofs, mesh.topology.dim) else "fieldsplit"
+            # the fully implicit Jacobian is indefinite inside the spinodal (g'' < 0), which the
+            # factored Schur preconditioner does not handle (diverges even at tiny dt): LU then
+            solver = ("lu" if scheme == "implicit" or auto_uses_lu(ndofs, mesh.topology.dim)
+                      else "fieldsplit")
         self.linear_solver = solver
         # the factored Schur preconditioner needs node-matched (c, mu) blocks: not with the displacement
         opts = (petsc_options.direct_lu() if solver == "lu"
