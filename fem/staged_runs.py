@@ -4,6 +4,7 @@ restart continues, the closing summary over the stages, the voltage-capacity plo
 
 from __future__ import annotations
 
+from fem.errors import SolverError
 from fem.scaling import ELEMENTARY_CHARGE
 
 COUNTS = ("steps", "rejected_steps", "newton_iterations", "krylov_iterations", "time_loop_s")
@@ -25,6 +26,17 @@ def finish_stages(out, done: list[dict], **entries) -> tuple[str, str]:
     out.finish(status, reason, rates={d["rate"]: d["entries"] for d in done}, **total,
                t_final_s=done[-1]["counts"]["t_final_s"], stop_reason=done[-1]["counts"]["stop_reason"], **entries)
     return status, reason
+
+
+def close_rate_sweep(out, model, done: list[dict], c_rates, free_energy, title: str) -> None:
+    """End of a C-rate sweep: the voltage-capacity plot, the summary over the stages ``done``
+    (:func:`finish_stages`, with the solver timings), the model freed; a failed stage raises
+    :class:`fem.errors.SolverError` (after everything is written)."""
+    plot_voltage_capacity(out, c_rates, free_energy, title)
+    status, reason = finish_stages(out, done, timings=model.solver.timings())
+    model.destroy()
+    if status == "failed":
+        raise SolverError(reason)
 
 
 def plot_voltage_capacity(out, c_rates, free_energy, title: str) -> None:

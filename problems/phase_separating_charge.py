@@ -57,7 +57,7 @@ from fem.parameters import param
 from fem.regular_solution import ElectrodeRegularSolutionParameters
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales
 from fem.simulation import Simulation, StepControl
-from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
+from fem.staged_runs import close_rate_sweep, first_stage
 
 NAME = "phase_separating_charge"
 DESCRIPTION = "Phase-separating (LiFePO4-like) particle at low and high C-rate: voltage plateau, morphology"
@@ -219,11 +219,7 @@ def solve(p: ChargeParameters, out: RunOutput) -> None:
             overpotential_V=eta, capacity_reached=float(Q.max()), half_charge_morphology=model.notes["half"])))
         if res.status == "interrupted":
             break
-    plot_voltage_capacity(out, p.c_rates, p.free_energy(), p.direction)
-    status, reason = finish_stages(out, done, timings=model.solver.timings())
-    model.destroy()
-    if status == "failed":
-        raise SolverError(reason)
+    close_rate_sweep(out, model, done, p.c_rates, p.free_energy(), p.direction)
 
 
 def solve_potentiostatic(p: ChargeParameters, out: RunOutput, model, s, c_init) -> None:

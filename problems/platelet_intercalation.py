@@ -34,7 +34,6 @@ import numpy as np
 import dolfinx.fem
 import dolfinx.mesh
 
-from fem.errors import SolverError
 from fem.field_plots import plot_section
 from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, acceptance_checks, smooth_noise
 from fem.models.platelet import PlateletCahnHilliard, critical_rate, growth_rate, homogeneous_phi
@@ -43,7 +42,7 @@ from fem.parameters import param
 from fem.regular_solution import ElectrodeRegularSolutionParameters
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY
 from fem.simulation import Simulation, StepControl
-from fem.staged_runs import finish_stages, first_stage, plot_voltage_capacity
+from fem.staged_runs import close_rate_sweep, first_stage
 
 NAME = "platelet_intercalation"
 DESCRIPTION = ("Depth-averaged LiFePO4-like platelet, reaction-limited (Cahn-Hilliard-reaction, "
@@ -192,11 +191,7 @@ def solve(p: PlateletParameters, out: RunOutput) -> None:
             mass_balance_rel_error_max=float(ts.column("mass_balance_rel_error")[sel].max()))))
         if res.status == "interrupted":
             break
-    plot_voltage_capacity(out, p.c_rates, p.free_energy(), p.direction)
-    status, reason = finish_stages(out, done, timings=model.solver.timings())
-    model.destroy()
-    if status == "failed":
-        raise SolverError(reason)
+    close_rate_sweep(out, model, done, p.c_rates, p.free_energy(), p.direction)
 
 
 def _picture(out, model, p, rate):
