@@ -50,13 +50,13 @@ import dolfinx.fem
 import dolfinx.mesh
 
 from fem.constitutive.mobility import mobility
-from fem.constitutive.polynomial import DoubleWell
+from fem.double_well import DoubleWellSquareParameters
 from fem.error_control import TimeErrorControl
 from fem.field_plots import gather_dofs
 from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, acceptance_checks
 from fem.models.electro_cahn_hilliard import ElectroCahnHilliard, lyapunov_decreases
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.parameters import Parameters, param
+from fem.parameters import param
 from fem.scaling import Scales
 from fem.simulation import Simulation, StepControl
 
@@ -67,16 +67,9 @@ PFHUB_TIMES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 400.0)
 
 
 @dataclass
-class ElectroSpinodalParameters(Parameters):
+class ElectroSpinodalParameters(DoubleWellSquareParameters):
     side_length: float = param(100.0, "side of the square domain (benchmark units)", "-", gt=0)
-    cells_per_side: int = param(100, "cells along each side", "-", ge=2)
-    cell_type: str = param("quadrilateral", "cell type", choices=("triangle", "quadrilateral"))
     element_degree: int = param(1, "Lagrange degree of c, mu and Phi", choices=(1, 2))
-    rho_s: float = param(5.0, "double-well height rho", "-", gt=0)
-    c_alpha: float = param(0.3, "composition of phase alpha", "-")
-    c_beta: float = param(0.7, "composition of phase beta", "-")
-    kappa: float = param(2.0, "gradient energy coefficient", "-", gt=0)
-    mobility: float = param(5.0, "mobility M", "-", gt=0)
     coupling_k: float = param(0.09, "electrostatic coupling k (f_elec = k c Phi / 2)", "-", ge=0)
     permittivity: float = param(90.0, "permittivity eps", "-", gt=0)
     phi_right_length: float = param(7.0, "Phi = sin(y / this) on the right side", "-", gt=0)
@@ -96,7 +89,7 @@ class ElectroSpinodalParameters(Parameters):
     fields_every: int = param(0, "write fields every N steps (0: first, output times and last)", ge=0)
 
     def check(self):
-        self.require(self.c_alpha < self.c_beta, "c_alpha", f"must be below c_beta = {self.c_beta}")
+        self.check_double_well()
         self.require(self.dt <= self.t_end, "dt", f"allowed range (0, t_end = {self.t_end}]")
         self.require(self.dt <= self.dt_max, "dt", f"allowed range (0, dt_max = {self.dt_max}]")
 
@@ -117,14 +110,12 @@ def build(p: ElectroSpinodalParameters, comm, mesh=None) -> ElectroCahnHilliard:
     the square of ``side_length`` with ``cells_per_side``)."""
     L = p.side_length
     if mesh is None:
-        cell = (dolfinx.mesh.CellType.quadrilateral if p.cell_type == "quadrilateral"
-                else dolfinx.mesh.CellType.triangle)
-        mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [L, L]], [p.cells_per_side] * 2, cell_type=cell)
+        mesh = p.square_mesh(comm, L)
     tol = 1e-8 * L
     dirichlet = [(lambda x: np.isclose(x[0], 0.0, atol=tol), lambda x: np.zeros(x.shape[1])),
                  (lambda x: np.isclose(x[0], L, atol=tol), lambda x: np.sin(x[1] / p.phi_right_length))]
     mob = lambda c: mobility(c, "constant", p.mobility)  # noqa: E731
-    model = ElectroCahnHilliard(mesh, DoubleWell(p.rho_s, p.c_alpha, p.c_beta), coupling_k=p.coupling_k,
+    model = ElectroCahnHilliard(mesh, p.free_energy(), coupling_k=p.coupling_k,
                                 permittivity=p.permittivity, phi_dirichlet=dirichlet,
                                 picard_rtol=p.picard_rtol, kappa=p.kappa, mobility=mob, scheme=p.scheme,
                                 degree=p.element_degree, solver=p.solver, prefix="espin_")

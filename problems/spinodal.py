@@ -39,12 +39,12 @@ import dolfinx.fem
 import dolfinx.mesh
 
 from fem.constitutive.mobility import mobility
-from fem.constitutive.polynomial import DoubleWell
+from fem.double_well import DoubleWellSquareParameters
 from fem.field_plots import plot_section
 from fem.models.cahn_hilliard import SOLVERS, SOLVER_HELP, CahnHilliard, acceptance_checks
 from fem.error_control import TimeErrorControl
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.parameters import Parameters, param
+from fem.parameters import param
 from fem.periodic import periodic_box_constraint
 from fem.scaling import Scales
 from fem.simulation import Simulation, StepControl
@@ -54,16 +54,9 @@ DESCRIPTION = "PFHub benchmark 1b: spinodal decomposition on a no-flux square (f
 
 
 @dataclass
-class SpinodalParameters(Parameters):
+class SpinodalParameters(DoubleWellSquareParameters):
     side_length: float = param(200.0, "side of the square domain (benchmark units)", "-", gt=0)
-    cells_per_side: int = param(100, "cells along each side", "-", ge=2)
-    cell_type: str = param("quadrilateral", "cell type", choices=("triangle", "quadrilateral"))
     element_degree: int = param(1, "Lagrange degree of c and mu", choices=(1, 2))
-    rho_s: float = param(5.0, "double-well height rho_s", "-", gt=0)
-    c_alpha: float = param(0.3, "composition of phase alpha", "-")
-    c_beta: float = param(0.7, "composition of phase beta", "-")
-    kappa: float = param(2.0, "gradient energy coefficient", "-", gt=0)
-    mobility: float = param(5.0, "mobility M", "-", gt=0)
     c0: float = param(0.5, "mean initial composition", "-")
     epsilon: float = param(0.01, "initial perturbation amplitude", "-", ge=0)
     t_end_s: float = param(1.0e4, "end time (benchmark units)", "-", gt=0)
@@ -90,7 +83,7 @@ class SpinodalParameters(Parameters):
                                "time_unit_s, dt_s; PFHub 1 itself is nondimensional)", "s", gt=0)
 
     def check(self):
-        self.require(self.c_alpha < self.c_beta, "c_alpha", f"must be below c_beta = {self.c_beta}")
+        self.check_double_well()
         self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
         self.require(self.dt_s <= self.dt_max_s, "dt_s", f"allowed range (0, dt_max_s = {self.dt_max_s}]")
         # the factored Schur preconditioner assumes the convex part of the split scheme: with the fully
@@ -113,10 +106,8 @@ def initial_condition(p: SpinodalParameters):
 
 
 def build(p: SpinodalParameters, comm) -> CahnHilliard:
-    cell = dolfinx.mesh.CellType.quadrilateral if p.cell_type == "quadrilateral" else dolfinx.mesh.CellType.triangle
-    mesh = dolfinx.mesh.create_rectangle(comm, [[0.0, 0.0], [p.side_length, p.side_length]],
-                                         [p.cells_per_side, p.cells_per_side], cell_type=cell)
-    fe = DoubleWell(p.rho_s, p.c_alpha, p.c_beta)
+    mesh = p.square_mesh(comm, p.side_length)
+    fe = p.free_energy()
     constraint = None
     if p.boundary == "periodic":
         L = p.side_length
