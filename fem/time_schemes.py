@@ -109,3 +109,22 @@ class BDFHistory:
     def restore_state(self, prefix: str, state: dict) -> None:
         if self._owns_bdf:
             self.bdf.dt_prev = state[f"{prefix}_dt_prev"]
+
+
+class BDFStepping:
+    """step / reject / accept of a model whose time state is ``self.history`` (a :class:`BDFHistory`)
+    solved by ``self.solver`` (a mixin for the :class:`fem.simulation.Simulation` protocol);
+    a model adds its own bookkeeping by overriding :meth:`accept` and calling it."""
+
+    def solve(self):
+        return self.solver.solve()
+
+    def step(self, t: float, dt: float):
+        self.history.set_step(dt)
+        return self.solver.solve()
+
+    def reject(self) -> None:
+        self.history.reject()
+
+    def accept(self, t_new: float, dt: float, stats) -> None:
+        self.history.accept(dt)

@@ -37,8 +37,8 @@ from fem.errors import InputError, SolverError
 from fem.observables import Integral
 from fem.probes import PointProbe
 from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
-from fem.solver import SNESSolver, SolveStats, auto_uses_lu
-from fem.time_schemes import BDFHistory
+from fem.solver import SNESSolver, auto_uses_lu
+from fem.time_schemes import BDFHistory, BDFStepping
 from fem.weak_forms import pnp as wf
 
 
@@ -106,7 +106,7 @@ def make_carriers(materials, species, first_index=1):
 # =============================================================================
 # Finite-element model
 # =============================================================================
-class PNPModel:
+class PNPModel(BDFStepping):
     """PNP (mode 'transient' or 'steady') or Poisson–Boltzmann (mode 'equilibrium').
 
     Unknowns: phi and one eta per carrier (mixed P_k space); in 'equilibrium'
@@ -409,20 +409,6 @@ class PNPModel:
             self._integrals[key] = (Integral(ufl.replace(self.F, {self.v: w}), self.comm), w)
         return self._integrals[key][0]()
 
-    # -- solves --------------------------------------------------------------
-    def solve(self) -> SolveStats:
-        return self.solver.solve()
-
-    def step(self, t, dt) -> SolveStats:
-        self.history.set_step(dt)
-        return self.solver.solve()
-
-    def reject(self):
-        self.history.reject()
-
-    def accept(self, t_new, dt, stats):
-        self.history.accept(dt)
-
     # -- restart ---------------------------------------------------------------
     def checkpoint_state(self) -> dict:
         """The state and its BDF history, dt_prev, and the values of the Constants
@@ -498,7 +484,6 @@ def equilibrium_etas(materials, species, reference: str, phi_reference=0.0, bulk
     Returns (etas {species: eta}, phi_bulk {material: phi}).
     """
     bulk = bulk or {}
-    by_name = {m.name: m for m in materials}
     phi_bulk = {reference: phi_reference}
     etas = {}
     # species in the reference material fix their etas there

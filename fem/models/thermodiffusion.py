@@ -27,12 +27,12 @@ import dolfinx.fem
 
 from fem import petsc_options
 from fem.observables import Integral
-from fem.solver import SNESSolver, SolveStats
-from fem.time_schemes import BDFHistory
+from fem.solver import SNESSolver
+from fem.time_schemes import BDFHistory, BDFStepping
 from fem.weak_forms import thermodiffusion as wf
 
 
-class ThermodiffusionModel:
+class ThermodiffusionModel(BDFStepping):
     """c (by c0) and theta = T/T0 on ``domain`` (a :class:`meshes.tagged.TaggedMesh`).
 
     gamma = D c0 R / k, S = S_T T0, lewis = rho c_p D / k, z: charge number, field: the
@@ -148,19 +148,9 @@ class ThermodiffusionModel:
         f.x.array[:] = self.u.x.array[m]
         return f
 
-    # -- time stepping --------------------------------------------------------------
-    def solve(self) -> SolveStats:
-        return self.solver.solve()
-
-    def step(self, t, dt) -> SolveStats:
-        self.history.set_step(dt)
-        return self.solver.solve()
-
-    def reject(self):
-        self.history.reject()
-
+    # -- time stepping (step/reject from BDFStepping) -----------------------------------
     def accept(self, t_new, dt, stats):
-        self.history.accept(dt)
+        super().accept(t_new, dt, stats)
         self.sigma_min_history = min(self.sigma_min_history, self.entropy_production()[1])
 
     def checkpoint_state(self) -> dict:
