@@ -2,7 +2,7 @@
 """Isotropic 3D ball (sphere_3d, remeshed) against the 1D radial model: core radius over the whole run.
 
     docker/run python3 tests/bench/bench_sphere_3d_vs_1d.py [--sizes 0.25,0.15] [--surface concentration]
-        [--core 0.7] [--geometry sphere_3d|ellipsoid_3d]
+        [--core 0.7] [--geometry sphere_3d|ellipsoid_3d] [--set remesh_interface_per_radius=0.2]
 
 The same particle (R = 100 nm, defaults otherwise) is run with ``geometry=sphere_1d`` (the fine 1D
 reference: mesh 0.005, i.e. 200 cells) and with the 3D geometry at each mesh size (``ellipsoid_3d``
@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--core", type=float, default=0.7, help="initial core radius / R")
     ap.add_argument("--geometry", default="sphere_3d", choices=("sphere_3d", "ellipsoid_3d"))
     ap.add_argument("--c-rate", type=float, default=4.0)
+    ap.add_argument("--set", action="append", default=[], metavar="K=V",
+                    help="extra --set for the 3D runs, e.g. remesh_interface_per_radius=0.2")
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "sphere_3d_vs_1d"))
     a = ap.parse_args()
     root = Path(a.out)
@@ -65,7 +67,7 @@ def main() -> None:
     for h in [float(x) for x in a.sizes.split(",")]:
         geo = ["geometry=sphere_3d"] if a.geometry == "sphere_3d" else ["geometry=ellipsoid_3d",
                                                                          "semi_axes_m=[1e-7,1e-7,1e-7]"]
-        s3, d3, w3, cpu3 = run(root / f"{a.geometry}-h{h}", common + geo + [f"mesh_size={h}"])
+        s3, d3, w3, cpu3 = run(root / f"{a.geometry}-h{h}", common + geo + [f"mesh_size={h}"] + a.set)
         R = 1e-7
         t, r3 = d3["t_s"], d3["core_radius_m"]
         r1 = np.interp(t, d1["t_s"], d1["core_radius_m"])
@@ -81,7 +83,7 @@ def main() -> None:
                      "max_remesh_moles_rel_error": s3["max_remesh_moles_rel_error"],
                      "max_mass_balance_rel_error": s3["max_mass_balance_rel_error"], "reason": s3["reason"]})
     load = os.getloadavg()
-    print(f"# {a.surface}, initial core {a.core} R; 1D reference: {len(d1)} rows, wall {w1:.1f} s, "
+    print(f"# {a.surface}, initial core {a.core} R, 3D --set {a.set}; 1D reference: {len(d1)} rows, wall {w1:.1f} s, "
           f"end {s1['reason']}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores, shared)")
     print(f"{'geometry':13s} {'h':>5s} {'max|r3-r1|/R':>12s} {'at t [s]':>9s} {'r1/R':>6s} {'t_end 3D/1D [s]':>16s} "
           f"{'remesh':>6s} {'cells':>6s} {'if tris':>7s} {'steps':>5s} {'mass bal':>9s} {'remesh mol':>10s} "
@@ -93,7 +95,7 @@ def main() -> None:
               f"{r['max_mass_balance_rel_error']:9.2e} {r['max_remesh_moles_rel_error']:10.1e} {r['wall_s']:8.1f} "
               f"{r['cpu_s']:8.1f}")
     root.mkdir(parents=True, exist_ok=True)
-    (root.parent / "sphere_3d_vs_1d.json").write_text(json.dumps({"load_average": load, "surface": a.surface,
+    (root.parent / "sphere_3d_vs_1d.json").write_text(json.dumps({"load_average": load, "surface": a.surface, "sets_3d": a.set,
                                                                    "rows": rows}, indent=1))
 
 
