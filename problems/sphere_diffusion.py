@@ -65,7 +65,8 @@ class SphereDiffusionParameters(Parameters):
                                       "(resolves the layer sqrt(D t) of the first outputs); 1: uniform", "-",
                                       ge=1, le=10)
     startup_steps: int = param(10, "geometrically graded sub-steps (ratio startup_ratio) that reach the first "
-                               "output time dt_s unrecorded (the t^(1/2) start of a step change); 0: none",
+                               "output time dt_s unrecorded (the t^(1/2) start of a step change); 0: none; "
+                               "not with fixed steps (dt_max_s <= dt_s)",
                                "-", ge=0)
     startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
                                  gt=1, le=2.4)
@@ -177,7 +178,7 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
                      recorders=[observables(model, p, s)], fields=[fields, views],
                      stops=[surface_in_range(model, s, p.c_max_mol_m3)])
     startup = {}
-    if p.startup_steps and getattr(out, "mode", "new") != "restart":
+    if p.startup_steps and not control.fixed and getattr(out, "mode", "new") != "restart":
         res, startup = _startup_then_run(sim, model, p, s, out)
     else:
         res = sim.run()
@@ -211,6 +212,26 @@ def _startup_then_run(sim: Simulation, model: FickianDiffusion, p: SphereDiffusi
     r0 = start.run()
     counts = {"steps": r0.steps, "rejected_steps": r0.rejected, "newton_iterations": r0.newton,
               "time_loop_s": r0.wall_s, "t_end_s": t1 * s.time, "first_dt_s": dt1 * s.time}
+    if r0.status == "interrupted" and r0.t < t1:
+        # a signal inside the start-up (seconds long): finish it, then checkpoint at t1 so that the
+        # run is restartable (a restart continues the main stage), and end interrupted
+        control.t_end, control.dt = t1, min(r0.dts[-1] * q if r0.dts else dt1, t1 - r0.t)
+        rest = Simulation(model, control, comm=out.comm, time_scale=s.time, quiet=True, name="startup").run(r0.t)
+        counts["steps"] += rest.steps
+        r0.steps = r0.rejected = r0.newton = r0.krylov = 0  # the main stage's counts (none yet)
+        r0.dts = []
+        if rest.status == "ok":
+            r0.t = t1
+            sim.record(t1)  # what the main stage would record and write first
+            for f in sim.fields:
+                f.write(t1)
+            r0.reason = f"interrupted by {r0.signal} in the start-up (t < {t1 * s.time:g} s)"
+            if sim.checkpoint is not None:
+                sim.checkpoint.write(sim, t1, min(rest.dts[-1] * q if rest.dts else dt1, sim.control.dt_max),
+                                     r0)
+                r0.checkpoints += 1
+                r0.reason += f"; checkpoint written (continue with: solidion restart {sim.checkpoint.run_dir})"
+        return r0, counts
     if r0.status != "ok":
         return r0, counts
     c = sim.control
