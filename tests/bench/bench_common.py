@@ -68,6 +68,20 @@ class PCSetupTimer:
         return float(self.event.getPerfInfo().get("time", 0.0))
 
 
+def timed_fixed_steps(model, dt: float, steps: int, comm) -> "StepTimer":
+    """``steps`` fixed steps of ``dt`` (model time) of a model with step/accept, each timed by a
+    :class:`StepTimer`; stops at the first step that does not converge."""
+    timer = StepTimer(model.solver, comm)
+    for _ in range(steps):
+        with timer:
+            s = model.step(0.0, dt)
+            timer.record(s)
+        if not s.converged:
+            break
+        model.accept(0.0, dt, s)
+    return timer
+
+
 class StepTimer:
     """Per-step wall time split into assembly (F and J), preconditioner setup and the rest of
     the linear solves, from a :class:`fem.solver.SNESSolver`'s timers and PCSetUp (max over ranks)."""

@@ -197,14 +197,7 @@ def run_particle(h, steps, schur="factored", dt=0.02, scheme="split", tag="", ex
     domain, fe, m = build(p, comm)
     t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     ndofs = m.W.dofmap.index_map.size_global * m.W.dofmap.index_map_bs
-    timer = bc.StepTimer(m.solver, comm)
-    for i in range(steps):
-        with timer:
-            s = m.step(0.0, dt)
-            timer.record(s)
-        if not s.converged:
-            break
-        m.accept(0.0, dt, s)
+    timer = bc.timed_fixed_steps(m, dt, steps, comm)
     info = dict(physics="cahn_hilliard_3d", tag=tag, ranks=comm.size, dofs=ndofs,
                 cells=m.mesh.topology.index_map(3).size_global, h=h, schur=schur, scheme=scheme,
                 dt_R2_D=dt, kappa=m.kappa, petsc_extra=extra, setup_s=t_setup, steps=len(timer.rows), **bc.summarize(timer.rows),
