@@ -13,6 +13,25 @@ the 1D core exists, remesh count, cells, interface triangles at the end, steps, 
 moles error across remeshes, wall and CPU time (the machine is shared: CPU time is the comparable
 one).  The issue's target: within 1% of R over the whole run.  Prints a table with os.getloadavg()
 and writes results/bench/sphere_3d_vs_1d.json (next to --out).  Not a test: rerun and compare.
+
+Measured (initial core 0.7 R, mesh 0.25 R, the 3D core always shrinks faster than the 1D one):
+
+    surface        3D settings                        within 1% of R down to   max |r3 - r1| / R
+    current 4C     defaults                           the end (vf < 0.001)     0.26% (at r = 0.17 R)
+    concentration  defaults                           r = 0.32 R (t = 116 s)   2.5% at 0.20 R, 4.7% at 0.14 R
+    concentration  remesh_interface_per_radius=0.2    (not recorded)           0.65% at 0.40 R, 1.8% at 0.19 R
+
+Under a fixed surface concentration no setting measured so far keeps the whole run (to core volume
+fraction 0.001, r = 0.1 R) within 1%.  The cause, measured separately in
+tests/bench/bench_shell_conductance_3d.py, is the P1 shell's conductance, not the time step nor the
+interface velocity: a static shell (c fixed on both surfaces) at the meshes this bench uses conducts
+1.7% (r_c = 0.7 R) to 9% (0.2 R) and 19% (0.1 R) too much, and with the interface sized to the core
+(h_if = 0.1-0.2 r_c) still 3-5%, set by Gmsh's size grading 0.3 (grading 0.15: 1.1-1.3% at 1.7-2x the
+cells); under a current the flux is prescribed, so this error does not enter.  Backward Euler on the
+run's own 64 steps accounts for 0.2% of R at 0.20 R and 0.5% at 0.14 R of the observed 2.5% and 4.7%.
+The moles balance to 1e-8, so the core volume follows the discrete flux exactly.  Reaching 1% to
+r = 0.1 R would need the shell field resolved to ~0.5% in flux: P2 in the shell, or a grading near 0.1
+(an estimated 5-10x the cells of the runs above), neither affordable on this shared machine.
 """
 
 from __future__ import annotations
