@@ -9,9 +9,28 @@ Each Newton step solves the bordered (n+1) system
     [ J   b ] [du  ]   [F]        J = dF/du (FEM Jacobian), b = dF/dphi (vector),
     [ g^T h ] [dphi] = [G]        g = dG/du (vector), h = dG/dphi (scalar)
 
-by block elimination with two Krylov solves on J (the second reuses the
-preconditioner): J x1 = F, J x2 = b, dphi = (G - g.x1)/(h - g.x2),
-du = x1 - x2 dphi.  Converged when ||F|| <= max(rtol ||F_0||, atol, floor) (the
+with ONE Krylov solve per Newton iteration (``-<prefix>bordered_solves one``, the default):
+GMRES on the whole bordered (n+1) operator (a shell matrix: J u + b phi, g.u + h phi),
+preconditioned by the same block elimination with the field preconditioner M ~ J^-1 (one
+BoomerAMG V-cycle, or an exact LU) in place of J^-1,
+
+    z = M b (once per Newton iteration),  s = h - g.z,
+    P^-1 (r, rho):  y = M r,  dphi = (rho - g.y) / s,  du = y - z dphi,
+
+i.e. Keller's bordering algorithm (H. B. Keller, "Numerical solution of bifurcation and
+nonlinear eigenvalue problems", in Applications of Bifurcation Theory, Academic Press 1977;
+W. Govaerts, Numerical Methods for Bifurcations of Dynamical Equilibria, SIAM 2000, ch. 3)
+with J^-1 replaced by M, used as a preconditioner.  The preconditioned bordered operator is
+diag(J M, 1) plus a rank-two term, so GMRES converges about as fast as on the field system
+alone (in exact arithmetic a rank-k change adds at most k iterations to termination); each
+iteration costs one product with J, one application of M and two inner products.  With an
+exact M (LU) and ``ksp_type preonly`` this is the exact block elimination.
+
+``-<prefix>bordered_solves two`` keeps the earlier scheme (measured against it in
+tests/bench/bench_particle_amg.py): block elimination with two Krylov solves on J (the
+second reuses the preconditioner): J x1 = F, J x2 = b, dphi = (G - g.x1)/(h - g.x2),
+du = x1 - x2 dphi.  Both are Newton with the exact Jacobian of (F, G); they differ only
+in how the linear system is solved (to the same ``ksp_rtol``).  Converged when ||F|| <= max(rtol ||F_0||, atol, floor) (the
 residual test of :class:`fem.solver.SNESSolver`, via
 :func:`fem.solver.residual_converged`, plus a round-off floor from a
 ``scale_form``) and |G| <= atol (1 + |target|); a non-finite iterate fails the
@@ -156,14 +175,43 @@ class BorderedNewton:
         self.x1 = self.F.duplicate()
         self.x2 = self.F.duplicate()
         self.comm = V.mesh.comm
-        self.ksp = PETSc.KSP().create(self.comm)
-        self.ksp.setOptionsPrefix(prefix)
+        self.prefix = prefix
+        # the KSP on J (the two-solve elimination; its PC is M of the one-solve preconditioner)
+        self.ksp_field = PETSc.KSP().create(self.comm)
+        self.ksp_field.setOptionsPrefix(prefix)
         petsc_options.register_prefix(prefix)
         petsc_options.apply(prefix, options)
-        self.ksp.setOperators(self.A)
-        self.ksp.setFromOptions()
-        self.total_newton = self.total_krylov = 0
+        self.ksp_field.setOperators(self.A)
+        self.ksp_field.setFromOptions()
+        #: ``one`` (GMRES on the bordered system, one Krylov solve per Newton iteration) or ``two``
+        #: (block elimination, two solves on J); module docstring; may be changed between solves
+        self.solves = PETSc.Options().getString(prefix + "bordered_solves", "one")
+        if self.solves not in BORDERED_SOLVES:
+            raise ValueError(f"-{prefix}bordered_solves must be one of {BORDERED_SOLVES}, got {self.solves!r}")
+        self.ksp_ext = None  # the KSP on the bordered system, built on first use
+        self.total_newton = self.total_krylov = self.total_linear_solves = 0
         self.time_assembly = self.time_total = 0.0
+
+    @property
+    def ksp(self) -> PETSc.KSP:
+        """The outer KSP of the current scheme (the bordered one for ``solves == 'one'``)."""
+        return self._extended() if self.solves == "one" else self.ksp_field
+
+    def _extended(self) -> PETSc.KSP:
+        if self.ksp_ext is None:
+            n = self.F.getLocalSize() + (1 if self.comm.rank == 0 else 0)  # phi: last entry of rank 0
+            self._border = _Bordered(self)
+            self.A_ext = PETSc.Mat().createPython(((n, None), (n, None)), self._border, comm=self.comm)
+            self.A_ext.setUp()
+            self.F_ext, self.dx_ext = self.A_ext.createVecs()
+            ksp = self.ksp_ext = PETSc.KSP().create(self.comm)
+            ksp.setOptionsPrefix(self.prefix)
+            ksp.setOperators(self.A_ext)
+            ksp.setFromOptions()  # ksp_type, tolerances; the pc_* options configure M (ksp_field's PC)
+            pc = ksp.getPC()
+            pc.setType(PETSc.PC.Type.PYTHON)
+            pc.setPythonContext(self._border)
+        return self.ksp_ext
 
     def _vec(self, vec, form):
         with vec.localForm() as loc:
@@ -214,23 +262,55 @@ class BorderedNewton:
             self._vec(self.gvec, self.g_form)
             h = self._scalar(self.h_form)
             self.time_assembly += time.perf_counter() - tic
-            self.ksp.setOperators(self.A)
-            self.ksp.solve(self.F, self.x1)
-            ok1 = self.ksp.getConvergedReason() > 0
-            kits += self.ksp.getIterationNumber()
-            self.ksp.solve(self.bvec, self.x2)
-            ok2 = self.ksp.getConvergedReason() > 0
-            kits += self.ksp.getIterationNumber()
-            if not (ok1 and ok2):
-                return self._done(False, it, kits, f"KSP diverged ({self.ksp.getConvergedReason()})")
-            denom = h - self.gvec.dot(self.x2)
-            dphi = (G - self.gvec.dot(self.x1)) / denom
-            dphi = float(np.clip(dphi, -self.max_dphi, self.max_dphi))
-            self.x1.axpy(-dphi, self.x2)  # du = x1 - x2 dphi
+            self.ksp_field.setOperators(self.A)
+            if self.solves == "one":
+                ok, n_its, dphi = self._solve_bordered(G, h)
+                kits += n_its
+                if not ok:
+                    return self._done(False, it, kits, f"KSP diverged ({self.ksp_ext.getConvergedReason()})")
+                dphi_c = float(np.clip(dphi, -self.max_dphi, self.max_dphi))
+                if dphi_c != dphi:  # damped phi update: du = x1 - x2 dphi_c = du + x2 (dphi - dphi_c)
+                    ok, n_its = self._solve_field(self.bvec, self.x2)
+                    kits += n_its
+                    if not ok:
+                        return self._done(False, it, kits, f"KSP diverged ({self.ksp_field.getConvergedReason()})")
+                    self.x1.axpy(dphi - dphi_c, self.x2)
+                dphi = dphi_c
+            else:
+                ok1, n1 = self._solve_field(self.F, self.x1)
+                ok2, n2 = self._solve_field(self.bvec, self.x2)
+                kits += n1 + n2
+                if not (ok1 and ok2):
+                    return self._done(False, it, kits, f"KSP diverged ({self.ksp_field.getConvergedReason()})")
+                denom = h - self.gvec.dot(self.x2)
+                dphi = (G - self.gvec.dot(self.x1)) / denom
+                dphi = float(np.clip(dphi, -self.max_dphi, self.max_dphi))
+                self.x1.axpy(-dphi, self.x2)  # du = x1 - x2 dphi
             u.x.petsc_vec.axpy(-1.0, self.x1)
             u.x.scatter_forward()
             phi.value = phi.value - dphi
         return self._done(False, self.max_it, kits, "max Newton iterations")
+
+    def _solve_field(self, rhs, x) -> tuple[bool, int]:
+        self.ksp_field.solve(rhs, x)
+        self.total_linear_solves += 1
+        return self.ksp_field.getConvergedReason() > 0, self.ksp_field.getIterationNumber()
+
+    def _solve_bordered(self, G: float, h: float) -> tuple[bool, int, float]:
+        """One Krylov solve of the bordered system for (du, dphi): du in x1, returns (ok, its, dphi)."""
+        ksp = self._extended()
+        self._border.setup(h)
+        nloc = self.F.getLocalSize()
+        fa = self.F_ext.getArray()
+        fa[:nloc] = self.F.getArray(readonly=True)
+        if self.comm.rank == 0:
+            fa[nloc] = G
+        ksp.solve(self.F_ext, self.dx_ext)
+        self.total_linear_solves += 1
+        xa = self.dx_ext.getArray(readonly=True)
+        self.x1.getArray()[:] = xa[:nloc]
+        dphi = self.comm.bcast(float(xa[nloc]) if self.comm.rank == 0 else None, root=0)
+        return ksp.getConvergedReason() > 0, ksp.getIterationNumber(), dphi
 
     def _done(self, ok, its, kits, reason):
         self.total_newton += its
@@ -243,7 +323,73 @@ class BorderedNewton:
                 "linear_solve_s": self.time_total - self.time_assembly}
 
     def destroy(self):
-        for o in (self.ksp, self.A, self.F, self.bvec, self.gvec, self.x1, self.x2):
+        for o in (self.ksp_field, self.A, self.F, self.bvec, self.gvec, self.x1, self.x2):
+            o.destroy()
+        if self.ksp_ext is not None:
+            for o in (self.ksp_ext, self.A_ext, self.F_ext, self.dx_ext):
+                o.destroy()
+            self._border.destroy()
+
+
+BORDERED_SOLVES = ("one", "two")
+
+
+class _Bordered:
+    """Shell matrix (``mult``) and preconditioner (``setUp``/``apply``) of the bordered system
+    [[J, b], [g^T, h]] of a :class:`BorderedNewton` (module docstring).  Vectors of the bordered
+    system hold the field's owned entries on every rank and phi as the last entry of rank 0."""
+
+    def __init__(self, newton: BorderedNewton):
+        self.nw = newton
+        self.nloc = newton.F.getLocalSize()
+        self.root = newton.comm.rank == 0
+        self.u, self.y = newton.A.createVecRight(), newton.A.createVecLeft()
+        self.z = newton.A.createVecLeft()
+        self.h = self.s = 0.0
+        self._buf = np.zeros(2)
+
+    def _split(self, x) -> tuple[float, float]:
+        """Field part of x into self.u; returns (g.u, phi) (one allreduce)."""
+        xa = x.getArray(readonly=True)
+        ua = self.u.getArray()
+        ua[:] = xa[:self.nloc]
+        self._buf[0] = np.dot(self.nw.gvec.getArray(readonly=True), ua)
+        self._buf[1] = xa[self.nloc] if self.root else 0.0
+        out = np.empty(2)
+        self.nw.comm.Allreduce(self._buf, out)
+        return float(out[0]), float(out[1])
+
+    def _join(self, y, field, scalar: float) -> None:
+        ya = y.getArray()
+        ya[:self.nloc] = field.getArray(readonly=True)
+        if self.root:
+            ya[self.nloc] = scalar
+
+    def setup(self, h: float) -> None:
+        """Once per Newton iteration, after J, b, g are assembled: set up M on J, z = M b, s = h - g.z."""
+        pc = self.nw.ksp_field.getPC()
+        pc.setOperators(self.nw.A)
+        self.nw.ksp_field.setUp()
+        pc.apply(self.nw.bvec, self.z)
+        self.h = h
+        self.s = h - self.nw.gvec.dot(self.z)
+
+    def mult(self, mat, x, y) -> None:
+        gu, phi = self._split(x)
+        self.nw.A.mult(self.u, self.y)
+        self.y.axpy(phi, self.nw.bvec)
+        self._join(y, self.y, gu + self.h * phi)
+
+    def apply(self, pc, x, y) -> None:
+        _, rho = self._split(x)
+        self.nw.ksp_field.getPC().apply(self.u, self.y)   # y = M r
+        dphi = (rho - self.nw.gvec.dot(self.y)) / self.s
+        self.y.axpy(-dphi, self.z)                        # du = y - z dphi
+        self._join(y, self.y, dphi)
+
+    def destroy(self, obj=None) -> None:
+        """Free the work vectors (also called by PETSc for the shell Mat and the PC: idempotent)."""
+        for o in (self.u, self.y, self.z):
             o.destroy()
 
 
