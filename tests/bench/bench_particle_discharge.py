@@ -7,8 +7,11 @@ Each case is one ``solidion run particle_discharge`` (optionally under ``mpirun 
 with P1 elements, 1C constant current, the default anisotropic D(c) and
 Butler–Volmer kinetics, to the cut-off (``--t-end 0``) or a fixed time.
 Reports dofs, wall time (total and time loop), steps, rejected steps, Newton
-iterations per step and Krylov iterations per KSP solve (the bordered Newton
-does two KSP solves per iteration), and writes results/bench/particle_discharge.{md,json}.
+iterations per step, Krylov iterations per Newton iteration (the bordered Newton does one
+GMRES solve per iteration by default, two with ``--petsc '-particle_bordered_solves two'``,
+the scheme before 2026-12-02: the table below has Krylov per solve = Krylov / (2 Newton)),
+the peak resident set of the largest process (rank) and the load average, and writes
+results/bench/particle_discharge.{md,json}.
 Goal from the issue: < 10 min on 2 ranks at ~500k dofs (mesh size ~0.03),
 Krylov iterations per solve independent of the mesh size within 30 %.
 
@@ -66,13 +69,16 @@ def run_case(h: float, ranks: int, grains: int, t_end: float, degree: int, petsc
         return {"h": h, "ranks": ranks, "error": (r.stderr or r.stdout)[-500:]}
     s = json.loads((out / "summary.json").read_text())
     newton = s["newton_iterations"]
+    scheme = "two" if "bordered_solves two" in petsc else "one"
     return {"physics": "particle_discharge", "tag": tag, "petsc_extra": petsc, "grains": grains,
             "t_end_s": t_end, "cpu_s": cpu, "loadavg": [round(x, 2) for x in os.getloadavg()],
             "newton": newton, "krylov": s["krylov_iterations"],
             "h": h, "ranks": ranks, "dofs": s["mesh"]["dofs"], "cells": s["mesh"]["cells"],
             "wall_s": wall, "loop_s": s["time_loop_s"], "steps": s["steps"], "rejected": s["rejected_steps"],
-            "newton_per_step": newton / max(s["steps"], 1),
-            "krylov_per_solve": s["krylov_iterations"] / max(2 * newton, 1),
+            "newton_per_step": newton / max(s["steps"], 1), "bordered_solves": scheme,
+            "krylov_per_newton": s["krylov_iterations"] / max(newton, 1),
+            "krylov_per_solve": s["krylov_iterations"] / max((2 if scheme == "two" else 1) * newton, 1),
+            "peak_rss_mb_max_rank": ru1.ru_maxrss / 1024.0,  # the largest child process (Linux: kB)
             "t_final_s": s["t_final_s"], "final_voltage_V": s["final_voltage_V"],
             "capacity_mAh": s["capacity_mAh"], "reason": s["stop_reason"] or s["reason"]}
 
@@ -99,16 +105,18 @@ def main(argv=None):
                 dest.mkdir(parents=True, exist_ok=True)
                 with open(dest / "particle_solvers.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
-    head = ("| mesh_size | ranks | dofs | wall [s] | loop [s] | steps | rejected | Newton/step | Krylov/solve "
-            "| t_final [s] | V_final [V] |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| mesh_size | ranks | dofs | solves/Newton | wall [s] | loop [s] | steps | rejected | Newton/step "
+            "| Krylov/Newton | peak RSS/rank [MB] | t_final [s] | V_final [V] | load avg |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['h']} | {r['ranks']} | error: {r['error'][:80]!r} |")
             continue
-        lines.append(f"| {r['h']} | {r['ranks']} | {r['dofs']} | {r['wall_s']:.1f} | {r['loop_s']:.1f} | {r['steps']} "
-                     f"| {r['rejected']} | {r['newton_per_step']:.2f} | {r['krylov_per_solve']:.1f} "
-                     f"| {r['t_final_s']:.0f} | {r['final_voltage_V']:.3f} |")
+        lines.append(f"| {r['h']} | {r['ranks']} | {r['dofs']} | {r['bordered_solves']} | {r['wall_s']:.1f} "
+                     f"| {r['loop_s']:.1f} | {r['steps']} | {r['rejected']} | {r['newton_per_step']:.2f} "
+                     f"| {r['krylov_per_newton']:.1f} | {r['peak_rss_mb_max_rank']:.0f} | {r['t_final_s']:.0f} "
+                     f"| {r['final_voltage_V']:.3f} | {r['loadavg']} |")
     table = head + "\n".join(lines) + "\n"
     print(table)
     dest = REPO / "results" / "bench"
