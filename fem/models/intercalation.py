@@ -13,8 +13,8 @@ conditions (``condition``):
 
 * ``galvanostatic``: int_S i dS = I (``current``, nondimensional, anodic
   positive); the particle potential phi is a global unknown solved with x by
-  the bordered Newton of :mod:`fem.galvanostatic` (GMRES/CG + AMG stays
-  effective on the field block);
+  the bordered Newton of :mod:`fem.galvanostatic` (one GMRES solve per Newton
+  iteration on the bordered system, preconditioned through the field's AMG);
 * ``potentiostatic``: phi fixed (``voltage``), SNES on x;
 * ``flux``: fixed inward flux density ``flux``; ``concentration``: x = ``c_surface``.
 
