@@ -15,6 +15,8 @@ Geometries
 * ``ellipsoid_3d``: the ellipsoid x^2/a^2 + y^2/b^2 + z^2/c^2 <= 1 ((a, b, c) = ``semi_axes``,
   largest 1) with the core the same ellipsoid scaled by ``core_fraction`` (so the initial shell is
   (1 - core_fraction) a, b, c thick along x, y, z) (:func:`ellipsoid_core_shell`).
+* ``mesh_file``: a user's Gmsh .msh with groups core, shell, interface, surface
+  (:mod:`meshes.stefan_user`), remeshed as the 3D ball.
 * ``slab_1d/2d/3d``: the planar slab (:func:`meshes.two_phase.two_phase_slab`); no remesher.
 
 The 2D/3D remeshers (:func:`meshes.core_shell.core_shell_from_boundaries`) keep the current outer
@@ -53,7 +55,7 @@ from meshes.two_phase import radial_core_shell, two_phase_slab
 REMESH_INTERFACE_PER_RADIUS = 0.2
 REMESH_INTERFACE_FLOOR = 0.02
 
-GEOMETRIES = ("sphere_1d", "axisymmetric_2d", "sphere_3d", "ellipsoid_3d", "slab_1d", "slab_2d", "slab_3d")
+GEOMETRIES = ("sphere_1d", "axisymmetric_2d", "sphere_3d", "ellipsoid_3d", "mesh_file", "slab_1d", "slab_2d", "slab_3d")
 
 
 def ellipsoid_core_shell(semi_axes, core_fraction: float, h: float, h_interface: float | None = None,
@@ -105,12 +107,19 @@ def remesh_interface_size(core_radius: float, h_max: float, per_radius: float = 
 
 def stefan_particle(geometry: str, core_fraction: float, h: float, h_shell: float, comm, length_scale: float,
                     *, h_interface: float | None = None, semi_axes=(1.0, 1.0, 1.0),
-                    remesh_per_radius: float = 0.0) -> tuple[TaggedMesh, dict]:
+                    remesh_per_radius: float = 0.0, mesh_file: str = "", mesh_unit_m: float = 0.0
+                    ) -> tuple[TaggedMesh, dict]:
     """Mesh and TwoPhaseStefan geometry arguments (module docstring); sizes relative to the length
     scale: ``h`` the mesh size, ``h_shell`` the size in the initial shell (the shell-resolution rule),
     ``h_interface`` (None: not set) the size at the interface; ``remesh_per_radius`` f > 0: 3D remeshes
-    size the interface f r_c (:func:`remesh_interface_size`), 0: the initial interface size."""
+    size the interface f r_c (:func:`remesh_interface_size`), 0: the initial interface size.
+    ``geometry='mesh_file'``: the user's mesh (:mod:`meshes.stefan_user`; ``length_scale`` ignored, the
+    mesh's ``length_scale`` is its volume-equivalent radius; remeshes keep its mean interface edge)."""
     xi0, hi, R = core_fraction, h_interface, length_scale
+    if geometry == "mesh_file":
+        from meshes.stefan_user import load
+        user_dom = load(mesh_file, mesh_unit_m, comm)
+        R, h_shell = user_dom.length_scale, user_dom.metadata["interface_edge"]
     if geometry == "sphere_1d":
         def remesher(model):
             r_c = model.interface_radius()
@@ -118,7 +127,7 @@ def stefan_particle(geometry: str, core_fraction: float, h: float, h_shell: floa
         dom = radial_core_shell(xi0, min(h, hi or h), comm, R, h_shell=min(h_shell, hi or h_shell))
         geo = dict(alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), weight=lambda x: x[0] ** 2,
                    fixed=[T.SYMMETRY, T.SURFACE], solid_angle=4 * math.pi, remesher=remesher)
-    elif geometry in ("axisymmetric_2d", "sphere_3d", "ellipsoid_3d"):
+    elif geometry in ("axisymmetric_2d", "sphere_3d", "ellipsoid_3d", "mesh_file"):
         from meshes.core_shell import boundary_facets, core_shell, core_shell_from_boundaries
         dim = 2 if geometry == "axisymmetric_2d" else 3
 
@@ -132,7 +141,9 @@ def stefan_particle(geometry: str, core_fraction: float, h: float, h_shell: floa
             return core_shell_from_boundaries(boundary_facets(model.domain, T.interface(0)),
                                               boundary_facets(model.domain, T.SURFACE), h, comm, R, dim=dim,
                                               h_interface=h_if)
-        if geometry == "ellipsoid_3d":
+        if geometry == "mesh_file":
+            dom = user_dom
+        elif geometry == "ellipsoid_3d":
             dom = ellipsoid_core_shell(semi_axes, xi0, h, min(hi or h_shell, h_shell), comm, R)
         else:
             dom = core_shell(xi0 * R, [(1 - xi0) * R], h=h, h_interface=min(hi or h_shell, h_shell), dim=dim,

@@ -44,6 +44,7 @@ import ufl
 import dolfinx.fem
 
 from fem import stefan_outputs
+from fem.stefan_surface import surface_condition
 from fem.constitutive.diffusivity import layered_tensor
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
@@ -55,21 +56,26 @@ from fem.output import RunOutput, mesh_summary
 from fem.parameters import Parameters, param
 from fem.scaling import FARADAY, Scales, thermal_voltage
 from fem.simulation import Simulation, StepControl
-from meshes import tags as T
+from meshes import stefan_user, tags as T
 from meshes.stefan_particle import stefan_particle
 
 NAME = "shrinking_core"
 DESCRIPTION = "Two-phase (LiFePO4-like) particle with a sharp moving phase boundary (ALE Stefan problem)"
 
-SPHERICAL = ("sphere_1d", "axisymmetric_2d", "sphere_3d", "ellipsoid_3d")  # particles (core_radius_m: volume-equivalent)
+SPHERICAL = ("sphere_1d", "axisymmetric_2d", "sphere_3d", "ellipsoid_3d", "mesh_file")  # particles (core_radius_m: volume-equivalent)
 PLANAR = ("slab_1d", "slab_2d", "slab_3d")
+THREE_D = ("sphere_3d", "ellipsoid_3d", "mesh_file")  # 3D particles (remeshed, core semi-axes)
 
 
 @dataclass
 class ShrinkingCoreParameters(Parameters):
     geometry: str = param("sphere_1d", "geometry: 1D radial sphere (r^2 weight), 2D axisymmetric section, 3D "
-                          "ball, 3D ellipsoid (semi_axes_m; the core the scaled ellipsoid), or planar slab "
-                          "(1D/2D/3D; alpha at the centre x=0, surface at x=L)", choices=SPHERICAL + PLANAR)
+                          "ball, 3D ellipsoid (semi_axes_m; the core the scaled ellipsoid), a user's core-shell "
+                          "Gmsh .msh (mesh_file), or planar slab (1D/2D/3D; alpha at x=0, surface at x=L)",
+                          choices=SPHERICAL + PLANAR)
+    mesh_file: str = param("", "geometry=mesh_file: Gmsh .msh with physical groups core, shell (3D), interface, "
+                           "surface (2D) (meshes/stefan_user.py); R = its volume-equivalent radius")
+    mesh_unit_m: float = param(0.0, "geometry=mesh_file: metres per mesh_file unit (required)", "m", ge=0)
     radius_m: float = param(100e-9, "particle radius R (slab: thickness L; ellipsoid_3d: unused)", "m", gt=0)
     semi_axes_m: list[float] = param([], "ellipsoid_3d: semi-axes along x, y, z (R = the largest)", "m", gt=0)
     D_shell_anisotropy: float = param(1.0, "D_zz / D_xx of the shell, transversely isotropic about z "
@@ -148,14 +154,20 @@ class ShrinkingCoreParameters(Parameters):
         self.require(self.dt_s <= self.t_end_s, "dt_s", f"allowed range (0, t_end_s = {self.t_end_s}]")
         self.require(self.dt_max_s >= self.dt_s, "dt_max_s", f"allowed range [dt_s = {self.dt_s}, inf)")
         ell, native = self.geometry == "ellipsoid_3d", self.geometry == "sphere_1d" or self.geometry in PLANAR
+        user = self.geometry == "mesh_file"
         self.refuse_unused(["radius_m"] if ell else ["semi_axes_m"], "with" + ("" if ell else "out") + " ellipsoid_3d")
+        self.refuse_unused(["radius_m", "initial_core_fraction"] if user else ["mesh_file", "mesh_unit_m"],
+                           "with" + ("" if user else "out") + " geometry=mesh_file" + (" (the file sets it)" if user else ""))
+        if user:  # the file's header: one-line InputError before any mesh/PETSc work
+            self.require(bool(self.mesh_file), "mesh_file", "a Gmsh .msh path is required with geometry=mesh_file")
+            stefan_user.inspect(self.mesh_file, self.mesh_unit_m)
         self.require(len(self.semi_axes_m) == 3 or not ell, "semi_axes_m", "three semi-axes (x, y, z) [m]")
         self.refuse_unused(["D_shell_anisotropy"] if native else [], "in 1D radial or planar geometries")
-        self.refuse_unused([] if self.geometry in ("sphere_3d", "ellipsoid_3d") else ["remesh_interface_per_radius"],
-                           "outside sphere_3d and ellipsoid_3d")
+        self.refuse_unused([] if self.geometry in THREE_D else ["remesh_interface_per_radius"],
+                           "outside sphere_3d, ellipsoid_3d and mesh_file")
         # smallest core semi-axis / R
         xi0, h = self.core_fraction0() * (min(self.semi_axes_m) / max(self.semi_axes_m) if ell else 1), self.h()
-        self.require(h < xi0 or self.geometry in ("sphere_1d", "slab_1d", "slab_2d", "slab_3d"), "mesh_size",
+        self.require(h < xi0 or self.geometry in ("sphere_1d", "mesh_file") + PLANAR, "mesh_size",
                      f"allowed range (0, {xi0:.3g}) (smaller than the core radius)")
         if native:  # native meshes (no Gmsh cell check)
             dim = 1 if self.geometry == "sphere_1d" else int(self.geometry[5])
@@ -173,19 +185,20 @@ class ShrinkingCoreParameters(Parameters):
                      ", inf) eV: the regular solution must phase-separate")
 
     def length_m(self) -> float:
-        """The length scale R: the radius (slab thickness), or the ellipsoid's largest semi-axis."""
+        """The length scale R: the radius (slab thickness), or the ellipsoid's largest semi-axis (mesh_file:
+        the file's volume-equivalent radius, known once it is read)."""
         return max(self.semi_axes_m) if self.geometry == "ellipsoid_3d" else self.radius_m
 
     def core_fraction0(self) -> float:
-        return self.initial_core_fraction or (0.8 if self.geometry in ("sphere_3d", "ellipsoid_3d") else 0.95)
+        return self.initial_core_fraction or (0.8 if self.geometry in THREE_D else 0.95)
 
     def h(self) -> float:
-        auto = {"axisymmetric_2d": 0.04, "sphere_3d": 0.15, "ellipsoid_3d": 0.15}.get(self.geometry, 0.02)
+        auto = {"axisymmetric_2d": 0.04, **dict.fromkeys(THREE_D, 0.15)}.get(self.geometry, 0.02)
         return self.mesh_size or auto
 
     def h_shell(self) -> float:
         """Element size in the initial shell: the shell-resolution rule."""
-        dim = {"axisymmetric_2d": 2, "sphere_3d": 3, "ellipsoid_3d": 3}.get(self.geometry, 1)
+        dim = {"axisymmetric_2d": 2, **dict.fromkeys(THREE_D, 3)}.get(self.geometry, 1)
         n = self.shell_cells or {1: 10, 2: 4, 3: 3}[dim]
         return min(self.h(), (1 - self.core_fraction0()) / n)
 
@@ -194,8 +207,7 @@ class ShrinkingCoreParameters(Parameters):
         MUMPS's factorization of the vector extension dominated a step (default mesh, 33k cells, 18.5k
         dofs: one factorization + 3 solves 5.7 s CPU against 0.89 s for CG+AMG, displacements equal to
         3e-14; tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG with either setting."""
-        three_d = self.geometry in ("sphere_3d", "ellipsoid_3d", "slab_3d")
-        return "cg_amg" if self.solver == "amg" or three_d else "lu"
+        return "cg_amg" if self.solver == "amg" or self.geometry in THREE_D + ("slab_3d",) else "lu"
 
     def free_energy(self) -> RegularSolution:
         return RegularSolution.from_eV(self.omega_eV, self.temperature_K, u0_V=self.ocv_reference_V)
@@ -211,26 +223,6 @@ class ShrinkingCoreParameters(Parameters):
 Parameters = ShrinkingCoreParameters
 
 
-def surface_condition(p: ShrinkingCoreParameters, s: Scales, mesh, volume_w: float, area_w: float,
-                      bv: ButlerVolmer):
-    """(dirichlet, inflow, current density [A/m^2, anodic positive]) on the shell surface."""
-    sign = 1.0 if p.process == "delithiation" else -1.0  # anodic current (Li out) is positive
-    if p.surface_condition == "current":
-        # I = c_rate F c_max w V / 3600 s (w = |x_core - x_shell|, or 1 on the c_max basis);  j_in = -sign I / (F A)
-        xa, xb = p.phase_fractions()
-        w = abs(xa - xb) if p.capacity_basis == "window" else 1.0
-        i_A_m2 = sign * p.c_rate * FARADAY * p.c_max_mol_m3 * w * (volume_w / area_w) * p.length_m() / 3600.0
-        j_in = dolfinx.fem.Constant(mesh, -i_A_m2 / FARADAY / s.molar_flux)
-        return [], [("beta", T.SURFACE, j_in)], i_A_m2
-    if p.surface_condition == "concentration":
-        return [("beta", T.SURFACE, p.surface_fraction)], [], 0.0
-    fe = p.free_energy()
-
-    def j_bv(c):
-        return -bv.current(c, p.electrode_potential_V - fe.ocv_V(c)) / FARADAY / s.molar_flux
-    return [], [("beta", T.SURFACE, j_bv)], 0.0
-
-
 def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     comm = out.comm
     saved = getattr(getattr(out, "checkpointer", None), "meta", {}).get("meshes", [])
@@ -238,21 +230,23 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         raise InputError("cannot restart shrinking_core after a remesh: checkpoints store fields on the cells of "
                          "the initial mesh (run with remesh_quality=0 to restart, or rerun)")
     R = p.length_m()
+    dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, R,
+                               h_interface=p.interface_mesh_size or None, semi_axes=np.array(p.semi_axes_m or [R]) / R,
+                               remesh_per_radius=p.remesh_interface_per_radius, mesh_file=p.mesh_file,
+                               mesh_unit_m=p.mesh_unit_m)
+    R = dom.length_scale if p.geometry == "mesh_file" else R  # the file's volume-equivalent radius
     s = Scales.diffusive(R, p.D_shell_m2_s, p.c_max_mol_m3, p.temperature_K)
     fe = p.free_energy()
     bv = ButlerVolmer(p.rate_constant_A_m2, p.c_max_mol_m3, p.c_electrolyte_mol_m3, temperature_K=p.temperature_K)
     xa, xb = p.phase_fractions()
     spherical = p.geometry in SPHERICAL
-    dom, geo = stefan_particle(p.geometry, p.core_fraction0(), p.h(), p.h_shell(), comm, R,
-                               h_interface=p.interface_mesh_size or None, semi_axes=np.array(p.semi_axes_m or [R]) / R,
-                               remesh_per_radius=p.remesh_interface_per_radius)
     mesh = dom.mesh
     omega = geo.pop("solid_angle")
     one = dolfinx.fem.Constant(mesh, 1.0)
     rho = 1.0 if geo["weight"] is None else geo["weight"](ufl.SpatialCoordinate(mesh))
     volume_w = Integral(rho * dom.dx())()  # weighted volume, mesh units
     area_w = Integral(rho * one * dom.ds(T.SURFACE))()
-    dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv)
+    dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv, R)
     x0 = p.initial_core_concentration_mol_m3 / p.c_max_mol_m3 or None  # far-field core value (None: binodal)
     # shell: diag(1, 1, D_zz/D_xx) relative to D_shell_m2_s (axisymmetric: diag(D_rr, D_zz))
     D_beta = 1.0 if p.D_shell_anisotropy == 1 else layered_tensor(1.0, p.D_shell_anisotropy, mesh.geometry.dim)
@@ -329,6 +323,6 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                final_core_volume_fraction=final,
                max_mass_balance_rel_error=float(np.max(out.timeseries.column("mass_balance_rel_error"))),
                initial_core_volume_fraction=V0_core / volume_w,
-               resolved={"initial_core_fraction": p.core_fraction0(), "mesh_size": p.h(),
+               resolved={"initial_core_fraction": None if p.geometry == "mesh_file" else p.core_fraction0(), "mesh_size": p.h(),
                          "shell_mesh_size": p.h_shell(), "one_c_basis": p.capacity_basis})
     model.destroy()
