@@ -7,7 +7,8 @@ ALE mesh motion, Anderson-accelerated interface iteration, exact discrete
 conservation).  Nondimensional inside: x^ = x/R, t^ = t D_shell/R^2, c^ = c/c_max.
 Geometries (:mod:`meshes.stefan_particle`): 1D radial (r^2 weight), 2D axisymmetric (r weight),
 3D ball, 3D ellipsoid (semi-axes ``semi_axes_m``, R the largest; the core starts as the ellipsoid
-scaled by ``initial_core_fraction``), planar slabs (1D/2D/3D; alpha at x = 0, surface at x = L).
+scaled by ``initial_core_fraction``), a user's core-shell Gmsh mesh (``geometry=mesh_file``,
+:mod:`meshes.stefan_user`), planar slabs (1D/2D/3D; alpha at x = 0, surface at x = L).
 2D/3D particles are remeshed (Gmsh) when the moving mesh degrades; the interface keeps its shape.
 
 Anisotropic shell: J = -D grad c, D = D_shell diag(1, 1, a), a = ``D_shell_anisotropy`` = D_zz/D_xx
