@@ -59,9 +59,13 @@ def main(argv=None):
 
     from problems import particle_discharge as pd
     comm = MPI.COMM_WORLD
+    t_build = time.perf_counter()
     p = pd.ParticleDischargeParameters.from_dict({"mesh_size": a.mesh_size, "n_grains": 50})
     model, setup = pd.build(p, comm)
     dofs = model.V.dofmap.index_map.size_global
+    if comm.rank == 0:
+        print(f"mesh_size {a.mesh_size}: {dofs} dofs on {comm.size} rank(s), built in "
+              f"{time.perf_counter() - t_build:.0f} s, load {bc.loadavg()}", flush=True)
     dt = a.dt / setup.scales.time
     state0 = model.checkpoint_state()  # Functions by reference (a restart writes them to disk): copy their values
     arrays0 = {k: v.x.array.copy() for k, v in state0.items() if hasattr(v, "x")}
@@ -114,7 +118,10 @@ def main(argv=None):
                "cpu_s": cpu, "wall_s": wall, "wall_per_step_s": wall / a.steps, "cpu_per_step_s": cpu / a.steps,
                "assembly_per_step_s": asm / a.steps, "linear_per_step_s": lin / a.steps,
                "pc_setup_per_step_s": pcs / a.steps, "krylov_time_per_step_s": (lin - pcs) / a.steps,
-               "voltage_V": model.voltage_V, "loadavg": bc.loadavg()}
+               "voltage_V": model.voltage_V, "loadavg": bc.loadavg(),
+               # peak resident set since the start (mesh generation included): largest rank, all ranks
+               "peak_rss_mb_max_rank": comm.allreduce(bc.peak_rss_mb(), op=MPI.MAX),
+               "peak_rss_mb_sum": comm.allreduce(bc.peak_rss_mb(), op=MPI.SUM)}
         bc.write_row(OUT / "particle_amg.jsonl", row, comm)
         rows.append(row)
     cols = [("dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("set", "AMG options", ""), ("solves", "scheme", ""),
@@ -123,7 +130,7 @@ def main(argv=None):
             ("wall_per_step_s", "wall/step [s]", ".2f"), ("cpu_per_step_s", "CPU/step [s]", ".2f"),
             ("assembly_per_step_s", "assembly/step [s]", ".2f"), ("pc_setup_per_step_s", "AMG setup/step [s]", ".2f"),
             ("krylov_time_per_step_s", "Krylov/step [s]", ".2f"),
-            ("voltage_V", "V_end [V]", ".10f"), ("loadavg", "load avg", "")]
+            ("voltage_V", "V_end [V]", ".10f"), ("peak_rss_mb_max_rank", "peak RSS/rank [MB]", ".0f"), ("loadavg", "load avg", "")]
     if comm.rank == 0:
         print(bc.table(rows, cols))
     model.destroy()
