@@ -69,6 +69,12 @@ class ParticleParameters(CurrentParameters):
                            "window)", "s", ge=0)
     dt_s: float = param(1.0, "initial time step", "s", gt=0)
     dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
+    startup_steps: int = param(10, "graded start of the run and of every protocol step: its first step dt_s "
+                               "is taken as this many sub-steps growing by startup_ratio (resolves the "
+                               "t^(1/2) start of a current or voltage step; all are recorded); 0 or 1: none",
+                               "-", ge=0)
+    startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
+                                 gt=1, le=2.4)
     time_order: int = param(2, "BDF order", choices=(1, 2))
     max_voltage_step_V: float = param(0.02, "reject and retry (smaller dt) a step that changes the "
                                       "voltage by more than this", "V", gt=0)
@@ -293,7 +299,8 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
                nominal_capacity_mAh=setup.capacity_C / 3.6, initial_voltage_analytic_V=setup.initial_voltage_V,
                x0=setup.x0, **({"current": setup.current.summary()} if setup.current else {}), **geometry, **gb)
     control = StepControl(t_end=setup.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
-                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=4)
+                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=4,
+                          startup_steps=p.startup_steps, startup_ratio=p.startup_ratio, startup_record=True)
     stops, checks = [], []
     if galvanostatic:
         discharge = setup.discharge if step is None else step.kind == "current" and not step.charge

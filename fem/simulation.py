@@ -18,6 +18,9 @@ outputs.  It offers
   or a failed *acceptance check* (a callable ``(t, dt, stats) -> reason | None``)
   rejects the step, cuts dt and retries; easy steps grow dt; ``max_dt(t)``
   limits a step *before* it is tried; ``output_times`` are hit exactly;
+* a graded start (``StepControl.startup_steps``): the first step of a new run or
+  stage is taken as that many unrecorded sub-steps growing by ``startup_ratio``
+  (see :class:`StepControl`);
 * recorders (callables ``t -> {column: value}``, merged into one time-series
   row with ``t_s`` first), called at t0 and after each accepted step;
 * field output on a schedule (every N accepted steps, the first and last
@@ -67,6 +70,25 @@ class StepControl:
     easy_newton: int = 4  # grow dt after a step that converged in at most this many its
     fixed: bool = False  # no growth (cuts on failure still allowed)
     max_steps: int = 10**7
+    # Graded start: the first step (dt, or up to the first output time) of a new run / protocol
+    # stage is taken as ``startup_steps`` unrecorded sub-steps growing by ``startup_ratio``
+    # (dt_1 = t1 (q - 1)/(q^n - 1)); the step after them is q times the last one.  Why: a step
+    # change of a surface condition starts as c - c0 ~ erfc(x / sqrt(4 D t)), uptake ~ t^(1/2);
+    # one backward-Euler step of any size t1 puts in sqrt(D t1) where the exact value is
+    # 2 sqrt(D t1 / pi) (-11 %).  Not with fixed steps, not on a restart (it continues).
+    startup_steps: int = 0
+    startup_ratio: float = 1.5
+    startup_record: bool = False  # record the sub-steps too (rows, fields on schedule)
+
+    def startup_substeps(self, t1: float) -> list[float]:
+        """The graded sub-steps that reach t1 (model time): empty when off."""
+        n, q = int(self.startup_steps), float(self.startup_ratio)
+        if n <= 1 or self.fixed or not t1 > 0:
+            return []
+        dt1 = t1 * (q - 1) / (q**n - 1)
+        steps = [dt1 * q**k for k in range(n)]
+        steps[-1] = t1 - sum(steps[:-1])  # sums to t1 exactly
+        return steps
 
 
 @dataclass
@@ -82,10 +104,11 @@ class SimulationResult:
     dts: list = field(default_factory=list)
     signal: str = ""
     checkpoints: int = 0
+    startup_steps: int = 0  # of ``steps``: the unrecorded sub-steps of graded starts
 
     def summary(self, time_scale: float = 1.0) -> dict[str, Any]:
         """The fixed summary keys of every transient run."""
-        return {"steps": self.steps, "rejected_steps": self.rejected,
+        return {"steps": self.steps, "startup_steps": self.startup_steps, "rejected_steps": self.rejected,
                 "newton_iterations": self.newton, "krylov_iterations": self.krylov,
                 "time_loop_s": self.wall_s, "t_final_s": self.t * time_scale,
                 "stop_reason": self.reason if self.status == "ok" else "",
@@ -278,10 +301,13 @@ class Simulation:
             t0 = t
             if res.status == "interrupted":  # the signal ended the run that wrote the checkpoint
                 res.status, res.reason, res.signal = "ok", "", ""
-        else:
+        startup: list[float] = []  # the graded start's remaining sub-steps
+        if restored is None:
             self.record(t)
             for f in self.fields:
                 f.write(t)
+            t_out = self._next_output_time(t, 1e-12 * max(c.t_end, 1.0))
+            startup = c.startup_substeps(min(dt, c.t_end - t, *([t_out - t] if t_out is not None else [])))
         progress = Progress(self.comm, c.t_end, self.time_scale, quiet=self.quiet, t0=t0)
         start = time.perf_counter() - res.wall_s
         eps = 1e-12 * max(c.t_end, 1.0)
@@ -290,7 +316,7 @@ class Simulation:
                 if res.steps >= c.max_steps:
                     res.status, res.reason = "failed", f"max_steps={c.max_steps} reached at t={t}"
                     break
-                dt_try = min(dt, c.t_end - t)
+                dt_try = min(startup[0] if startup else dt, c.t_end - t)
                 if self.max_dt is not None:
                     dt_try = min(dt_try, self.max_dt(t))
                 t_out = self._next_output_time(t, eps)
@@ -309,6 +335,8 @@ class Simulation:
                 if not stats.converged:
                     self.model.reject()
                     res.rejected += 1
+                    if startup:  # cut the sub-step, keep its remainder
+                        startup[0:1] = [dt_try * c.cut, startup[0] - dt_try * c.cut]
                     dt = dt_try * c.cut
                     if dt < c.dt_min:
                         res.status = "failed"
@@ -316,13 +344,27 @@ class Simulation:
                                       f"with dt={dt_try * self.time_scale:.3g} s "
                                       f"(dt_min={c.dt_min * self.time_scale:.3g} s): {stats.reason}")
                         break
-                    if signals.collective(self.comm):
+                    if not startup and signals.collective(self.comm):
                         break
                     continue
                 t = t_out if hit else t + dt_try
                 res.steps += 1
                 res.dts.append(dt_try)
                 self.model.accept(t, dt_try, stats)
+                if startup:
+                    res.startup_steps += 1
+                    startup[0] -= dt_try
+                    if startup[0] <= 1e-9 * dt_try:
+                        startup.pop(0)
+                    if startup and not hit and not c.startup_record:  # unrecorded, unless a stop ends it
+                        why = next((w for w in (stop(t) for stop in self.stops) if w), None)
+                        if why:
+                            self.record(t)
+                            res.reason = why
+                            break
+                        continue
+                    if not startup:  # the graded start is over: go on from q x its last sub-step
+                        dt = min(dt_try * c.startup_ratio, c.dt_max)
                 self.record(t, at_output_time=hit)
                 for f in self.fields:
                     if hit:
@@ -338,9 +380,12 @@ class Simulation:
                 if why:
                     res.reason = why
                     break
-                if not c.fixed and stats.newton_iterations <= c.easy_newton and dt_try >= dt * (1 - 1e-12):
+                if (not c.fixed and not startup and stats.newton_iterations <= c.easy_newton
+                        and dt_try >= dt * (1 - 1e-12)):
                     dt = min(dt * c.grow, c.dt_max)
                 res.t, res.wall_s = t, time.perf_counter() - start
+                if startup:  # inside the graded start: no growth, no checkpoint, no signal yet
+                    continue
                 if self.checkpoint is not None and self.checkpoint.due(res.steps):
                     self.checkpoint.write(self, t, dt, res)
                     res.checkpoints += 1

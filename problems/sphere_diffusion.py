@@ -167,7 +167,8 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
                volume_m3=model.volume * s.length**3, surface_area_m2=model.area * s.length**2)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10,
-                          fixed=p.dt_max_s <= p.dt_s)
+                          fixed=p.dt_max_s <= p.dt_s, startup_steps=p.startup_steps,
+                          startup_ratio=p.startup_ratio)
     fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)],
                        s, every=p.fields_every)
     # 3D pictures (plots/concentration_{surface,section,clip}.png) at the end and at output_times_s
@@ -177,66 +178,10 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
     sim = Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
                      recorders=[observables(model, p, s)], fields=[fields, views],
                      stops=[surface_in_range(model, s, p.c_max_mol_m3)])
-    startup = {}
-    if p.startup_steps and not control.fixed and getattr(out, "mode", "new") != "restart":
-        res, startup = _startup_then_run(sim, model, p, s, out)
-    else:
-        res = sim.run()
+    res = sim.run()
     _plot(out, p)
-    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings(),
-               **({"startup": startup} if startup else {}))
+    out.finish(res.status, res.reason, **res.summary(s.time), timings=model.solver.timings())
     model.destroy()
-
-
-def _startup_then_run(sim: Simulation, model: FickianDiffusion, p: SphereDiffusionParameters, s: Scales, out):
-    """Record t = 0, reach the first output time t1 = dt_s (or an earlier requested output time) in
-    ``startup_steps`` unrecorded sub-steps growing by ``startup_ratio`` (dt_1 = t1 (q - 1)/(q^n - 1)),
-    then run ``sim`` from t1 with the next step q times the last sub-step.  Returns (the result of
-    ``sim``, the start-up's counts: kept apart so that a restart, which continues ``sim``, counts the same).
-
-    Why: a step change of the surface condition starts as c - c0 ~ erfc(x / sqrt(4 D t)), a layer of
-    width sqrt(D t) and uptake ~ t^(1/2); one backward-Euler step of size t1 puts in sqrt(D t1) where
-    the series gives 2 sqrt(D t1 / pi) (-11 %), whatever t1; geometric sub-steps resolve the start.
-    Unrecorded because no affordable mesh resolves their layers: the rows start where the layer is
-    resolved by the (surface-graded) mesh."""
-    t1 = p.dt_s / s.time
-    early = [t for t in sim.output_times if 0 < t < t1]
-    t1 = min([t1, *early])
-    n, q = p.startup_steps, p.startup_ratio
-    dt1 = t1 * (q - 1) / (q ** n - 1)
-    sim.record(0.0)
-    for f in sim.fields:
-        f.write(0.0)
-    control = StepControl(t_end=t1, dt=dt1, dt_min=1e-6 * dt1, dt_max=t1, grow=q, easy_newton=10)
-    start = Simulation(model, control, comm=out.comm, time_scale=s.time, quiet=True, name="startup")
-    r0 = start.run()
-    counts = {"steps": r0.steps, "rejected_steps": r0.rejected, "newton_iterations": r0.newton,
-              "time_loop_s": r0.wall_s, "t_end_s": t1 * s.time, "first_dt_s": dt1 * s.time}
-    if r0.status == "interrupted" and r0.t < t1:
-        # a signal inside the start-up (seconds long): finish it, then checkpoint at t1 so that the
-        # run is restartable (a restart continues the main stage), and end interrupted
-        control.t_end, control.dt = t1, min(r0.dts[-1] * q if r0.dts else dt1, t1 - r0.t)
-        rest = Simulation(model, control, comm=out.comm, time_scale=s.time, quiet=True, name="startup").run(r0.t)
-        counts["steps"] += rest.steps
-        r0.steps = r0.rejected = r0.newton = r0.krylov = 0  # the main stage's counts (none yet)
-        r0.dts = []
-        if rest.status == "ok":
-            r0.t = t1
-            sim.record(t1)  # what the main stage would record and write first
-            for f in sim.fields:
-                f.write(t1)
-            r0.reason = f"interrupted by {r0.signal} in the start-up (t < {t1 * s.time:g} s)"
-            if sim.checkpoint is not None:
-                sim.checkpoint.write(sim, t1, min(rest.dts[-1] * q if rest.dts else dt1, sim.control.dt_max),
-                                     r0)
-                r0.checkpoints += 1
-                r0.reason += f"; checkpoint written (continue with: solidion restart {sim.checkpoint.run_dir})"
-        return r0, counts
-    if r0.status != "ok":
-        return r0, counts
-    c = sim.control
-    c.dt = min(r0.dts[-1] * q, c.dt_max)
-    return sim.run(t0=t1), counts
 
 
 def _plot(out: RunOutput, p: SphereDiffusionParameters):

@@ -136,3 +136,74 @@ def test_rows_have_t_s_first_and_model_time_scaled():
     assert list(sim.rows[0]) == ["t_s", "a", "b"]
     assert sim.rows[-1]["t_s"] == pytest.approx(2.0) and sim.rows[-1]["b"] == pytest.approx(0.2)
     assert np.all(np.diff([r["t_s"] for r in sim.rows]) > 0)
+
+
+# ------------------------------------------------------------------ graded start (startup_steps)
+def _graded(t_end=1.0, dt=0.1, **kw):
+    return StepControl(t_end=t_end, dt=dt, dt_min=1e-9, dt_max=0.5, grow=1.2, startup_steps=10,
+                       startup_ratio=1.5, **kw)
+
+
+def test_graded_start_substeps_are_unrecorded_and_sum_to_the_first_step():
+    m = Decay(k=100.0)  # stiff: one BE step of 0.1 gives 1/11 where exp(-10) = 4.5e-5
+    sim = _sim(m, _graded())
+    res = sim.run()
+    sub = m.attempts[:10]
+    assert np.allclose(np.array(sub[1:]) / np.array(sub[:-1]), 1.5, rtol=1e-12)
+    assert sum(sub) == pytest.approx(0.1, rel=1e-14)
+    times = [r["t_s"] for r in sim.rows]
+    assert times[0] == 0.0 and times[1] == pytest.approx(0.1, rel=1e-14)  # nothing in between
+    assert res.startup_steps == 10 and res.steps == 10 + len(times) - 2
+    assert res.summary()["startup_steps"] == 10
+    assert m.attempts[10] == pytest.approx(1.5 * sub[-1], rel=1e-12)  # then q x the last sub-step, growing
+    # accuracy at the first recorded time: the product of the BE factors of the sub-steps (computed here
+    # independently) is what the row holds, and it is far closer to exp(-10) than one BE step
+    u1 = np.prod([1.0 / (1.0 + 100.0 * d) for d in sub])
+    assert sim.rows[1]["u"] == pytest.approx(u1, rel=1e-12)
+    assert abs(u1 - math.exp(-10.0)) < 0.1 * abs(1 / 11 - math.exp(-10.0))  # measured 0.0325x
+
+
+def test_graded_start_rejection_inside_is_cut_and_still_lands_on_the_first_step():
+    m = Decay(k=1.0, fail_above=0.02)  # the largest sub-steps (0.034) fail and are cut
+    sim = _sim(m, _graded())
+    res = sim.run()
+    assert res.status == "ok" and res.rejected >= 1
+    times = [r["t_s"] for r in sim.rows]
+    assert times[1] == pytest.approx(0.1, rel=1e-12) and sum(res.dts[:res.startup_steps]) == pytest.approx(0.1)
+    assert res.startup_steps > 10
+
+
+def test_graded_start_reaches_an_earlier_output_time_and_a_stop_inside_is_recorded():
+    m = Decay()
+    sim = _sim(m, _graded(), output_times=[0.04, 0.5])
+    sim.run()
+    assert sum(m.attempts[:10]) == pytest.approx(0.04, rel=1e-14)
+    assert [r["t_s"] for r in sim.rows][1] == pytest.approx(0.04)
+    m2 = Decay()
+    sim2 = _sim(m2, _graded(), stops=[lambda t: "u below 0.999" if m2.u < 0.999 else None])
+    res2 = sim2.run()
+    assert res2.reason == "u below 0.999" and 0 < sim2.rows[-1]["t_s"] < 0.1 and sim2.rows[-1]["u"] < 0.999
+    m3 = Decay()
+    res3 = _sim(m3, _graded(fixed=True)).run()  # fixed steps: no graded start
+    assert res3.startup_steps == 0 and m3.attempts[0] == 0.1
+
+
+def test_graded_start_a_signal_inside_finishes_it_first():
+    def on_step(t, dt):
+        if len(m.attempts) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    m = Decay(on_step=on_step)
+    sim = _sim(m, _graded())
+    res = sim.run()
+    assert res.status == "interrupted" and res.t == pytest.approx(0.1, rel=1e-14) and res.steps == 10
+    assert [r["t_s"] for r in sim.rows][-1] == pytest.approx(0.1)
+
+
+def test_graded_start_recorded_on_request():
+    m = Decay()
+    sim = _sim(m, _graded(startup_record=True))
+    res = sim.run()
+    times = np.array([r["t_s"] for r in sim.rows])
+    assert np.allclose(np.diff(times[:11]), m.attempts[:10], rtol=1e-12) and times[10] == pytest.approx(0.1)
+    assert res.startup_steps == 10
