@@ -97,11 +97,15 @@ def f_at_times(ts: dict, times) -> dict[float, float]:
 class Poller(threading.Thread):
     """Rank 0: record the wall time at which each output time first appears in timeseries.csv."""
 
-    def __init__(self, run_dir: Path, times, period: float, t0: float):
+    def __init__(self, run_dir: Path, times, period: float, t0: float, partial: Path | None = None,
+                 info: dict | None = None):
         super().__init__(daemon=True)
         self.run_dir, self.times, self.period, self.t0 = run_dir, list(times), period, t0
         self.reached: dict[float, float] = {}
         self.stop = threading.Event()
+        # a run stopped before its end (session over, killed) still leaves F and the wall times
+        # of the output times it reached: rewritten at every poll that reaches a new output time
+        self.partial, self.info = partial, dict(info or {})
 
     def poll(self):
         try:
@@ -111,8 +115,16 @@ class Poller(threading.Thread):
         if not ts:
             return
         now = time.perf_counter() - self.t0
-        for tt in f_at_times(ts, self.times):
-            self.reached.setdefault(tt, now)
+        F = f_at_times(ts, self.times)
+        new = [tt for tt in F if tt not in self.reached]
+        for tt in new:
+            self.reached[tt] = now
+        if new and self.partial is not None:
+            t_col = ts.get("t_benchmark", ts.get("t_s"))
+            self.partial.write_text(json.dumps(dict(
+                self.info, status="partial", t_reached=float(t_col[-1]), steps=len(t_col) - 1, wall_s=now,
+                loadavg_now=os.getloadavg(), F={str(k): v for k, v in F.items()},
+                wall_at_output_s={str(k): v for k, v in self.reached.items()}), indent=1))
 
     def run(self):
         while not self.stop.wait(self.period):
@@ -131,7 +143,12 @@ def run(a) -> None:
     load0 = os.getloadavg()
     comm.Barrier()
     t0, cpu0 = time.perf_counter(), time.process_time()
-    poller = Poller(out_dir, times, a.poll, t0) if comm.rank == 0 else None
+    OUT.mkdir(parents=True, exist_ok=True)
+    poller = Poller(out_dir, times, a.poll, t0, partial=OUT / f"pfhub1a_{a.tag}.partial.json",
+                    info=dict(tag=a.tag, code="solidion", ranks=comm.size, cells_per_side=a.cells,
+                              degree=a.degree, scheme=a.scheme, time_tolerance=a.time_tolerance,
+                              dc_max=a.dc_max, t_end=a.t_end, loadavg_start=load0,
+                              run_dir=str(out_dir))) if comm.rank == 0 else None
     if poller:
         poller.start()
     s = solidion_run("spinodal", out=out_dir, quiet=True, overwrite=True, boundary="periodic",
@@ -255,9 +272,44 @@ def table(results: list[dict], ref: dict | None = None, published: Path = PUBLIS
     return "\n".join(lines)
 
 
+def drift(run_a: Path, run_b: Path, windows=(1, 10, 30, 100, 300, 1000, 3000, 10000), n: int = 4000) -> dict:
+    """Does the time error accumulate?  F of run a relative to run b (e.g. a tolerance 10x tighter)
+    between the output times, not only at them: both timeseries linearly interpolated on ``n``
+    points per window [windows[i], windows[i+1]] (up to the shorter run's last time); per window
+    the largest |F_a/F_b - 1|, the value at its end, and the step counts of both runs there.
+    Growth of the windowed maximum with t is accumulation; a decay means the dissipative dynamics
+    forgets earlier step errors."""
+    ta, tb = read_timeseries(run_a), read_timeseries(run_b)
+    t_a, F_a = ta.get("t_benchmark", ta["t_s"]), ta["free_energy"]
+    t_b, F_b = tb.get("t_benchmark", tb["t_s"]), tb["free_energy"]
+    t_max = min(t_a[-1], t_b[-1])
+    rows = []
+    for lo, hi in zip(windows[:-1], windows[1:]):
+        if lo >= t_max:
+            break
+        hi = min(hi, t_max)
+        g = np.linspace(lo, hi, n)
+        d = np.interp(g, t_a, F_a) / np.interp(g, t_b, F_b) - 1
+        k = int(np.argmax(np.abs(d)))
+        rows.append(dict(t_from=float(lo), t_to=float(hi), max_abs_rel=float(abs(d[k])), at_t=float(g[k]),
+                         rel_at_end=float(d[-1]), steps_a=int(np.searchsorted(t_a, hi)),
+                         steps_b=int(np.searchsorted(t_b, hi))))
+    return dict(a=str(run_a), b=str(run_b), t_max=float(t_max), windows=rows)
+
+
+def drift_text(d: dict) -> str:
+    lines = [f"F of {d['a']} relative to {d['b']} between the output times (load average now {os.getloadavg()})",
+             f"{'window':>15} {'max |dF/F|':>11} {'at t':>9} {'dF/F at end':>12} {'steps a':>8} {'steps b':>8}"]
+    for r in d["windows"]:
+        lines.append(f"{r['t_from']:>7g}-{r['t_to']:<7g} {r['max_abs_rel']:11.3%} {r['at_t']:9.2f} "
+                     f"{r['rel_at_end']:+12.3%} {r['steps_a']:8d} {r['steps_b']:8d}")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("run", "table"))
+    ap.add_argument("mode", choices=("run", "table", "drift"),
+                    help="drift: --from A --from B (run directories): F_A/F_B - 1 between the output times")
     ap.add_argument("--t-end", type=float, default=10000.0)
     ap.add_argument("--time-tolerance", type=float, default=None, help="default: the problem's")
     ap.add_argument("--cells", type=int, default=100, help="cells per side (mesh refinement)")
@@ -285,11 +337,23 @@ def main(argv=None):
         run(a)
         return
 
+    if a.mode == "drift":
+        d = drift(Path(a.from_dir[0]), Path(a.from_dir[1]))
+        print(drift_text(d))
+        OUT.mkdir(parents=True, exist_ok=True)
+        name = f"pfhub1a_drift_{Path(a.from_dir[0]).name}_vs_{Path(a.from_dir[1]).name}"
+        (OUT / f"{name}.json").write_text(json.dumps(d, indent=1))
+        (OUT / f"{name}.txt").write_text(drift_text(d) + "\n")
+        return
+
     def load(x):
         p = Path(x)
         if p.is_dir():
             return from_dir(p)
-        return json.loads((p if p.suffix == ".json" else OUT / f"pfhub1a_{x}.json").read_text())
+        if p.suffix == ".json":
+            return json.loads(p.read_text())
+        final, partial = OUT / f"pfhub1a_{x}.json", OUT / f"pfhub1a_{x}.partial.json"
+        return json.loads((final if final.exists() or not partial.exists() else partial).read_text())
     results = [load(t) for t in (a.tag or [])] + [from_dir(Path(d)) for d in a.from_dir]
     text = table(results, load(a.ref) if a.ref else None)
     print(text)
