@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import ufl
 
 from fem import field_views
@@ -27,10 +29,13 @@ def boundary_mean(model, facet: str, weight, area: float, phase: str = "beta"):
     return mean
 
 
-def interface_columns(model, geometry: str, particle: bool, solid_angle: float, length_m: float) -> dict:
+def interface_columns(model, geometry: str, particle: bool, solid_angle: float, length_m: float,
+                      axis=None) -> dict:
     """Where the interface is, in metres: the 1D interface radius (``sphere_1d``), the volume-equivalent
     core radius (other particles), or the mean interface position (slabs); for 3D particles also the
-    semi-axes of the ellipsoid with the core's second moments (its shape, e.g. the aspect ratio z/x)."""
+    semi-axes of the ellipsoid with the core's second moments (its shape, e.g. the aspect ratio z/x),
+    and with a unit vector ``axis`` (the shell's anisotropy axis n) its semi-axis along n and across it,
+    a_perp = sqrt(5 (tr M - n.M.n) / (2 |core|)) (the two perpendicular directions' mean square)."""
     if geometry == "sphere_1d":
         return {"core_radius_m": model.interface_radius() * length_m}
     if not particle:
@@ -39,6 +44,12 @@ def interface_columns(model, geometry: str, particle: bool, solid_angle: float, 
     if model.mesh.topology.dim == 3:
         row.update(zip(("core_semi_axis_x_m", "core_semi_axis_y_m", "core_semi_axis_z_m"),
                        model.equivalent_semi_axes("alpha") * length_m))
+        if axis is not None:
+            n = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+            M, vol = model.second_moments("alpha"), max(model.volume["alpha"](), 1e-300)
+            along = float(n @ M @ n)
+            row["core_semi_axis_along_D_axis_m"] = math.sqrt(5 * along / vol) * length_m
+            row["core_semi_axis_across_D_axis_m"] = math.sqrt(5 * (np.trace(M) - along) / (2 * vol)) * length_m
     return row
 
 

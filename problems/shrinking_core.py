@@ -12,7 +12,8 @@ scaled by ``initial_core_fraction``), a user's core-shell Gmsh mesh (``geometry=
 2D/3D particles are remeshed (Gmsh) when the moving mesh degrades; the interface keeps its shape.
 
 Anisotropic shell: J = -D grad c, D = D_shell diag(1, 1, a), a = ``D_shell_anisotropy`` = D_zz/D_xx
-(layered compounds, c axis = z); the interface moves with the local Stefan velocity, so the core
+(layered compounds, c axis = z; 3D: any axis n = ``D_shell_axis``, D = D_shell (I + (a - 1) n n^T),
+where z below reads n); the interface moves with the local Stefan velocity, so the core
 becomes non-spherical.  Predicted (a > 1; tested in tests/test_stefan.py): (i) fixed surface
 concentration, thin shell: the flux across the shell, ~ D_nn Delta c / thickness, is largest along
 z, so the core recedes fastest along z and its aspect ratio z/x falls below 1 (x/y stays 1);
@@ -45,8 +46,8 @@ import ufl
 import dolfinx.fem
 
 from fem import stefan_outputs
-from fem.stefan_surface import surface_condition
-from fem.constitutive.diffusivity import layered_tensor
+from fem.stefan_surface import stefan_stops, surface_condition
+from fem.constitutive.diffusivity import check_spd, layered_tensor
 from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.kinetics import ButlerVolmer
 from fem.models.stefan import TwoPhaseStefan
@@ -82,6 +83,8 @@ class ShrinkingCoreParameters(Parameters):
     D_shell_anisotropy: float = param(1.0, "D_zz / D_xx of the shell, transversely isotropic about z "
                                       "(D_shell_m2_s = D_xx = D_yy; axisymmetric_2d: z = the axis); 2D/3D "
                                       "particles", "-", gt=0)
+    D_shell_axis: list[float] = param([0.0, 0.0, 1.0], "3D particles: the shell's anisotropy axis n (any length): "
+                                      "D = D_shell (I + (a - 1) n n^T / |n|^2), a = D_shell_anisotropy", "-")
     initial_core_fraction: float = param(0.0, "initial core radius / R (slab: alpha thickness / L); 0: 0.95, "
                                          "for sphere_3d 0.8 (a shell a coarse 3D mesh resolves)", "-", ge=0, lt=1)
     initial_core_concentration_mol_m3: float = param(0.0, "initial core (alpha) concentration away from the "
@@ -164,6 +167,10 @@ class ShrinkingCoreParameters(Parameters):
             stefan_user.inspect(self.mesh_file, self.mesh_unit_m)
         self.require(len(self.semi_axes_m) == 3 or not ell, "semi_axes_m", "three semi-axes (x, y, z) [m]")
         self.refuse_unused(["D_shell_anisotropy"] if native else [], "in 1D radial or planar geometries")
+        self.refuse_unused([] if self.geometry in THREE_D and self.D_shell_anisotropy != 1 else ["D_shell_axis"],
+                           "outside 3D particles with D_shell_anisotropy != 1")
+        self.require(len(self.D_shell_axis) == 3 and np.linalg.norm(self.D_shell_axis) > 0, "D_shell_axis",
+                     "three components (x, y, z), not all zero")
         self.refuse_unused([] if self.geometry in THREE_D else ["remesh_interface_per_radius"],
                            "outside sphere_3d, ellipsoid_3d and mesh_file")
         # smallest core semi-axis / R
@@ -210,6 +217,11 @@ class ShrinkingCoreParameters(Parameters):
         3e-14; tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG with either setting."""
         return "cg_amg" if self.solver == "amg" or self.geometry in THREE_D + ("slab_3d",) else "lu"
 
+    def shell_tensor(self, dim: int) -> np.ndarray:
+        """D_beta / D_shell: diag(1, a) (axisymmetric: r, z), I + (a - 1) n n^T (3D; diag(1, 1, a) for n = z)."""
+        n, a = np.asarray(self.D_shell_axis, dtype=float) / np.linalg.norm(self.D_shell_axis), self.D_shell_anisotropy
+        return layered_tensor(1.0, a, dim) if dim == 2 else check_spd(np.eye(3) + (a - 1) * np.outer(n, n))
+
     def free_energy(self) -> RegularSolution:
         return RegularSolution.from_eV(self.omega_eV, self.temperature_K, u0_V=self.ocv_reference_V)
 
@@ -250,7 +262,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv, R)
     x0 = p.initial_core_concentration_mol_m3 / p.c_max_mol_m3 or None  # far-field core value (None: binodal)
     # shell: diag(1, 1, D_zz/D_xx) relative to D_shell_m2_s (axisymmetric: diag(D_rr, D_zz))
-    D_beta = 1.0 if p.D_shell_anisotropy == 1 else layered_tensor(1.0, p.D_shell_anisotropy, mesh.geometry.dim)
+    D_beta = 1.0 if p.D_shell_anisotropy == 1 else p.shell_tensor(mesh.geometry.dim)
     model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=D_beta,
                            init_alpha=x0, remesh_quality=p.remesh_quality,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
@@ -272,9 +284,11 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
         eta = float(bv.overpotential(current_density, xs)) if current_density != 0 else 0.0
         return float(fe.ocv_V(xs)) + eta
 
+    axis = p.D_shell_axis if p.geometry in THREE_D and p.D_shell_anisotropy != 1 else None  # core along/across n
+
     def record(t) -> dict:
         xs = c_surface()
-        return {**stefan_outputs.interface_columns(model, p.geometry, spherical, omega, R),
+        return {**stefan_outputs.interface_columns(model, p.geometry, spherical, omega, R, axis=axis),
                 "core_volume_fraction": core_fraction(),
                 "voltage_V": voltage(min(max(xs, 1e-12), 1 - 1e-12)),
                 "c_surface_mol_m3": xs * s.concentration,
@@ -282,23 +296,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                 ("moles_mol" if spherical else "moles_mol_m2"): model.total_moles() * mol,
                 **model.diagnostics()}
 
-    def core_converted(t):
-        f = core_fraction()
-        if f < p.min_core_volume_fraction:
-            return f"core converted: core volume fraction {f:.3g} < {p.min_core_volume_fraction}"
-
-    def mesh_quality_limit(t):
-        q = model.last_quality.min_shape_ratio
-        if q < p.min_mesh_quality:
-            return (f"mesh quality limit: shape ratio {q:.3g} < {p.min_mesh_quality} "
-                    f"(core volume fraction {core_fraction():.3g}){'; ' + model.remesh_failure if model.remesh_failure else ''}")
-
-    def surface_out_of_range(t):
-        c_s = c_surface() * s.concentration
-        if not 0 < c_s / s.concentration < 1:
-            return f"surface concentration left (0, c_max): {c_s:.4g} mol/m^3"
-
-    stops = [core_converted, mesh_quality_limit, *([surface_out_of_range] if p.surface_condition == "current" else [])]
+    stops = stefan_stops(model, core_fraction, lambda: c_surface() * s.concentration, s.concentration,
+                         p.min_core_volume_fraction, p.min_mesh_quality, p.surface_condition == "current")
     out.update(mesh=mesh_summary(mesh, [model.V, model.V]),
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                interface_fractions={"core": xa, "shell": xb},

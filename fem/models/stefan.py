@@ -521,16 +521,24 @@ class TwoPhaseStefan:
         """Mean |x| over the interface."""
         return self.interface_mean_r() / self.interface_measure()
 
-    def equivalent_semi_axes(self, phase: str = "alpha") -> np.ndarray:
-        """Semi-axes of the ellipsoid (axes along x, y, z) with the phase's second moments (gdim 3,
-        weight 1): a_i = sqrt(5 int x_i^2 dx / |Omega_p|) (exact for an axis-aligned ellipsoid
-        centred at the origin)."""
+    def second_moments(self, phase: str = "alpha") -> np.ndarray:
+        """M_ij = int_{Omega_p} x_i x_j dx (gdim x gdim, weight 1, about the origin)."""
         if self._moments is None:
             x = ufl.SpatialCoordinate(self.mesh)
-            self._moments = {p: [Integral(x[i] ** 2 * self.domain.dx(self.names[p])) for i in range(self.gdim)]
-                             for p in PHASES}
-        vol = self.volume[phase]()
-        return np.sqrt(5 * np.array([m() for m in self._moments[phase]]) / max(vol, 1e-300))
+            self._moments = {p: {(i, j): Integral(x[i] * x[j] * self.domain.dx(self.names[p]))
+                                 for i in range(self.gdim) for j in range(i, self.gdim)} for p in PHASES}
+        M = np.zeros((self.gdim, self.gdim))
+        for (i, j), m in self._moments[phase].items():
+            M[i, j] = M[j, i] = m()
+        return M
+
+    def equivalent_semi_axes(self, phase: str = "alpha", directions=None) -> np.ndarray:
+        """Semi-axes of the ellipsoid with the phase's second moments (gdim 3, weight 1) along the unit
+        vectors ``directions`` (rows; None: x, y, z): a_d = sqrt(5 d.M.d / |Omega_p|) (exact for an
+        ellipsoid centred at the origin with d along one of its axes)."""
+        M = self.second_moments(phase)
+        d = np.eye(self.gdim) if directions is None else np.atleast_2d(np.asarray(directions, dtype=float))
+        return np.sqrt(5 * np.einsum("ki,ij,kj->k", d, M, d) / max(self.volume[phase](), 1e-300))
 
     def diagnostics(self) -> dict:
         """Per-step row: mass balance, interface iterations, mesh quality, remeshes, cells."""
