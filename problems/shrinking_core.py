@@ -160,7 +160,7 @@ class ShrinkingCoreParameters(Parameters):
         ell, native = self.geometry == "ellipsoid_3d", self.geometry == "sphere_1d" or self.geometry in PLANAR
         user = self.geometry == "mesh_file"
         self.refuse_unused(["radius_m"] if ell else ["semi_axes_m"], "with" + ("" if ell else "out") + " ellipsoid_3d")
-        self.refuse_unused(["radius_m", "initial_core_fraction"] if user else ["mesh_file", "mesh_unit_m"],
+        self.refuse_unused(["radius_m", "initial_core_fraction", "shell_cells"] if user else ["mesh_file", "mesh_unit_m"],
                            "with" + ("" if user else "out") + " geometry=mesh_file" + (" (the file sets it)" if user else ""))
         if user:  # the file's header: one-line InputError before any mesh/PETSc work
             self.require(bool(self.mesh_file), "mesh_file", "a Gmsh .msh path is required with geometry=mesh_file")
@@ -261,7 +261,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     area_w = Integral(rho * one * dom.ds(T.SURFACE))()
     dirichlet, inflow, current_density = surface_condition(p, s, mesh, volume_w, area_w, bv, R)
     x0 = p.initial_core_concentration_mol_m3 / p.c_max_mol_m3 or None  # far-field core value (None: binodal)
-    # shell: diag(1, 1, D_zz/D_xx) relative to D_shell_m2_s (axisymmetric: diag(D_rr, D_zz))
+    # shell relative to D_shell_m2_s: I + (a - 1) n n^T (3D; n = z: diag(1, 1, a)), axisymmetric diag(D_rr, D_zz)
     D_beta = 1.0 if p.D_shell_anisotropy == 1 else p.shell_tensor(mesh.geometry.dim)
     model = TwoPhaseStefan(dom, c_alpha=xa, c_beta=xb, D_alpha=p.D_core_m2_s / p.D_shell_m2_s, D_beta=D_beta,
                            init_alpha=x0, remesh_quality=p.remesh_quality,

@@ -619,6 +619,7 @@ def test_ellipsoid_anisotropic_mass_balance_and_rounding(tmp_path):
     (dict(geometry="axisymmetric_2d", D_shell_anisotropy=2.0, D_shell_axis=[1.0, 0.0, 0.0]), "D_shell_axis"),
     (dict(geometry="sphere_3d", D_shell_anisotropy=2.0, D_shell_axis=[0.0, 0.0, 0.0]), "D_shell_axis"),
     (dict(geometry="mesh_file"), "mesh_file"),                                          # required
+    (dict(geometry="mesh_file", mesh_file="p.msh", mesh_unit_m=1e-9, shell_cells=3), "shell_cells"),  # the file sets it
     (dict(geometry="mesh_file", mesh_file="missing.msh", mesh_unit_m=1e-9), "no such file"),
 ])
 def test_bad_input_non_spherical(kw, name):
