@@ -38,15 +38,15 @@ from fem.models import intercalation as ic
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import param, require_table
 from fem.scaling import ELEMENTARY_CHARGE, FARADAY, Scales, thermal_voltage
-from fem.simulation import Simulation, SimulationResult, StepControl
+from fem.simulation import GradedStartParameters, Simulation, SimulationResult, StepControl
 
 T_REF_K = 298.15  # temperature of the material's reference diffusivity
 
 
 @dataclass
-class ParticleParameters(CurrentParameters):
+class ParticleParameters(CurrentParameters, GradedStartParameters):
     """Material, diffusivity, current, time stepping, BPX and protocol parameters shared by the
-    particle problems (a mixin: the problem adds its geometry's, e.g.
+    particle problems (the graded start's sub-steps are recorded; a mixin: the problem adds its geometry's, e.g.
     :class:`meshes.particle_geometry.ParticleGeometryParameters`, and its own)."""
 
     material: str = param("nmc811_chen2020", "material parameter set (c_max, D, OCV, kinetics)",
@@ -69,12 +69,6 @@ class ParticleParameters(CurrentParameters):
                            "window)", "s", ge=0)
     dt_s: float = param(1.0, "initial time step", "s", gt=0)
     dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
-    startup_steps: int = param(10, "graded start of the run and of every protocol step: its first step dt_s "
-                               "is taken as this many sub-steps growing by startup_ratio (resolves the "
-                               "t^(1/2) start of a current or voltage step; all are recorded); 0 or 1: none",
-                               "-", ge=0)
-    startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
-                                 gt=1, le=2.4)
     time_order: int = param(2, "BDF order", choices=(1, 2))
     max_voltage_step_V: float = param(0.02, "reject and retry (smaller dt) a step that changes the "
                                       "voltage by more than this", "V", gt=0)
@@ -300,7 +294,7 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
                x0=setup.x0, **({"current": setup.current.summary()} if setup.current else {}), **geometry, **gb)
     control = StepControl(t_end=setup.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=4,
-                          startup_steps=p.startup_steps, startup_ratio=p.startup_ratio, startup_record=True)
+                          **p.startup(record=True))
     stops, checks = [], []
     if galvanostatic:
         discharge = setup.discharge if step is None else step.kind == "current" and not step.charge

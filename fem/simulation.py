@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from mpi4py import MPI
 
+from fem.parameters import Parameters, param
 from fem.solver import SolveStats
 
 Check = Callable[[float, float, SolveStats], "str | None"]
@@ -89,6 +90,21 @@ class StepControl:
         steps = [dt1 * q**k for k in range(n)]
         steps[-1] = t1 - sum(steps[:-1])  # sums to t1 exactly
         return steps
+
+
+@dataclass
+class GradedStartParameters(Parameters):
+    """The graded start of :class:`StepControl` as problem parameters (a mixin)."""
+
+    startup_steps: int = param(10, "graded start of the run (and of every protocol step): its first step "
+                               "dt_s is taken as this many sub-steps growing by startup_ratio (resolves the "
+                               "t^(1/2) start of a step change); 0 or 1: none; not with fixed steps", "-", ge=0)
+    startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
+                                 gt=1, le=2.4)
+
+    def startup(self, record: bool) -> dict:
+        """The :class:`StepControl` keywords."""
+        return {"startup_steps": self.startup_steps, "startup_ratio": self.startup_ratio, "startup_record": record}
 
 
 @dataclass

@@ -33,10 +33,10 @@ import numpy as np
 from fem import analytic, field_views
 from fem.models.diffusion import FickianDiffusion
 from fem.output import RunOutput, mesh_summary, si_fields
-from fem.parameters import Parameters, param
+from fem.parameters import param
 from fem.probes import PointProbe
 from fem.scaling import Scales
-from fem.simulation import Simulation, StepControl
+from fem.simulation import GradedStartParameters, Simulation, StepControl
 from meshes import tags as T
 from meshes.sphere import sphere
 
@@ -45,7 +45,7 @@ DESCRIPTION = "Fickian diffusion in a spherical particle (fixed surface concentr
 
 
 @dataclass
-class SphereDiffusionParameters(Parameters):
+class SphereDiffusionParameters(GradedStartParameters):
     radius_m: float = param(5.0e-6, "particle radius R", "m", gt=0)
     diffusivity_m2_s: float = param(1.0e-14, "diffusivity D", "m^2/s", gt=0)
     c_max_mol_m3: float = param(51765.0, "maximum (reference) concentration", "mol/m^3", gt=0)
@@ -64,12 +64,6 @@ class SphereDiffusionParameters(Parameters):
                                       "mesh_size inside to mesh_size/surface_refinement at the surface "
                                       "(resolves the layer sqrt(D t) of the first outputs); 1: uniform", "-",
                                       ge=1, le=10)
-    startup_steps: int = param(10, "geometrically graded sub-steps (ratio startup_ratio) that reach the first "
-                               "output time dt_s unrecorded (the t^(1/2) start of a step change); 0: none; "
-                               "not with fixed steps (dt_max_s <= dt_s)",
-                               "-", ge=0)
-    startup_ratio: float = param(1.5, "growth ratio of the start-up sub-steps (BDF2: below 1 + sqrt(2))", "-",
-                                 gt=1, le=2.4)
     element_degree: int = param(2, "Lagrange degree of the concentration", choices=(1, 2))
     geometry_order: int = param(2, "geometry order (2 = curved surface)", choices=(1, 2))
     time_order: int = param(2, "BDF order in time (1: backward Euler)", choices=(1, 2))
@@ -167,8 +161,7 @@ def solve(p: SphereDiffusionParameters, out: RunOutput) -> None:
                volume_m3=model.volume * s.length**3, surface_area_m2=model.area * s.length**2)
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=10,
-                          fixed=p.dt_max_s <= p.dt_s, startup_steps=p.startup_steps,
-                          startup_ratio=p.startup_ratio)
+                          fixed=p.dt_max_s <= p.dt_s, **p.startup(record=False))
     fields = si_fields(out, "concentration", [(model.c, "concentration_mol_m3", s.concentration)],
                        s, every=p.fields_every)
     # 3D pictures (plots/concentration_{surface,section,clip}.png) at the end and at output_times_s
