@@ -16,10 +16,14 @@ and writes results/bench/sphere_3d_vs_1d.json (next to --out).  Not a test: reru
 
 Measured (initial core 0.7 R, mesh 0.25 R, the 3D core always shrinks faster than the 1D one):
 
-    surface        3D settings                        within 1% of R down to   max |r3 - r1| / R
+    surface        3D settings                        within 1% of R down to   max |r3 - r1| / R (1D radius)
     current 4C     defaults                           the end (vf < 0.001)     0.26% (at r = 0.17 R)
-    concentration  defaults                           r = 0.32 R (t = 116 s)   2.5% at 0.20 R, 4.7% at 0.14 R
-    concentration  remesh_interface_per_radius=0.2    (not recorded)           0.65% at 0.40 R, 1.8% at 0.19 R
+    concentration  defaults                           r = 0.32 R (t = 116 s)   2.5% at 0.20 R, 4.7% at 0.14 R (end)
+    concentration  remesh_interface_per_radius=0.2    r = 0.30 R (t = 122 s)   1.7% at 0.20 R, 2.9% at 0.13 R (end)
+
+(the last row: 103 steps, 7 remeshes, 22.6k cells and 1280 interface triangles at the end, moles
+balance 9.7e-9, remesh moles 1.7e-14, 958 s CPU at load 6.5-7 against 64 steps, 5 remeshes, 6.8k
+cells for the defaults)
 
 Under a fixed surface concentration no setting measured so far keeps the whole run (to core volume
 fraction 0.001, r = 0.1 R) within 1%.  The cause, measured separately in
