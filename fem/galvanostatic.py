@@ -28,8 +28,8 @@ exact M (LU) and ``ksp_type preonly`` this is the exact block elimination.  Meas
 (tests/bench/bench_particle_amg.py, 50-grain particle, 1C, 5 fixed steps of 60 s, BoomerAMG
 defaults): Krylov iterations per Newton iteration 10.8 / 13.9 / 18.9 with one solve against
 23.4 / 29.2 / 38.6 with two, at 18k / 116k / 533k dofs (the last on 2 ranks), with the same
-Newton iterations and final voltages equal to 1e-12 V; the Krylov time per step falls by
-44-62 %, the step by 9-29 % (CPU time; assembly of F and J is most of the rest).
+Newton iterations and final voltages equal to 1e-12 V; the Krylov time per step (wall) falls
+by 43-62 %, the CPU time per step by 9-29 % (assembly of F and J is most of the rest).
 
 ``-<prefix>bordered_solves two`` keeps the earlier scheme (measured against it in
 tests/bench/bench_particle_amg.py): block elimination with two Krylov solves on J (the
