@@ -128,6 +128,9 @@ def validate_user_options() -> None:
                     allowed = ", ".join(sorted(_type_names(kind)))
                     raise InputError(f"PETSc option '-{key}': unknown {kind.upper()} type {value!r}; "
                                      f"allowed: {allowed}")
+        if key.endswith("bordered_solves") and value not in ("one", "two"):
+            # fem.galvanostatic.BorderedNewton's scheme: one GMRES solve per Newton step, or two
+            raise InputError(f"PETSc option '-{key}': allowed one, two; got {value!r}")
         if key.endswith(_NUMERIC_SUFFIXES):
             try:
                 float(value)

@@ -248,6 +248,7 @@ def test_tables_cli(setting, case, tmp_path):
 @pytest.mark.parametrize("opts, pattern", [
     (["-ksp_type", "nonsense"], r"PETSc option '-ksp_type': unknown KSP type 'nonsense'"),
     (["-ksp_rtol", "abc"], r"PETSc option '-ksp_rtol' needs a number, got 'abc'"),
+    (["-particle_bordered_solves", "three"], r"PETSc option '-particle_bordered_solves': allowed one, two; got 'three'"),
 ])
 def test_petsc_option_values(opts, pattern, tmp_path):
     r = _run("run", "sphere_diffusion", "--out", tmp_path / "o", "--", *opts)
