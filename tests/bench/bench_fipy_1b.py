@@ -42,6 +42,14 @@ Same invocation later (load 4-6), solidion --solidion-set scheme=implicit (time_
     FiPy as above, F(10) -1.1e-3, wall 152.5 s, CPU 100.7 s: FiPy / solidion = 3.5 (wall), 3.9 (CPU),
     FiPy still slightly more accurate.  1b, 200^2 Q1 split tol 1e-3 (after f3d6cff): F(10) +7.0e-3,
     so the split scheme's time error, not the mesh, dominates solidion's default error at t = 10.
+2026-12-02 (session 5, load 2.0-2.4), the current default (implicit, time_tolerance 1e-4), t <= 10,
+against results/h9/spec_test/pfhub1b_spectral.json (N = 128):
+    results/h9/venv/bin/python tests/bench/bench_fipy_1b.py both --t-end 10 --nx 100 --dt 0.1 --tag s5 \
+        --ref results/h9/spec_test/pfhub1b_spectral.json
+    solidion 133 steps, F(10) +1.65e-3, wall 55.7 s, CPU 55.1 s; FiPy F(10) -1.16e-3, wall 101.4 s,
+    CPU 100.7 s: FiPy / solidion = 1.82 (wall), 1.83 (CPU), FiPy slightly more accurate.
+    With --solidion-set lu_refactor_every=10 (same 133 steps, same F to 6 digits): wall 36.2 s,
+    CPU 35.7 s: ratio 2.8 (wall).  The 10x goal is not met.
 """
 
 from __future__ import annotations
