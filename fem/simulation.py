@@ -19,8 +19,8 @@ outputs.  It offers
   rejects the step, cuts dt and retries; easy steps grow dt; ``max_dt(t)``
   limits a step *before* it is tried; ``output_times`` are hit exactly;
 * a graded start (``StepControl.startup_steps``): the first step of a new run or
-  stage is taken as that many unrecorded sub-steps growing by ``startup_ratio``
-  (see :class:`StepControl`);
+  stage is taken as that many sub-steps growing by ``startup_ratio``, recorded or
+  not (``startup_record``; see :class:`StepControl`);
 * recorders (callables ``t -> {column: value}``, merged into one time-series
   row with ``t_s`` first), called at t0 and after each accepted step;
 * field output on a schedule (every N accepted steps, the first and last
@@ -72,7 +72,7 @@ class StepControl:
     fixed: bool = False  # no growth (cuts on failure still allowed)
     max_steps: int = 10**7
     # Graded start: the first step (dt, or up to the first output time) of a new run / protocol
-    # stage is taken as ``startup_steps`` unrecorded sub-steps growing by ``startup_ratio``
+    # stage is taken as ``startup_steps`` sub-steps growing by ``startup_ratio``
     # (dt_1 = t1 (q - 1)/(q^n - 1)); the step after them is q times the last one.  Why: a step
     # change of a surface condition starts as c - c0 ~ erfc(x / sqrt(4 D t)), uptake ~ t^(1/2);
     # one backward-Euler step of any size t1 puts in sqrt(D t1) where the exact value is
@@ -120,7 +120,7 @@ class SimulationResult:
     dts: list = field(default_factory=list)
     signal: str = ""
     checkpoints: int = 0
-    startup_steps: int = 0  # of ``steps``: the unrecorded sub-steps of graded starts
+    startup_steps: int = 0  # of ``steps``: the sub-steps of graded starts
 
     def summary(self, time_scale: float = 1.0) -> dict[str, Any]:
         """The fixed summary keys of every transient run."""
