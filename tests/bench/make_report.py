@@ -144,7 +144,7 @@ def main(argv=None):
             bc.table(mem_rows(mem), MEM_COLS), "", FIT_TEXT, bc.table(fit_rows(mem), FIT_COLS), "",
             "## LU or iterative: the `auto` threshold", THR_TEXT, bc.table(thr, THR_COLS), "",
             "## Particle discharge: BoomerAMG options for the anisotropic grains (goal 3)", AMG_TEXT,
-            bc.table(amg, AMG_COLS), "", AMG_AFTER, EXTRAPOLATION]
+            bc.table(amg, AMG_COLS), "", AMG_AFTER, STRONG_TEXT, EXTRAPOLATION]
     Path(a.out).write_text("\n".join(text) + "\n")
     print(f"wrote {a.out}: {len(pnp)} PNP rows, {len(ch)} CH rows, {len(mem)} memory rows, "
           f"{len(thr)} threshold rows, {len(amg)} AMG rows")
@@ -260,6 +260,32 @@ rows did two GMRES solves per Newton iteration (Krylov/solve = Krylov / (2 Newto
 (`fem.petsc_options.boomeramg`): HMIS coarsening, ext+i interpolation, P_max 4, strong
 threshold 0.5, one level of aggressive coarsening.  Option sets are applied under the model's
 prefix (`-particle_pc_hypre_boomeramg_...`).
+"""
+
+STRONG_TEXT = """## Strong scaling 1 -> 2 ranks at 1M unknowns, and the memory bandwidth (goal 5)
+
+`docker/run python3 tests/bench/bench_strong_scaling.py --n 100 --mb 400` (2026-12-02, helpers stopped,
+load 1.2-1.7): a plain P1 Poisson problem on the unit cube, 1,030,301 unknowns, CG + BoomerAMG to
+rtol 1e-10 (6-7 iterations), phases timed apart (max over ranks), run twice; and a numpy triad
+(400 MB per rank) for the memory bandwidth one rank gets alone and two ranks get together.
+
+| phase | run 1: 1 rank / 2 ranks [s] | speed-up | run 2: 1 rank / 2 ranks [s] | speed-up |
+|---|---|---|---|---|
+| mesh (create_unit_cube) | 21.2 / 18.6 | 1.14 | 24.6 / 19.3 | 1.27 |
+| spaces, forms, boundary dofs | 11.5 / 6.0 | 1.92 | 13.1 / 5.5 | 2.37 |
+| matrix assembly | 9.1 / 4.0 | 2.29 | 7.1 / 3.9 | 1.82 |
+| vector assembly (+ lifting) | 17.8 / 10.6 | 1.67 | 20.8 / 10.7 | 1.95 |
+| AMG setup | 10.7 / 9.4 | 1.14 | 12.5 / 7.6 | 1.63 |
+| CG solve | 8.3 / 6.5 | 1.28 | 6.9 / 3.6 | 1.90 |
+| triad bandwidth, 1 rank / 2 ranks together [GB/s] | 13.1 / 31.0 | x2.37 | 17.3 / 21.6 | x1.25 |
+
+What this machine can show: assembly scales (1.7-2.3x), the bandwidth-bound AMG setup and CG solve
+scale 1.1-1.9x, and two identical runs minutes apart differ by up to 40 % per phase and in the
+bandwidth two ranks get (x2.37 vs x1.25): the 2 vCPUs of this VM share memory bandwidth and host
+with other work, so a 1.6x goal is within reach of assembly but not reliably of the solver phases, and
+a 1-vs-2-rank comparison here measures the host as much as the code.  The physics were not re-run on
+2 ranks at 1M unknowns (their 1-rank runs at that size do not fit the session).
+
 """
 
 AMG_AFTER = """Earlier (full 1C discharges, bench_particle_discharge.py, 2026-11-21): Krylov/solve 6.9 / 7.3 /
