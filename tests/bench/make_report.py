@@ -281,7 +281,7 @@ rtol 1e-10 (6-7 iterations), phases timed apart (max over ranks), run twice; and
 
 What this machine can show: assembly scales (1.7-2.3x), the bandwidth-bound AMG setup and CG solve
 scale 1.1-1.9x, and two identical runs minutes apart differ by up to 40 % per phase and in the
-bandwidth two ranks get (x2.37 vs x1.25): the 2 vCPUs of this VM share memory bandwidth and host
+bandwidth two ranks get (x2.37 vs x1.25): the 2 vCPUs of this VM apparently share memory bandwidth and host
 with other work, so a 1.6x goal is within reach of assembly but not reliably of the solver phases, and
 a 1-vs-2-rank comparison here measures the host as much as the code.  The physics were not re-run on
 2 ranks at 1M unknowns (their 1-rank runs at that size do not fit the session).
