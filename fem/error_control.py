@@ -1,4 +1,5 @@
-"""Error-controlled time steps for a first-order (backward Euler) Cahn-Hilliard step.
+"""Error-controlled time steps for a Cahn-Hilliard step: backward Euler (order 1) or variable-step
+BDF2 (order 2, ``CahnHilliard(time_order=2)``).
 
 :class:`TimeErrorControl` estimates the local truncation error of the step just
 attempted and offers it to :class:`fem.simulation.Simulation` as an acceptance
@@ -30,6 +31,23 @@ of size 1e-2 at onset and 0.2 late).  Step selection (p = 1):
 dt_new = dt * safety * (tol / err)^(1/2), limited to [shrink_min, grow_max] dt.
 The first step (no history) is controlled by e_split alone.
 
+BDF2 (order 2; Milne device with a quadratic predictor).  Steps h = dt_n, k = dt_{n-1},
+k2 = dt_{n-2}, c3 = d^3c/dt^3.  Expanding c(t^n), c(t^{n-1}) about t^{n+1}, the variable-step BDF2
+residual of the exact solution is tau = (a0 c(t^{n+1}) + a1 c(t^n) + a2 c(t^{n-1}))/h - c'
+= -c3 h (h+k)/6 + O(h^3) (the constant, linear and quadratic terms cancel for
+a = ((1+2w)/(1+w), -(1+w), w^2/(1+w)), w = h/k), so the local error is
+    c_BDF2 - c(t^{n+1}) = -h tau / a0 = c3 h^2 (h+k)^2 / (6 (2h+k)) + O(h^4)
+(equal steps: 2/9 h^3 c3, the BDF2 error constant).  The quadratic interpolant p of
+(t^{n-2}, c^{n-2}), (t^{n-1}, c^{n-1}), (t^n, c^n), evaluated at t^{n+1}, has
+c(t^{n+1}) - p = c3 h (h+k) (h+k+k2)/6 + O(h^4).  Eliminating c3 from c_BDF2 - p:
+    e_BDF2 = (c_BDF2 - p) h (h+k) / (h (h+k) + (2h+k)(h+k+k2))
+(equal steps: 2/11 (c - p), the classical Milne constant (2/9)/(2/9 + 1)).  The second step (BDF2
+with one history point) has no quadratic predictor: it is controlled by the backward-Euler
+estimate above (an over-estimate, O(h^2)) with the order-1 exponent; the first step (BDF1, no
+history) by none.  The step ratio w is capped at ``ratio_max`` = 1.8 (in ``max_dt`` and by
+``grow_max``): variable-step BDF2 is zero-stable for w < 1 + sqrt(2) (Grigorieff 1983) and stable
+for parabolic problems for w <= (2 + sqrt(13))/3 = 1.87 (Becker, BIT 38 (1998) 644).
+
 Error per step, not per unit time: the step errors are not accumulated by the dissipative
 Cahn-Hilliard dynamics but forgotten.  PFHub 1a, 100^2 Q1 implicit, F at tol 1e-3 against tol 1e-4
 between the output times (``bench_pfhub1a.py drift``): largest |dF/F| 0.38 % in t = 1-10, 1.10 %
@@ -55,13 +73,23 @@ class TimeErrorControl:
     mobility : UFL-callable c -> M(c) (the model's)
     """
 
-    def __init__(self, model, tol: float, mobility, *, safety: float = 0.9, grow_max: float = 2.0,
-                 shrink_min: float = 0.2, order: int = 1):
+    def __init__(self, model, tol: float, mobility, *, safety: float = 0.9, grow_max: float | None = None,
+                 shrink_min: float = 0.2, order: int | None = None, ratio_max: float = 1.8):
         self.model, self.tol = model, float(tol)
+        order = getattr(model, "time_order", 1) if order is None else order
+        if order != getattr(model, "time_order", 1):
+            raise ValueError(f"order {order} != the model's time_order {model.time_order}")
+        # BDF2: the step ratio stays below ratio_max (zero-stability, module docstring)
+        self.ratio_max = ratio_max if order == 2 else np.inf
+        if grow_max is None:
+            grow_max = 2.0 if order == 1 else ratio_max
         self.safety, self.grow_max, self.shrink_min, self.p = safety, grow_max, shrink_min, order
         V = model.V
         self.c_prev = dolfinx.fem.Function(V, name="c_prev")  # c^{n-1}
+        self.c_prev2 = dolfinx.fem.Function(V, name="c_prev2")  # c^{n-2} (BDF2)
         self.dt_prev = 0.0  # 0: no history yet
+        self.dt_prev2 = 0.0
+        self.p_last = order  # order of the estimate of the last attempt (BDF2: 1 on its 2nd step)
         self.dt_next = np.inf  # proposal for the next attempt
         self.last_err = 0.0
         q = ufl.TestFunction(V)
@@ -97,6 +125,15 @@ class TimeErrorControl:
             b.ghostUpdate(addv=2, mode=1)
             e_split[:self.n_owned] = b.array_r[:self.n_owned] / self.m_owned
         e = e_split.copy()
+        self.p_last = self.p
+        if self.p == 2 and self.dt_prev2 > 0:  # Milne estimate of BDF2, quadratic predictor
+            h, k, k2 = dt, self.dt_prev, self.dt_prev2
+            c1, c2 = self.c_prev.x.array, self.c_prev2.x.array
+            pred = ((h + k) * (h + k + k2) / (k * (k + k2)) * c_old - h * (h + k + k2) / (k * k2) * c1
+                    + h * (h + k) / ((k + k2) * k2) * c2)
+            return (c_new - pred) * h * (h + k) / (h * (h + k) + (2 * h + k) * (h + k + k2))
+        if self.p == 2:
+            self.p_last = 1  # second step: the (over-)estimate of order 1 below
         if self.dt_prev > 0:  # Milne estimate of backward Euler, from c_BE = c_s - e_split
             pred = c_old + dt * (c_old - self.c_prev.x.array) / self.dt_prev
             e += (c_new - e_split - pred) * dt / (2 * dt + self.dt_prev)
@@ -110,7 +147,7 @@ class TimeErrorControl:
         return float(np.sqrt(self._norm2(self.error_vector(dt)) / max(scale, 1e-300)))
 
     def _propose(self, dt, err):
-        f = self.safety * (self.tol / err) ** (1.0 / (self.p + 1)) if err > 0 else self.grow_max
+        f = self.safety * (self.tol / err) ** (1.0 / (self.p_last + 1)) if err > 0 else self.grow_max
         self.dt_next = dt * min(self.grow_max, max(self.shrink_min, f))
 
     # -- Simulation hooks ------------------------------------------------------
@@ -124,17 +161,21 @@ class TimeErrorControl:
         return None
 
     def max_dt(self, t):
+        if self.dt_prev > 0:  # BDF2: w = dt / dt_prev <= ratio_max (also after a short output step)
+            return min(self.dt_next, self.ratio_max * self.dt_prev)
         return self.dt_next
 
     def accepted(self, dt):
         """Called by the model's ``accept`` before it overwrites c^n."""
+        self.c_prev2.x.array[:] = self.c_prev.x.array
         self.c_prev.x.array[:] = self.model.concentration("old")
-        self.dt_prev = dt
+        self.dt_prev2, self.dt_prev = self.dt_prev, dt
 
     # -- restart -------------------------------------------------------------
     def state(self) -> dict:
-        return {"ec_c_prev": self.c_prev, "ec_dt_prev": self.dt_prev, "ec_dt_next": self.dt_next,
-                "ec_last_err": self.last_err}
+        return {"ec_c_prev": self.c_prev, "ec_c_prev2": self.c_prev2, "ec_dt_prev": self.dt_prev,
+                "ec_dt_prev2": self.dt_prev2, "ec_dt_next": self.dt_next, "ec_last_err": self.last_err}
 
     def restore(self, state: dict) -> None:
         self.dt_prev, self.dt_next, self.last_err = state["ec_dt_prev"], state["ec_dt_next"], state["ec_last_err"]
+        self.dt_prev2 = state.get("ec_dt_prev2", 0.0)

@@ -18,7 +18,8 @@ square, default) or 1a (periodic, :mod:`fem.periodic`).
 Discretization: P1 (or P2) Lagrange for (c, mu) on triangles or
 quadrilaterals, fully implicit backward Euler (default) or backward Euler with the
 convex-concave split of :mod:`fem.constitutive.polynomial` (unconditionally energy
-stable, but it under-grows the fastest modes: ``scheme``), adaptive steps controlled
+stable, but it under-grows the fastest modes: ``scheme``), or variable-step BDF2 (``time_order=2``,
+fully implicit), adaptive steps controlled
 by the local time error (``time_tolerance``, :class:`fem.error_control.TimeErrorControl`)
 and limited by max |dc| per step (``dc_max``), or a fixed step (``fixed_dt``), Newton (SNES) with MUMPS
 (``lu_refactor_every`` N > 1: GMRES preconditioned by an LU refreshed every N Newton iterations) or
@@ -76,6 +77,8 @@ class SpinodalParameters(DoubleWellSquareParameters):
     # convex-concave split (PFHub 1a, 40^2, tol 1e-3 to t = 30: 106 vs 188 steps, F(20) -3.1 % vs +4.0 %
     # of the tol 1e-5 run); the energy check refuses any step that would raise F
     scheme: str = param("implicit", "time discretization", choices=("split", "implicit"))
+    time_order: int = param(1, "1: backward Euler; 2: variable-step BDF2 (scheme=implicit; step ratio <= 1.8)",
+                            choices=(1, 2))
     energy_check: bool = param(True, "refuse a step that raises the free energy (False: the decay is "
                                "observed, not enforced)")
     solver: str = param("lu", SOLVER_HELP, choices=SOLVERS)
@@ -99,6 +102,8 @@ class SpinodalParameters(DoubleWellSquareParameters):
         # even at dt = 1e-8 on PFHub 1b, 24^2 triangles), so the combination is refused, not attempted
         self.require(not (self.scheme == "implicit" and self.solver == "fieldsplit"), "solver",
                      "fieldsplit needs scheme=split (use solver=lu with scheme=implicit)")
+        self.require(not (self.time_order == 2 and self.scheme != "implicit"), "time_order",
+                     "time_order=2 needs scheme=implicit (the split's lagged g' is first order)")
 
 
 Parameters = SpinodalParameters
@@ -130,7 +135,7 @@ def build(p: SpinodalParameters, comm) -> CahnHilliard:
                         "snes_lag_preconditioner_persists": "true"}
     model = CahnHilliard(mesh, fe, kappa=p.kappa, mobility=mob, scheme=p.scheme, degree=p.element_degree,
                          solver=p.solver, prefix="spinodal_", constraint=constraint,
-                         snes_options=snes_options)
+                         snes_options=snes_options, time_order=p.time_order)
     model.set_concentration(initial_condition(p))
     if p.time_tolerance > 0 and not p.fixed_dt:
         TimeErrorControl(model, p.time_tolerance, mob)

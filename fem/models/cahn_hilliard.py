@@ -49,6 +49,7 @@ from fem.observables import Integral
 from fem.scaling import FARADAY
 from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
 from fem.solver import SNESSolver, SolveStats, auto_uses_lu
+from fem.time_schemes import BDF
 from fem.weak_forms import cahn_hilliard as chw
 from fem.weak_forms import elasticity as elw
 
@@ -97,16 +98,29 @@ class CahnHilliard:
     mobility : UFL-callable c -> M(c) (scalar or tensor)
     inflow : callable (c, mu, c_old) -> list of (j_in, ds), j_in > 0 inserting
     elastic : None or dict(eps0=, lam=, G=, spring=) for the chemo-mechanical coupling
+    time_order : 1 = backward Euler; 2 = variable-step BDF2 in c (scheme='implicit' only;
+        :class:`fem.time_schemes.BDF`, w = dt_n/dt_{n-1}: dc/dt ~ ((1+2w)/(1+w) c^{n+1} - (1+w) c^n
+        + w^2/(1+w) c^{n-1}) / dt_n; the first step after ``set_concentration`` is BDF1; the caller
+        keeps w below 1 + sqrt(2), e.g. :class:`fem.error_control.TimeErrorControl` caps it at 1.8)
     """
 
     def __init__(self, mesh, free_energy, *, kappa, mobility, scheme="split", degree=1,
                  inflow=None, elastic=None, solver="lu", prefix="ch_", source_c=None, source_mu=None,
-                 theta=1.0, quadrature_degree=None, snes_options=None, lumped=None, constraint=None):
+                 theta=1.0, quadrature_degree=None, snes_options=None, lumped=None, constraint=None,
+                 time_order=1):
+        if time_order not in (1, 2):
+            raise ValueError(f"time_order {time_order!r}; allowed: 1, 2")
+        if time_order == 2 and (scheme != "implicit" or theta != 1.0):
+            # the convex-concave split lags g' by O(dt) and theta < 1 mixes mu^n in: both would
+            # make the step first order again
+            raise ValueError("time_order=2 needs scheme='implicit' and theta=1")
+        self.time_order = time_order
         self.mesh = mesh
         self.comm = mesh.comm
         self.fe = free_energy
         self.scheme = scheme
         self.error_control = None  # set by fem.error_control.TimeErrorControl
+        self.extrapolate = True  # BDF2: Newton starts from the extrapolated state (False: from w^n)
         cell = mesh.basix_cell()
         P = basix.ufl.element("Lagrange", cell, degree)
         elements = [P, P]
@@ -123,7 +137,11 @@ class CahnHilliard:
         self.w_old = dolfinx.fem.Function(self.W)
         self.V, self.c_dofs = self.W.sub(0).collapse()
         self.c_dofs = np.asarray(self.c_dofs)
-        self.dt = dolfinx.fem.Constant(mesh, 1.0)
+        # variable-step BDF1/2 coefficients (Constants: one compiled form); dt is the BDF's
+        self.bdf = BDF(mesh, time_order)
+        self.dt = self.bdf.dt
+        # c^{n-1} (BDF2 history; the whole mixed vector, so it lives on the same (constrained) space)
+        self.w_nm1 = dolfinx.fem.Function(self.W) if time_order == 2 else None
         parts = ufl.split(self.w)
         parts_old = ufl.split(self.w_old)
         tests = ufl.TestFunctions(self.W)
@@ -150,11 +168,12 @@ class CahnHilliard:
             eps0, lam, G = elastic["eps0"], elastic["lam"], elastic["G"]
             mu_extra = elw.chemical_potential_elastic(u, c, eps0, lam, G)
         self.inflow = inflow(c, mu, c_old) if inflow is not None else []
+        ddt = self.bdf.ddt(c, c_old, ufl.split(self.w_nm1)[0]) if time_order == 2 else None
         F = chw.cahn_hilliard_residual(c, mu, tests[0], tests[1], c_old=c_old, dt=self.dt,
                                        mobility=mobility(c), kappa=kappa, mu_bulk=mu_bulk, dx=dx,
                                        mu_old=mu_old, theta=theta, inflow=self.inflow,
                                        source_c=source_c, source_mu=source_mu, mu_extra=mu_extra,
-                                       dx_lumped=dxl)
+                                       dx_lumped=dxl, ddt=ddt)
         energy = (free_energy.g(c) * dxl
                   + 0.5 * kappa * ufl.inner(ufl.grad(c), ufl.grad(c)) * dx)
         if elastic:
@@ -226,13 +245,18 @@ class CahnHilliard:
             cV.interpolate(values_or_callable)
         else:
             cV.x.array[:] = values_or_callable
-        for f in (self.w, self.w_old):
+        for f in self._states():
             f.x.array[self.c_dofs] = cV.x.array
             f.x.scatter_forward()
             if self.mpc is not None:
                 self.mpc.backsubstitution(f)
         self.initialize_mu()
         self._energy_old = self._energy_new = None
+        self.bdf.dt_prev = None  # a new start: the first step is BDF1
+
+    def _states(self):
+        """The iterate and the accepted states (w, w^n[, w^{n-1}])."""
+        return (self.w, self.w_old) + ((self.w_nm1,) if self.w_nm1 is not None else ())
 
     def initialize_mu(self):
         """mu^0 = L2 projection of g'(c) - kappa lap c (weakly), for theta < 1 and output."""
@@ -246,7 +270,7 @@ class CahnHilliard:
                                                         "ksp_rtol": 1e-12})
         mu0 = problem.solve()
         _, mdofs = self.W.sub(1).collapse()
-        for f in (self.w, self.w_old):
+        for f in self._states():
             f.x.array[np.asarray(mdofs)] = mu0.x.array
             f.x.scatter_forward()
             if self.mpc is not None:
@@ -290,8 +314,13 @@ class CahnHilliard:
 
     # -- step / reject / accept ------------------------------------------
     def step(self, t, dt) -> SolveStats:
-        self.dt.value = dt
-        self.w.x.array[:] = self.w_old.x.array
+        self.bdf.set_step(dt)
+        if self.time_order == 2 and self.extrapolate and self.bdf.dt_prev is not None:
+            # Newton's initial guess: the linear extrapolation of (c, mu) from w^{n-1}, w^n
+            r = dt / self.bdf.dt_prev
+            self.w.x.array[:] = self.w_old.x.array + r * (self.w_old.x.array - self.w_nm1.x.array)
+        else:
+            self.w.x.array[:] = self.w_old.x.array
         self._energy_new = None
         return self.solver.solve()
 
@@ -302,6 +331,9 @@ class CahnHilliard:
     def accept(self, t_new, dt, stats):
         if self.error_control is not None:
             self.error_control.accepted(dt)
+        if self.w_nm1 is not None:
+            self.w_nm1.x.array[:] = self.w_old.x.array
+        self.bdf.accepted(dt)
         self.w_old.x.array[:] = self.w.x.array
         self._energy_old, self._energy_new = self._energy_new, None
         self.last_dt, self.last_newton, self.last_krylov = dt, stats.newton_iterations, stats.krylov_iterations
@@ -310,7 +342,9 @@ class CahnHilliard:
     def checkpoint_state(self) -> dict:
         state = {"w": self.w, "w_old": self.w_old, "energy_old": self._energy_old, "last_dc": self.last_dc,
                  "last_dt": self.last_dt, "last_newton": self.last_newton, "last_krylov": self.last_krylov,
-                 "notes": self.notes}
+                 "notes": self.notes, "bdf_dt_prev": self.bdf.dt_prev}
+        if self.w_nm1 is not None:
+            state["w_nm1"] = self.w_nm1
         if self.error_control is not None:
             state.update(self.error_control.state())
         return state
@@ -320,6 +354,7 @@ class CahnHilliard:
         self.last_dc, self.last_dt = state["last_dc"], state["last_dt"]
         self.last_newton, self.last_krylov = state["last_newton"], state["last_krylov"]
         self.notes = state["notes"]
+        self.bdf.dt_prev = state.get("bdf_dt_prev")
         if self.error_control is not None:
             self.error_control.restore(state)
 

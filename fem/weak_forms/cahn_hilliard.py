@@ -13,7 +13,8 @@ functions (q, v):
     F_c  = int (c - c_n)/dt q + M grad(mu_theta) . grad q - s_c q dx - sum int j_in q ds
     F_mu = int (mu - g'_split - mu_el - s_mu) v - kappa grad c . grad v dx
 
-Time discretization (backward Euler in c):
+Time discretization (backward Euler in c; the fully implicit scheme also with the variable-step
+BDF2 derivative of :mod:`fem.time_schemes`, argument ``ddt``):
 
 * ``split``   (default) convex-concave (Eyre) splitting: g' = g'_convex(c^{n+1})
   + g'_concave(c^n).  The discrete free energy
@@ -71,7 +72,7 @@ def flux(mu, M):
 
 def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, dx,
                            mu_old=None, theta=1.0, inflow=(), source_c=None, source_mu=None,
-                           mu_extra=None, dx_lumped=None):
+                           mu_extra=None, dx_lumped=None, ddt=None):
     """Residual F_c + F_mu of one backward-Euler step (see the module docstring).
 
     mu_bulk : g' evaluated as the scheme prescribes (:func:`chemical_potential`)
@@ -81,10 +82,13 @@ def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, 
         e.g. vertex quadrature = mass lumping for P1: the mu equation then holds node by
         node, mu_i = g'(c_i) + kappa (K c)_i / m_i, which keeps c in (0, 1) with the
         logarithmic free energy (Barrett & Blowey); default ``dx``.
+    ddt : UFL time derivative of c replacing the backward-Euler (c - c_old)/dt, e.g. the
+        variable-step BDF2 (a0 c + a1 c^n + a2 c^{n-1})/dt of :class:`fem.time_schemes.BDF`
     """
     dxl = dx if dx_lumped is None else dx_lumped
     mu_flux = mu if (mu_old is None or theta == 1.0) else theta * mu + (1 - theta) * mu_old
-    F = (c - c_old) / dt * q * dxl - ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
+    dcdt = (c - c_old) / dt if ddt is None else ddt
+    F = dcdt * q * dxl - ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
     for j_in, ds in inflow:
         F -= j_in * q * ds
     if source_c is not None:
