@@ -80,6 +80,7 @@ class Checkpointer:
         self.comm, self.every, self.restart = comm, int(every), bool(restart)
         self.dir = self.run_dir / CHECKPOINT_DIR
         self.written = 0
+        self.last = None  # (t, copy of the driver's result, stage) of the newest checkpoint this run wrote
         self._restored = False
         if restart:
             if not has_checkpoint(self.run_dir):
@@ -136,6 +137,12 @@ class Checkpointer:
             shutil.rmtree(old, ignore_errors=True)
         comm.barrier()
         self.written += 1
+        self.last = (t, dataclasses.replace(res, dts=list(res.dts)), sim.name)
+
+    def holds(self, sim, t: float, steps: int) -> bool:
+        """Whether the newest checkpoint this run wrote is of ``sim`` at step ``steps`` (time ``t``)."""
+        return self.last is not None and self.last[1].steps == steps and self.last[0] == t \
+            and self.last[2] == sim.name
 
     # -------------------------------------------------------------- restore
     def restore(self, sim):

@@ -36,6 +36,7 @@ model's (nondimensional) times; ``time_scale`` converts to seconds for output.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import time
@@ -416,9 +417,21 @@ class Simulation:
             res.status, res.signal = "interrupted", name
             res.reason = f"interrupted by {name} at t = {t * self.time_scale:.6g} s"
             if self.checkpoint is not None:
-                self.checkpoint.write(self, t, dt, res)
-                res.checkpoints += 1
-                res.reason += f"; checkpoint written (continue with: solidion restart {self.checkpoint.run_dir})"
+                ck = self.checkpoint
+                current = ck.holds(self, t, res.steps)
+                if ck.last is not None and ck.last[2] == self.name and not current and self.output is not None:
+                    # A launcher that got the signal itself may kill the ranks within a second or two
+                    # (under load, before the new checkpoint is on disk): say interrupted at once, for
+                    # the newest complete checkpoint (summary and checkpoint agree at every moment)
+                    t_ck, res_ck, _ = ck.last
+                    res_ck = dataclasses.replace(res_ck, status="interrupted", signal=name, reason=(
+                        f"interrupted by {name} at t = {t_ck * self.time_scale:.6g} s; checkpoint written "
+                        f"(continue with: solidion restart {ck.run_dir})"))
+                    self.output.finish(res_ck.status, res_ck.reason, **res_ck.summary(self.time_scale))
+                if not current:
+                    ck.write(self, t, dt, res)
+                    res.checkpoints += 1
+                res.reason += f"; checkpoint written (continue with: solidion restart {ck.run_dir})"
             if self.output is not None:
                 # Say so now: writing the last fields and pictures takes seconds, and a launcher that
                 # got the signal itself (mpirun/prterun on SIGTERM) may kill the ranks meanwhile.
