@@ -42,6 +42,15 @@ SETS = {
     "theta0.7 no-agg": {P + "strong_threshold": 0.7, P + "agg_nl": 0},
     "PMIS": {P + "coarsen_type": "PMIS"},
     "Falgout no-agg": {P + "coarsen_type": "Falgout", P + "agg_nl": 0},
+    # session 6 (issue 13 goal 3): thresholds for 3D anisotropy without aggressive coarsening, P_max
+    "theta0.6 no-agg": {P + "strong_threshold": 0.6, P + "agg_nl": 0},
+    "no-agg Pmax6": {P + "agg_nl": 0, P + "P_max": 6},
+    "theta0.7 no-agg Pmax6": {P + "strong_threshold": 0.7, P + "agg_nl": 0, P + "P_max": 6},
+    "agg 2 paths": {P + "agg_num_paths": 2},
+    # the AMG hierarchy of the first Newton iteration kept for the whole solve (bordered_pc_lag)
+    "default lag-solve": {"bordered_pc_lag": 1000},
+    "no-agg lag-solve": {P + "agg_nl": 0, "bordered_pc_lag": 1000},
+    "default lag2": {"bordered_pc_lag": 2},
 }
 __doc__ += "".join(f"\n* {k}: {v or 'the defaults'}" for k, v in SETS.items()) + "\n"
 
@@ -74,7 +83,7 @@ def main(argv=None):
     prefix = ksp.getOptionsPrefix()
     db = PETSc.Options()
     rows = []
-    all_keys = {k for s in SETS.values() for k in s}
+    all_keys = {k for s in SETS.values() for k in s if k != "bordered_pc_lag"}
     from fem import petsc_options
     base = petsc_options.gmres_amg()
     pcsetup = bc.PCSetupTimer()
@@ -85,8 +94,10 @@ def main(argv=None):
                 db[prefix + k] = base[k]
             elif db.hasName(prefix + k):
                 db.delValue(prefix + k)
+        solver.pc_lag = int(SETS[name].get("bordered_pc_lag", 1))  # BorderedNewton's, not a PETSc option
         for k, v in SETS[name].items():
-            db[prefix + k] = v
+            if k != "bordered_pc_lag":
+                db[prefix + k] = v
         ksp.getPC().reset()
         ksp.setFromOptions()
         for k, arr in arrays0.items():
