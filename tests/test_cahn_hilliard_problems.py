@@ -58,8 +58,8 @@ def test_spinodal_default_time_error_within_one_percent(tmp_path):
     """The default step control (scheme, time_tolerance, dc_max) keeps the free energy within 1 % of
     a run at a 10x tighter time tolerance on the same mesh, through the fastest part of spinodal
     decomposition (PFHub 1 initial condition, periodic 100 x 100 square, 25^2 cells, t = 10, 15; F
-    falls by a fifth between them).  Measured (tol 1e-5 reference): default (implicit, 1e-4)
-    -0.14 %, -0.42 %; the earlier default (split, 1e-3) +0.71 %, +2.15 %; implicit at 1e-3 -0.57 %,
+    falls by a fifth between them).  Measured (tol 1e-5 reference): default (BDF2, 1e-4; tol 1e-5
+    BDF2 reference) -0.026 %, -0.071 %; the earlier default (backward Euler, 1e-4) -0.14 %, -0.42 %; the earlier default (split, 1e-3) +0.71 %, +2.15 %; implicit at 1e-3 -0.57 %,
     -1.72 %: this fails for either.  (The reference itself is ~0.2 % off its tol -> 0 limit.)"""
     from solidion import run
     kw = dict(comm=MPI.COMM_SELF, quiet=True, boundary="periodic", side_length=100.0, cells_per_side=25,
@@ -104,13 +104,17 @@ def test_particle_spinodal_3d(tmp_path):
 
 
 @pytest.mark.mpi
-def test_spinodal_problem_mpi_matches_serial(shared_tmp_path):
+@pytest.mark.parametrize("variant", [
+    dict(fixed_dt=True, solver="fieldsplit", scheme="split"),
+    # BDF2 (the default) with error-controlled steps: history and step ratios the same on 2 ranks
+    dict(solver="lu", scheme="implicit", time_order=2)])
+def test_spinodal_problem_mpi_matches_serial(shared_tmp_path, variant):
     from solidion import run
-    kw = dict(quiet=True, cells_per_side=24, t_end_s=10.0, dt_s=0.5, fixed_dt=True, solver="fieldsplit",
-              scheme="split", cell_type="triangle")
+    kw = dict(quiet=True, cells_per_side=24, t_end_s=10.0, dt_s=0.5, cell_type="triangle", **variant)
     rank = MPI.COMM_WORLD.rank
-    s_par = run("spinodal", out=shared_tmp_path / "par", comm=MPI.COMM_WORLD, **kw)
-    s_ser = run("spinodal", out=shared_tmp_path / f"ser{rank}", comm=MPI.COMM_SELF, **kw)
+    tag = variant["scheme"]
+    s_par = run("spinodal", out=shared_tmp_path / f"par{tag}", comm=MPI.COMM_WORLD, **kw)
+    s_ser = run("spinodal", out=shared_tmp_path / f"ser{tag}{rank}", comm=MPI.COMM_SELF, **kw)
     assert s_par["status"] == s_ser["status"] == "ok"
     assert s_par["steps"] == s_ser["steps"]
     a, b = s_par["free_energy_final"], s_ser["free_energy_final"]

@@ -170,7 +170,8 @@ def run(a) -> None:
                      element_degree=a.degree, output_times_s=[float(t) for t in times[:-1]],
                      checkpoint_every=a.checkpoint_every,
                      **{k: v for k, v in (("dc_max", a.dc_max), ("scheme", a.scheme),
-                                          ("time_tolerance", a.time_tolerance)) if v is not None})
+                                          ("time_tolerance", a.time_tolerance)) if v is not None},
+                     **extra_params(a.set))
     wall = time.perf_counter() - t0
     cpu = comm.allreduce(time.process_time() - cpu0, op=MPI.SUM)
     if comm.rank != 0:
@@ -180,6 +181,9 @@ def run(a) -> None:
     ts = read_timeseries(out_dir)
     info = dict(tag=a.tag, code="solidion", ranks=comm.size, cells_per_side=a.cells, degree=a.degree,
                 **{k: s.get("parameters", {}).get(k, getattr(a, k)) for k in ("scheme", "time_tolerance", "dc_max")},
+                time_order=s.get("parameters", {}).get("time_order", 1),
+                lu_refactor_every=s.get("parameters", {}).get("lu_refactor_every", 1),
+                fixed_dt=s.get("parameters", {}).get("fixed_dt", False), dt_s=s.get("parameters", {}).get("dt_s"),
                 t_end=a.t_end, status=s["status"],
                 steps=s["steps"], rejected_steps=s["rejected_steps"], newton=s["newton_iterations"],
                 wall_s=wall, time_loop_s=s["time_loop_s"], cpu_s_all_ranks=cpu,
@@ -189,6 +193,18 @@ def run(a) -> None:
                 dofs=s["mesh"].get("dofs"), run_dir=str(out_dir))
     (OUT / f"pfhub1a_{a.tag}.json").write_text(json.dumps(info, indent=1))
     print(json.dumps({k: v for k, v in info.items() if k not in ("F", "wall_at_output_s")}))
+
+
+def extra_params(sets) -> dict:
+    """``--set k=v`` (repeatable) -> {k: v} with v parsed as JSON when it can be (numbers, booleans)."""
+    out = {}
+    for kv in sets or []:
+        k, v = kv.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
 
 
 def from_dir(run_dir: Path) -> dict:
@@ -333,6 +349,8 @@ def main(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=0)
     ap.add_argument("--poll", type=float, default=2.0)
     ap.add_argument("--dc-max", type=float, default=None, help="spinodal dc_max (default: the problem's)")
+    ap.add_argument("--set", action="append", default=[], help="run: any spinodal parameter k=v (repeatable), "
+                    "e.g. --set time_order=2 --set lu_refactor_every=10")
     ap.add_argument("--out-dir", default=None, help="directory of the results (default results/bench)")
     ap.add_argument("--tag", action="append", default=None, help="run tag (table: repeatable)")
     ap.add_argument("--from", dest="from_dir", action="append", default=[], help="table: CLI run directory")
