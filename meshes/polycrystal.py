@@ -11,6 +11,26 @@ Tags
 cells  : ``grain_i`` (tags.grain(i)) for i in range(n_grains); alias ``particle`` = all grains.
 facets : ``surface`` (particle surface), ``grain_boundary`` (faces shared by two grains).
 
+Cost (measured 2026-12-02, 50 grains, radius 1, rank 0, CPU seconds; the wall time on the shared
+2-core host at load 5 was 3.4x larger; results/h13g3/meshprof.py of issue 13 goal 3)
+------------------------------------------------------------------------------------------------
+===========================================  =======================  ========================
+phase                                        h = 0.06 (97k cells)     h = 0.03 (663k cells)
+===========================================  =======================  ========================
+OCC: Voronoi cells, fragment with the ball    2.3 s (h-independent)    2.3 s (7 %)
+Gmsh 1D + 2D (Frontal-Delaunay)               1.0 s                    3.6 s (12 %)
+Gmsh 3D (HXT) + optimize                      1.2 s                    10.6 s (35 %)
+DOLFINx gmshio.model_to_mesh                  1.3 s                    13.8 s (45 %)
+total                                         6.1-6.4 s                30.7 s
+===========================================  =======================  ========================
+
+model_to_mesh: create_mesh (partition, distribution, reordering) 6.5 s, the cell and facet tags
+(distribute_entity_data on every cell and every tagged surface/grain-boundary facet, facet
+connectivity) the other ~7 s.  Nothing here is repeated (one fragment, one generate); the 3D mesher
+and DOLFINx's distribution scale with the cell count and are most of the time at 500k dofs.  A
+cheaper cell-tag path (tags by ``mesh.topology.original_cell_index`` instead of
+distribute_entity_data) would belong in :func:`meshes.tagged.from_gmsh`.
+
 Metadata
 --------
 ``orientations``: {grain name: 3x3 rotation matrix R (nested lists), crystal -> lab},

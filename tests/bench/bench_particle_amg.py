@@ -15,7 +15,9 @@ the set and per step (all steps, the first included) are recorded
 (results/bench/particle_amg.jsonl; make_report.py tabulates).  The load average is printed with
 the table: on a shared machine wall times are inflated, CPU times less so.
 Option sets (hypre BoomerAMG, over fem.petsc_options.boomeramg(): HMIS, ext+i, P_max 4,
-strong threshold 0.5, one level of aggressive coarsening):
+strong threshold 0.5, one level of aggressive coarsening; the AMG hierarchy rebuilt at every Newton
+iteration (``bordered_pc_lag`` 1) unless the set says ``bordered_pc_lag`` 0: once per Newton solve,
+the default of fem.galvanostatic since 2026-12-02):
 """
 
 from __future__ import annotations
@@ -48,9 +50,13 @@ SETS = {
     "theta0.7 no-agg Pmax6": {P + "strong_threshold": 0.7, P + "agg_nl": 0, P + "P_max": 6},
     "agg 2 paths": {P + "agg_num_paths": 2},
     # the AMG hierarchy of the first Newton iteration kept for the whole solve (bordered_pc_lag)
-    "default lag-solve": {"bordered_pc_lag": 1000},
-    "no-agg lag-solve": {P + "agg_nl": 0, "bordered_pc_lag": 1000},
+    "default lag-solve": {"bordered_pc_lag": 0},
+    "no-agg lag-solve": {P + "agg_nl": 0, "bordered_pc_lag": 0},
     "default lag2": {"bordered_pc_lag": 2},
+    # J too (chord Newton within a solve, J rebuilt when the residual falls by less than 10x)
+    "lag-solve jac-lag": {"bordered_pc_lag": 0, "bordered_jacobian_lag": 0},
+    "PMIS lag-solve": {P + "coarsen_type": "PMIS", "bordered_pc_lag": 0},
+    "PMIS lag-solve jac-lag": {P + "coarsen_type": "PMIS", "bordered_pc_lag": 0, "bordered_jacobian_lag": 0},
 }
 __doc__ += "".join(f"\n* {k}: {v or 'the defaults'}" for k, v in SETS.items()) + "\n"
 
@@ -83,7 +89,7 @@ def main(argv=None):
     prefix = ksp.getOptionsPrefix()
     db = PETSc.Options()
     rows = []
-    all_keys = {k for s in SETS.values() for k in s if k != "bordered_pc_lag"}
+    all_keys = {k for s in SETS.values() for k in s if not k.startswith("bordered_")}
     from fem import petsc_options
     base = petsc_options.gmres_amg()
     pcsetup = bc.PCSetupTimer()
@@ -94,9 +100,11 @@ def main(argv=None):
                 db[prefix + k] = base[k]
             elif db.hasName(prefix + k):
                 db.delValue(prefix + k)
-        solver.pc_lag = int(SETS[name].get("bordered_pc_lag", 1))  # BorderedNewton's, not a PETSc option
+        # BorderedNewton's attributes, not PETSc options (set by -<prefix>bordered_* when it is built)
+        solver.pc_lag = int(SETS[name].get("bordered_pc_lag", 1))
+        solver.jacobian_lag = int(SETS[name].get("bordered_jacobian_lag", 1))
         for k, v in SETS[name].items():
-            if k != "bordered_pc_lag":
+            if not k.startswith("bordered_"):
                 db[prefix + k] = v
         ksp.getPC().reset()
         ksp.setFromOptions()
@@ -105,7 +113,7 @@ def main(argv=None):
         model.restore_state(state0)
         newton = krylov = 0
         ok = True
-        solves0, t0, pc0 = solver.total_linear_solves, solver.timings(), pcsetup()
+        solves0, t0, pc0, jac0 = solver.total_linear_solves, solver.timings(), pcsetup(), solver.total_jacobians
         comm.barrier()
         cpu0, w0 = time.process_time(), time.perf_counter()
         for i in range(a.steps):
@@ -125,6 +133,7 @@ def main(argv=None):
                "mesh_size": a.mesh_size, "ranks": comm.size,
                "dofs": dofs, "dt_s": a.dt, "steps": a.steps, "converged": ok, "newton": newton, "krylov": krylov,
                "newton_per_step": newton / a.steps, "krylov_per_newton": krylov / max(newton, 1),
+               "jacobians_per_step": (solver.total_jacobians - jac0) / a.steps,
                "solves_per_newton": solves_n / max(newton, 1), "krylov_per_solve": krylov / max(solves_n, 1),
                "cpu_s": cpu, "wall_s": wall, "wall_per_step_s": wall / a.steps, "cpu_per_step_s": cpu / a.steps,
                "assembly_per_step_s": asm / a.steps, "linear_per_step_s": lin / a.steps,
@@ -136,7 +145,8 @@ def main(argv=None):
         bc.write_row(OUT / "particle_amg.jsonl", row, comm)
         rows.append(row)
     cols = [("dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("set", "AMG options", ""), ("solves", "scheme", ""),
-            ("newton_per_step", "Newton/step", ".2f"), ("krylov_per_newton", "Krylov/Newton", ".2f"),
+            ("newton_per_step", "Newton/step", ".2f"), ("jacobians_per_step", "J/step", ".2f"),
+            ("krylov_per_newton", "Krylov/Newton", ".2f"),
             ("solves_per_newton", "solves/Newton", ".2f"), ("krylov_per_solve", "Krylov/solve", ".2f"),
             ("wall_per_step_s", "wall/step [s]", ".2f"), ("cpu_per_step_s", "CPU/step [s]", ".2f"),
             ("assembly_per_step_s", "assembly/step [s]", ".2f"), ("pc_setup_per_step_s", "AMG setup/step [s]", ".2f"),
