@@ -575,7 +575,9 @@ def test_rotated_anisotropy_axis(tmp_path):
     assert np.max(np.abs(zx - zx[0])) < 0.001  # measured 2e-4
     yx = d["core_semi_axis_y_m"] / d["core_semi_axis_x_m"]
     assert yx[-1] > 1.02 and np.all(np.diff(yx) > 0)  # measured 1.0305, rising at every step
-    assert np.max(d["mass_balance_rel_error"]) < 5e-9  # measured 1.4e-9 (interface tolerance 1e-7)
+    # measured 6.0e-9 with the 3D default nodal tolerance 1e-5 (1.4e-9 at 1e-7): the mean mode's 1e-9
+    # per step, accumulated
+    assert np.max(d["mass_balance_rel_error"]) < 1.8e-8
 
 
 def test_ellipsoid_anisotropic_mass_balance_and_rounding(tmp_path):
