@@ -50,6 +50,18 @@ against results/h9/spec_test/pfhub1b_spectral.json (N = 128):
     CPU 100.7 s: FiPy / solidion = 1.82 (wall), 1.83 (CPU), FiPy slightly more accurate.
     With --solidion-set lu_refactor_every=10 (same 133 steps, same F to 6 digits): wall 36.2 s,
     CPU 35.7 s: ratio 2.8 (wall).  The 10x goal is not met.
+2026-12-02 (session 6, OpenBLAS image, machine shared with the lead and another helper, load 4.6-5.0),
+the new default (BDF2, time_tolerance 1e-4, dc_max 0.1), t <= 10, same reference:
+    results/h9/venv/bin/python tests/bench/bench_fipy_1b.py both --t-end 10 --nx 100 --dt 0.1 --tag s6 \
+        --ref results/h9/spec_test/pfhub1b_spectral.json
+    (then ``solidion --tag s6c150 --solidion-set cells_per_side=150`` and ``--tag s6p2 --solidion-set
+    cells_per_side=50 --solidion-set element_degree=2`` against the same FiPy run, copied into those tags)
+    solidion 100^2 Q1: 43 steps, F(10) +3.01e-3 (the Q1 h = 2 space error, no longer partly cancelled
+    by backward Euler's time error), wall 16.3 s, CPU 10.6 s; FiPy F(10) -1.16e-3, wall 137.9 s, CPU
+    93.6 s: ratio 8.5 (wall), 8.9 (CPU) on the same grid, FiPy 2.6x more accurate.
+    At equal accuracy: solidion 150^2 Q1 (45.6k dofs) 46 steps, F(10) +1.14e-3, wall 41.4 s, CPU 27.5 s:
+    ratio 3.3 (wall), 3.4 (CPU); solidion 50^2 Q2 (20.4k dofs) 47 steps, F(10) -4.6e-4 (2.5x more
+    accurate than FiPy), wall 29.0 s, CPU 18.5 s: ratio 4.75 (wall), 5.0 (CPU).  The 10x goal is not met.
 """
 
 from __future__ import annotations
