@@ -253,6 +253,8 @@ class CahnHilliard:
         self.initialize_mu()
         self._energy_old = self._energy_new = None
         self.bdf.dt_prev = None  # a new start: the first step is BDF1
+        if self.error_control is not None and self.time_order == 2:  # nor a BDF2 error estimate
+            self.error_control.dt_prev = self.error_control.dt_prev2 = 0.0
 
     def _states(self):
         """The iterate and the accepted states (w, w^n[, w^{n-1}])."""
