@@ -12,7 +12,7 @@ cells  : ``grain_i`` (tags.grain(i)) for i in range(n_grains); alias ``particle`
 facets : ``surface`` (particle surface), ``grain_boundary`` (faces shared by two grains).
 
 Cost (measured 2026-12-02, 50 grains, radius 1, rank 0, CPU seconds; the wall time on the shared
-2-core host at load 5 was 3.4x larger; results/h13g3/meshprof.py of issue 13 goal 3)
+2-core host at load 5 was 3.4x larger; tests/bench/profile_particle.py, issue 13 goal 3)
 ------------------------------------------------------------------------------------------------
 ===========================================  =======================  ========================
 phase                                        h = 0.06 (97k cells)     h = 0.03 (663k cells)
