@@ -36,6 +36,8 @@ from petsc4py import PETSc
 import dolfinx.fem
 import dolfinx.fem.petsc as fem_petsc
 
+from fem import petsc_options
+
 
 @dataclass
 class MeshQuality:
@@ -124,16 +126,20 @@ class MeshMotion:
         self.b = fem_petsc.create_vector(self.L)
         self.ksp = PETSc.KSP().create(mesh.comm)
         self.ksp.setOptionsPrefix(prefix)
-        opts = PETSc.Options()
         if solver == "lu":
             defaults = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
         else:
             defaults = {"ksp_type": "cg", "pc_type": "hypre", "pc_hypre_type": "boomeramg",
                         "ksp_rtol": 1e-12, "ksp_atol": 1e-14}
-        for k, val in defaults.items():
-            if not opts.hasName(prefix + k):
-                opts[prefix + k] = val
+        # defaults, then the user's options (``-stefan_ale_ksp_type`` ..., or unprefixed ones)
+        petsc_options.register_prefix(prefix)
+        petsc_options.apply(prefix, defaults)
+        # iterative extension: the previous interface iterate's displacement starts CG (the iterates of
+        # one step differ little); the first solve of a step starts from zero, as a restart does
+        # (-<prefix>ksp_initial_guess_nonzero 0 turns it off)
+        self.ksp.setInitialGuessNonzero(solver != "lu")
         self.ksp.setFromOptions()
+        self._fresh = True
 
         self.node2dof = _node_to_dof(mesh, W)
         self.x_ref = mesh.geometry.x.copy()  # x^n
@@ -165,6 +171,7 @@ class MeshMotion:
         fem_petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
         self.A.assemble()
         self.ksp.setOperators(self.A)
+        self._fresh = True
 
     def reference_function(self) -> dolfinx.fem.Function:
         """x^n (the configuration of the last :meth:`begin_step`) as a P1 vector Function, for
@@ -182,6 +189,7 @@ class MeshMotion:
         """Back to x^n (zero step displacement)."""
         self.mesh.geometry.x[:] = self.x_ref
         self.disp.x.array[:] = 0.0
+        self._fresh = True
 
     def extend(self) -> None:
         """d := extension of ``boundary_disp`` (computed on x^n)."""
@@ -192,6 +200,9 @@ class MeshMotion:
         fem_petsc.apply_lifting(self.b, [self.a], bcs=[self.bcs])
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(self.b, self.bcs)
+        if self._fresh:
+            self.disp.x.array[:] = 0.0
+            self._fresh = False
         self.ksp.solve(self.b, self.disp.x.petsc_vec)
         self.disp.x.scatter_forward()
         self.krylov_iterations += self.ksp.getIterationNumber()
