@@ -24,7 +24,8 @@ DOLFINx gmshio.model_to_mesh                  1.3 s                    13.8 s (4
 total                                         6.1-6.4 s                30.7 s
 ===========================================  =======================  ========================
 
-model_to_mesh: create_mesh (partition, distribution, reordering) 6.5 s, the cell and facet tags
+(A second run at h = 0.03: 21.1 s CPU in all, 3D + optimize 7.1 s, model_to_mesh 9.5 s: CPU times on the
+loaded host vary by ~30 %.)  model_to_mesh: create_mesh (partition, distribution, reordering) 6.5 s, the cell and facet tags
 (distribute_entity_data on every cell and every tagged surface/grain-boundary facet, facet
 connectivity) the other ~7 s.  Nothing here is repeated (one fragment, one generate); the 3D mesher
 and DOLFINx's distribution scale with the cell count and are most of the time at 500k dofs.  A
