@@ -62,6 +62,15 @@ the new default (BDF2, time_tolerance 1e-4, dc_max 0.1), t <= 10, same reference
     At equal accuracy: solidion 150^2 Q1 (45.6k dofs) 46 steps, F(10) +1.14e-3, wall 41.4 s, CPU 27.5 s:
     ratio 3.3 (wall), 3.4 (CPU); solidion 50^2 Q2 (20.4k dofs) 47 steps, F(10) -4.6e-4 (2.5x more
     accurate than FiPy), wall 29.0 s, CPU 18.5 s: ratio 4.75 (wall), 5.0 (CPU).  The 10x goal is not met.
+Same day, after time_tolerance 1e-3 became the default with BDF2 (load 1.3-1.8, quieter):
+    results/h9/venv/bin/python tests/bench/bench_fipy_1b.py both --t-end 10 --nx 100 --dt 0.1 --tag s6b \
+        --ref results/h9/spec_test/pfhub1b_spectral.json        (then s6bc150, s6bp2 as above)
+    FiPy: F(10) -1.16e-3, wall 71.5 s, CPU 71.5 s.
+    solidion 100^2 Q1: 27 steps, F(10) +2.28e-3, wall 8.6 s: ratio 8.3 (wall), 8.5 (CPU), FiPy 2x more accurate;
+    solidion 50^2 Q2 (20.4k dofs): 28 steps, F(10) -1.20e-3 (FiPy's accuracy), wall 7.6 s, CPU 7.5 s:
+    ratio 9.4 (wall), 9.5 (CPU) at equal accuracy;
+    solidion 150^2 Q1: 25 steps, F(10) +3.7e-4 (3x more accurate than FiPy; the time error of tol 1e-3
+    partly cancels the Q1 space error here: +1.14e-3 at tol 1e-4), wall 12.1 s: ratio 5.9.
 """
 
 from __future__ import annotations
