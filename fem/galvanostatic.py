@@ -32,8 +32,8 @@ Newton iterations and final voltages equal to 1e-12 V; the Krylov time per step 
 by 43-62 %, the CPU time per step by 9-29 % (assembly of F and J is most of the rest).
 
 ``-<prefix>bordered_pc_lag N`` rebuilds M (the AMG hierarchy) at the first Newton iteration of
-each solve and then every N iterations only (N = 0, the default :data:`PC_LAG_DEFAULT`: once per
-solve, i.e. per time step; N = 1: every Newton iteration, the scheme before 2026-12-02); the Krylov solve
+each solve and then every N iterations only (N = 1, the default :data:`PC_LAG_DEFAULT`: every
+Newton iteration; N = 0: once per solve, i.e. per time step); the Krylov solve
 still uses the exact current J (the shell operator), so the Newton iterates are unchanged up to
 ``ksp_rtol`` (tested: same Newton iterations, |dV| < 1e-12 V) and only the Krylov counts change.
 
@@ -367,12 +367,12 @@ class BorderedNewton:
 
 
 BORDERED_SOLVES = ("one", "two")
-#: once per Newton solve.  Measured on the 50-grain particle (tests/bench/bench_particle_amg.py
-#: --steps 4 --dt 60, 1C, the lagged set compared with the every-iteration set of the same process,
-#: load 4-6): Krylov per Newton 10.8 -> 14.4 (18k dofs), 13.9 -> 16.9 (116k), 18.8 -> 20.8 (533k on 2
-#: ranks; growth from 18k +45 % instead of +74 %), the same Newton iterations and voltages to 1e-15 V,
-#: CPU time per step -5 % / -4 % / -12 % (533k: AMG setup 10.6 -> 1.7 s per step, wall -29 %)
-PC_LAG_DEFAULT = 0
+#: every Newton iteration.  Measured on the 50-grain particle (tests/bench/bench_particle_amg.py,
+#: 4 x 60 s at 1C, same process, load 5-6): once per solve (0) gives Krylov per Newton 10.8 -> 14.4
+#: (18k dofs), 13.8 -> 16.1 (116k), 18.8 -> 20.8 (533k, 2 ranks) with the same Newton iterates (1e-15 V)
+#: and about the same CPU time per step (-5 % / -2 % / +5 %): hypre's setup is cheap next to the
+#: assembly, so the lag does not pay as a default
+PC_LAG_DEFAULT = 1
 #: with a Jacobian lag: J is re-assembled when ||F_k|| > this ||F_(k-1)||
 JACOBIAN_REBUILD_RATIO = 0.1
 

@@ -14,8 +14,8 @@ conditions (``condition``):
 * ``galvanostatic``: int_S i dS = I (``current``, nondimensional, anodic
   positive); the particle potential phi is a global unknown solved with x by
   the bordered Newton of :mod:`fem.galvanostatic` (one GMRES solve per Newton
-  iteration on the bordered system, preconditioned through the field's AMG, whose
-  hierarchy is built once per Newton solve; ``-particle_bordered_pc_lag 1``: every iteration);
+  iteration on the bordered system, preconditioned through the field's AMG;
+  ``-particle_bordered_pc_lag 0`` builds its hierarchy once per Newton solve);
 * ``potentiostatic``: phi fixed (``voltage``), SNES on x;
 * ``flux``: fixed inward flux density ``flux``; ``concentration``: x = ``c_surface``.
 

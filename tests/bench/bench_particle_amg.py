@@ -16,8 +16,8 @@ the set and per step (all steps, the first included) are recorded
 the table: on a shared machine wall times are inflated, CPU times less so.
 Option sets (hypre BoomerAMG, over fem.petsc_options.boomeramg(): HMIS, ext+i, P_max 4,
 strong threshold 0.5, one level of aggressive coarsening; the AMG hierarchy rebuilt at every Newton
-iteration (``bordered_pc_lag`` 1) unless the set says ``bordered_pc_lag`` 0: once per Newton solve,
-fem.galvanostatic's default since 2026-12-02; NB the first set of a process pays a warm-up (measured up to 15 % CPU at
+iteration (``bordered_pc_lag`` 1, fem.galvanostatic's default) unless the set says ``bordered_pc_lag``
+0: once per Newton solve; NB the first set of a process pays a warm-up (measured up to 15 % CPU at
 116k dofs): compare a set with ``default`` run after it):
 """
 
