@@ -71,10 +71,16 @@ def test_low_rate_plateau_at_common_tangent(tmp_path, omega_eV, s1_eV_K, coheren
     assert window.sum() >= 50
     # plateau: measured max |V - V_plateau| 0.27 mV (symmetric), 0.25 mV (asymmetric)
     assert np.max(np.abs(V[window] - v_plateau)) < 0.8e-3, (V[window].min(), V[window].max(), v_plateau)
-    # the two phases: Li-poor at the insertion faces (c_min), Li-rich core (c_max); measured
-    # 1.5e-3 / 1.1e-3 relative (c_min), 7.6e-5 / 7.4e-5 absolute (c_max)
-    assert np.max(np.abs(c_min[window] - x1)) < 4.5e-3 * x1, (c_min[window].min(), c_min[window].max(), x1)
-    assert np.max(np.abs(c_max[window] - x2)) < 2.5e-4, (c_max[window].min(), c_max[window].max(), x2)
+    # the two phases: Li-poor at the insertion faces (c_min), Li-rich core (c_max), once the
+    # nucleation transient has settled and while the core is thicker than the interface: the
+    # morphology's timing depends on round-off (with OpenBLAS instead of the reference BLAS the
+    # symmetric case's c_min is 12.8% off at Q = 0.3 and settles by Q = 0.45; c_max leaves x2 from
+    # Q = 0.6 as the core thins).  Measured on Q in [0.45, 0.6]: c_min 3.8e-3 relative, c_max 1.7e-4
+    # absolute (reference BLAS, whole window: 1.5e-3 / 1.1e-3 and 7.6e-5 / 7.4e-5).  A sign error in
+    # Omega - T s1 moves x1 by 78%
+    settled = (Q >= 0.45) & (Q <= 0.6)
+    assert np.max(np.abs(c_min[settled] - x1)) < 1.2e-2 * x1, (c_min[settled].min(), c_min[settled].max(), x1)
+    assert np.max(np.abs(c_max[settled] - x2)) < 5e-4, (c_max[settled].min(), c_max[settled].max(), x2)
     # single phase before nucleation: the surface OCV is U0 - kT/e mu(c_mean) (row 0, the noisy
     # initial state, excluded); measured 0.044 mV over ~50 rows
     hom = (c_max - c_min < 0.02) & (np.arange(len(rows)) > 0)
