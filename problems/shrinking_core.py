@@ -130,6 +130,10 @@ class ShrinkingCoreParameters(Parameters):
                                                "volume-equivalent core radius; at least 0.02, at most the "
                                                "initial interface size; 0.2: 1280 interface triangles); 0: the "
                                                "initial interface size at every remesh", "-", ge=0, le=1)
+    element_degree: int = param(1, "Lagrange degree of the phase concentrations (1 or 2; the mesh, the interface "
+                                "and its motion stay P1). P2 removes most of P1's over-conduction of a thin 3D "
+                                "shell around a small core (tests/bench/bench_shell_conductance_3d.py)", "-",
+                                ge=1, le=2)
     interface_mesh_size: float = param(0.0, "element size near the interface relative to R (0: mesh_size)",
                                        "-", ge=0, le=0.5)
     max_move_cells: float = param(0.0, "largest interface displacement per step in units of the smallest cell "
@@ -278,7 +282,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
                            init_alpha=x0, remesh_quality=p.remesh_quality,
                            dirichlet=dirichlet, inflow=inflow, solver=p.solver,
                            ale_solver=p.ale_solver(), tol=p.interface_tol(mesh.topology.dim),
-                           mean_tol=p.interface_mean_tolerance,
+                           mean_tol=p.interface_mean_tolerance, degree=p.element_degree,
                            max_move=p.max_move_cells or (0.1 if mesh.topology.dim == 1 else 0.3), stiffening=p.mesh_stiffening, **geo)
     c_surface = stefan_outputs.boundary_mean(model, T.SURFACE, geo["weight"], area_w)  # site fraction
     mol = omega * s.concentration * R ** 3  # nondim weighted moles -> mol
@@ -310,7 +314,7 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
 
     stops = stefan_stops(model, core_fraction, lambda: c_surface() * s.concentration, s.concentration,
                          p.min_core_volume_fraction, p.min_mesh_quality, p.surface_condition == "current")
-    out.update(mesh=mesh_summary(mesh, [model.V, model.V]),
+    out.update(mesh=mesh_summary(mesh, [model.V, model.V]), element_degree=p.element_degree,
                scales={"length_m": s.length, "time_s": s.time, "concentration_mol_m3": s.concentration},
                interface_fractions={"core": xa, "shell": xb},
                plateau_voltage_V=float(fe.ocv_V(xa)), current_density_A_m2=current_density,

@@ -95,7 +95,7 @@ def test_shrinking_core_formulas():
 NEUMANN = dict(Da=0.5, Db=1.0, c0=0.0, cb=0.2, ca=0.6, cinf=0.8)
 
 
-def _neumann_problem(dim, h, comm):
+def _neumann_problem(dim, h, comm, degree=1):
     """beta next to x' = 0 (c = c0), alpha beyond; on slabs x' = L - x (surface at x = L)."""
     k = NEUMANN
     ex = NeumannSolution(k["Da"], k["Db"], k["c0"], k["cb"], k["ca"], k["cinf"])
@@ -106,7 +106,8 @@ def _neumann_problem(dim, h, comm):
     prob = TwoPhaseStefan(dom, alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE, c_alpha=k["ca"],
                           c_beta=k["cb"], D_alpha=k["Da"], D_beta=k["Db"], init_alpha=init, init_beta=init,
                           fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,) if dim > 1 else None,
-                          dirichlet=[("beta", T.SURFACE, k["c0"]), ("alpha", T.CONTACT_LEFT, k["cinf"])])
+                          dirichlet=[("beta", T.SURFACE, k["c0"]), ("alpha", T.CONTACT_LEFT, k["cinf"])],
+                          degree=degree)
     prob.velocity[:] = -ex.velocity(t0)  # along the outward normal of alpha (+x), interface moves to -x
     return ex, prob, t0, L
 
@@ -252,7 +253,7 @@ def test_general_two_phase_neumann_case(tmp_path):
 
 # --- conservation, mesh validity ---------------------------------------------------------------
 
-def _closed_problem(geometry, comm):
+def _closed_problem(geometry, comm, degree=1):
     """Closed particle (no flux anywhere), shell supersaturated: Li flows to the interface and the
     core grows until the shell is at its interface value."""
     ca, cb, excess = 0.9, 0.1, 0.1
@@ -270,7 +271,7 @@ def _closed_problem(geometry, comm):
         geo = dict(alpha=T.PHASE_ALPHA, beta=T.PHASE_BETA, interface=T.INTERFACE,
                    fixed=[T.CONTACT_LEFT, T.SURFACE], components=(0,))
     prob = TwoPhaseStefan(dom, c_alpha=ca, c_beta=cb, D_alpha=0.5, D_beta=1.0, init_alpha=ca,
-                          init_beta=lambda X: cb + excess + 0 * X[0], **geo)
+                          init_beta=lambda X: cb + excess + 0 * X[0], degree=degree, **geo)
     return prob, ca, cb, excess
 
 
@@ -301,12 +302,12 @@ def test_moles_conserved_mesh_valid(geometry, eq_tol):
 
 # --- restart ----------------------------------------------------------------------------------
 
-def restart_case(comm, directory, geometry="sphere_1d", k=5, t_end=0.05):
+def restart_case(comm, directory, geometry="sphere_1d", k=5, t_end=0.05, degree=1):
     """Closed particle run uninterrupted, and stopped after the checkpoint at step ``k`` and
     restarted on a rebuilt model: (uninterrupted, restarted) as (result, rows)."""
 
     def simulate(max_steps=10**7, restart=False):
-        prob, *_ = _closed_problem(geometry, comm)
+        prob, *_ = _closed_problem(geometry, comm, degree)
 
         def record(t):
             return {"moles": prob.total_moles(), "v_alpha": prob.volume["alpha"](), "r": prob.interface_radius(),

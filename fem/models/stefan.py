@@ -15,7 +15,7 @@ Arbitrary Lagrangian-Eulerian: the mesh conforms to the interface; interface
 nodes move along their normals, the step displacement is extended into both
 phases by a stiffened harmonic extension (:class:`fem.ale.MeshMotion`), and
 each phase is solved with the conservative ALE backward-Euler form of
-:mod:`fem.weak_forms.stefan` (P1).  The interface displacement of a step is
+:mod:`fem.weak_forms.stefan` (P1, or P2 with ``degree=2``).  The interface displacement of a step is
 found by Anderson-accelerated fixed-point iteration (preconditioned by the
 Jacobian (c_alpha - c_beta) M_Gamma / dt, M_Gamma the interface mass matrix,
 times a secant gain carried from step to step) on the discrete Stefan
@@ -24,6 +24,17 @@ phases), which conserves the total moles to the iteration tolerance.  A step
 fails (and is cut by the driver) when the iteration does not converge, when
 the interface moves more than ``max_move`` of the smallest cell, or when a
 cell would invert.
+
+Degree 2 (``degree=2``): the phase concentrations live in P2 (their Dirichlet conditions hold every P2
+dof on the interface, on the Dirichlet facets and outside the phase), while everything geometric
+stays on the P1 vertex space ``V1``: interface dofs, nodal areas and normals, the interface mass
+matrix, the displacement delta and the velocity.  The interface residual of vertex i is the SAME ALE
+residual form, with the P2 solution, tested with the P1 hat phi_i.  Conservation: on the cells of a
+phase, sum_i phi_i (P1 hats of the interface vertices) minus the sum of the P2 basis functions of
+the P2 interface dofs is a combination of P2 basis functions of free dofs only (midpoints of edges
+with one or two interface vertices that do not lie in the interface), whose residuals vanish at
+convergence, so sum_i G_i is still the discrete rate of change of the total moles.  P2 matters where
+P1 over-conducts: a thin 3D shell around a small core (tests/bench/bench_shell_conductance_3d.py).
 
 :class:`TwoPhaseStefan` offers the step/reject/accept and checkpoint protocol
 of :class:`fem.simulation.Simulation`; region names are arguments.
@@ -60,6 +71,16 @@ def assembled(form) -> np.ndarray:
     return vec.array
 
 
+def _cell_dof_marker(V, cells) -> np.ndarray:
+    """1 at the dofs (owned and ghost) of V that belong to a cell of ``cells`` on any rank, else 0."""
+    vec = dolfinx.la.vector(V.dofmap.index_map, V.dofmap.index_map_bs)
+    vec.array[:] = 0.0
+    vec.array[np.unique(V.dofmap.list[np.asarray(cells, dtype=np.int32)])] = 1.0
+    vec.scatter_reverse(dolfinx.la.InsertMode.add)
+    vec.scatter_forward()
+    return vec.array
+
+
 def _constant_on(mesh, value):
     """``value`` as a Constant on ``mesh`` (a Constant of another (pre-remesh) mesh is copied)."""
     if isinstance(value, dolfinx.fem.Constant):
@@ -72,7 +93,7 @@ def _constant_on(mesh, value):
 
 
 class TwoPhaseStefan:
-    """Two phases with a sharp interface on a moving, interface-conforming P1 mesh.
+    """Two phases with a sharp interface on a moving, interface-conforming P1 mesh (P1 or P2 fields).
 
     Parameters (nondimensional)
     ---------------------------
@@ -92,6 +113,7 @@ class TwoPhaseStefan:
           (conservation) mode (default 1e-2 tol).
     max_move : largest interface displacement per step in units of the smallest cell.
     stiffening : Jacobian-stiffening exponent of the mesh-motion extension.
+    degree : Lagrange degree of the phase concentrations (1 or 2; the mesh and the interface stay P1).
 
     After each accepted step ``flux_now`` is the total inflow rate (prescribed inflows plus the
     discrete fluxes through the Dirichlet boundaries, weighted, nondimensional) and ``moles_in``
@@ -103,7 +125,10 @@ class TwoPhaseStefan:
                  c_alpha: float, c_beta: float, D_alpha=1.0, D_beta=1.0, init_alpha=None, init_beta=None,
                  weight=None, fixed=(), slip=(), components=None, dirichlet=(), inflow=(),
                  solver="lu", ale_solver="lu", tol=1e-7, mean_tol=None, max_iterations=40, max_move=0.3,
-                 stiffening=1.0, remesher=None, remesh_quality=0.0):
+                 stiffening=1.0, remesher=None, remesh_quality=0.0, degree=1):
+        if degree not in (1, 2):
+            raise ValueError(f"degree must be 1 or 2, not {degree!r}")
+        self.degree = int(degree)
         self.weight = weight
         self.tol, self.max_iterations, self.max_move = tol, max_iterations, max_move
         # the mean (conservation) mode: the total moles follow the boundary fluxes to this tolerance
@@ -147,22 +172,29 @@ class TwoPhaseStefan:
         self.ale = MeshMotion(mesh, domain.facets(interface), fixed_facets, components=components,
                               slip=[(domain.facets(f), i) for f, i in slip], solver=ale_solver,
                               stiffening=stiffening, prefix="stefan_ale_")
-        V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-        self.V = V
+        # V1: the P1 vertex space of everything interface-geometric; V: the phase concentrations
+        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        V = V1 if self.degree == 1 else dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree))
+        self.V1, self.V = V1, V
         self.dt = dolfinx.fem.Constant(mesh, 1.0)
         disp = self.ale.disp
         x = ufl.SpatialCoordinate(mesh)
         rho = 1.0 if weight is None else weight(x)
         v = ufl.TestFunction(V)
-        self.idofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(interface))
+        v1 = ufl.TestFunction(V1)
+        # interface vertices (V1) and all concentration dofs on the interface (V; = idofs for P1)
+        self.idofs = dolfinx.fem.locate_dofs_topological(V1, fdim, domain.facets(interface))
+        self.owned = self.idofs < V1.dofmap.index_map.size_local
+        self.idofs_c = self.idofs if V is V1 else dolfinx.fem.locate_dofs_topological(
+            V, fdim, domain.facets(interface))
         nown = V.dofmap.index_map.size_local
-        self.owned = self.idofs < nown
         # the ALE term makes the phase operators nonsymmetric: GMRES + AMG when iterative
         opts = petsc_options.direct_lu() if solver == "lu" else petsc_options.gmres_amg()
         opts = {**opts, "snes_atol": 1e-11, "snes_rtol": 1e-10}
 
         zero = dolfinx.fem.Constant(mesh, 0.0)
         self.c, self.c_old, self.solvers, self.R_forms, self.moles, self.volume = {}, {}, {}, {}, {}, {}
+        self.G_forms = {}  # interface residuals: the residual form tested with the P1 hats
         self.bcs, self.inflow_forms = {}, {}
         self.dirichlet_dofs = []  # (phase, owned non-interface dofs) of each Dirichlet boundary
         self.free_dofs, self.free_weight = {}, {}  # per phase: dofs not held by a Dirichlet condition
@@ -170,16 +202,19 @@ class TwoPhaseStefan:
             dxp = domain.dx(self.names[p])
             c = dolfinx.fem.Function(V, name=f"c_{p}")
             c_old = dolfinx.fem.Function(V)
-            ind = assembled(dolfinx.fem.form(v * dxp))
+            if V is V1:
+                ind = assembled(dolfinx.fem.form(v * dxp))
+            else:  # P2 basis functions may integrate to <= 0: mark the dofs of the phase's cells instead
+                ind = _cell_dof_marker(V, domain.cells(self.names[p]))
             outside = np.flatnonzero(ind == 0.0).astype(np.int32)
             ceq = dolfinx.fem.Constant(mesh, self.c_eq[p])
-            bcs = [dolfinx.fem.dirichletbc(ceq, self.idofs, V), dolfinx.fem.dirichletbc(ceq, outside, V)]
-            held = [self.idofs, outside]
+            bcs = [dolfinx.fem.dirichletbc(ceq, self.idofs_c, V), dolfinx.fem.dirichletbc(ceq, outside, V)]
+            held = [self.idofs_c, outside]
             for ph, fname, value in dirichlet:
                 if ph == p:
                     dofs = dolfinx.fem.locate_dofs_topological(V, fdim, domain.facets(fname))
                     held.append(dofs)
-                    self.dirichlet_dofs.append((p, dofs[(dofs < nown) & ~np.isin(dofs, self.idofs)]))
+                    self.dirichlet_dofs.append((p, dofs[(dofs < nown) & ~np.isin(dofs, self.idofs_c)]))
                     val = _constant_on(mesh, value)
                     bcs.append(dolfinx.fem.dirichletbc(val, dofs, V))
             flows = []
@@ -192,7 +227,7 @@ class TwoPhaseStefan:
                 c.interpolate(init)
             else:
                 c.x.array[:] = init
-            c.x.array[self.idofs] = self.c_eq[p]
+            c.x.array[self.idofs_c] = self.c_eq[p]
             c.x.array[outside] = self.c_eq[p]
             free = np.setdiff1d(np.arange(len(ind), dtype=np.int32), np.concatenate(held))
             self.free_dofs[p] = free
@@ -212,6 +247,8 @@ class TwoPhaseStefan:
             self.solvers[p] = SNESSolver(F, c, bcs, prefix=f"stefan_{p}_",
                                          options={**opts, "snes_max_it": 1, "snes_convergence_test": "skip"} if linear else opts)
             self.R_forms[p] = dolfinx.fem.form(F)
+            self.G_forms[p] = self.R_forms[p] if V is V1 else dolfinx.fem.form(
+                ale_diffusion_residual(c, c_old, v1, Dp, dxp, self.dt, disp, weight=weight, inflow=flows))
             self.moles[p] = Integral(rho * c * dxp)
             self.volume[p] = Integral(rho * dxp)
             self.inflow_forms[p] = [Integral(rho * j * ds) for j, ds in flows]
@@ -225,34 +262,34 @@ class TwoPhaseStefan:
         n_alpha = chi("+") * n("+") + chi("-") * n("-")
         dS = domain.dS(interface)
         rho_avg = 1.0 if weight is None else ufl.avg(rho)
-        self.area_form = dolfinx.fem.form(rho_avg * v("+") * dS)
+        self.area_form = dolfinx.fem.form(rho_avg * v1("+") * dS)
         psi = ufl.TestFunction(self.ale.W)
         self.normal_form = dolfinx.fem.form(ufl.inner(n_alpha, psi("+")) * dS)
         # consistent interface mass matrix M_ij = int_Gamma rho phi_i phi_j dS (identity off the interface):
         # moving node i by delta_i along the normal changes the moles at node j by c_p M_ij delta_i
-        u = ufl.TrialFunction(V)
-        self.mass_form = dolfinx.fem.form(rho_avg * u("+") * v("+") * dS + zero * u * v * domain.dx())
-        n_local = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+        u = ufl.TrialFunction(V1)
+        self.mass_form = dolfinx.fem.form(rho_avg * u("+") * v1("+") * dS + zero * u * v1 * domain.dx())
+        n_local = V1.dofmap.index_map.size_local + V1.dofmap.index_map.num_ghosts
         off = np.setdiff1d(np.arange(n_local, dtype=np.int32), self.idofs)
-        self.mass_bcs = [dolfinx.fem.dirichletbc(zero, off, V)]
+        self.mass_bcs = [dolfinx.fem.dirichletbc(zero, off, V1)]
         self.M = dolfinx.fem.petsc.create_matrix(self.mass_form)
         self.mass_ksp = PETSc.KSP().create(self.comm)
         self.mass_ksp.setType("cg")
         self.mass_ksp.getPC().setType("jacobi")
         self.mass_ksp.setTolerances(rtol=1e-8, atol=1e-300, max_it=200)  # a preconditioner only
-        self.g_fun, self.y_fun = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+        self.g_fun, self.y_fun = dolfinx.fem.Function(V1), dolfinx.fem.Function(V1)
         self.interface_measure = Integral(1.0 * dS)
         self.interface_mean_x = Integral(ufl.avg(x[0]) * dS)
         self.interface_mean_r = Integral(ufl.avg(ufl.sqrt(ufl.inner(x, x))) * dS)
         self._moments = None  # second moments of the core (built on first use; per mesh)
-        vmap, wmap = V.dofmap.list, self.ale.W.dofmap.list
-        s2b = np.empty(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=np.int64)
+        vmap, wmap = V1.dofmap.list, self.ale.W.dofmap.list
+        s2b = np.empty(V1.dofmap.index_map.size_local + V1.dofmap.index_map.num_ghosts, dtype=np.int64)
         s2b[vmap.ravel()] = wmap.ravel()
         self.iblock = s2b[self.idofs]
 
         self.delta = np.zeros(len(self.idofs))     # normal displacement of the step (along n_alpha)
         self.velocity = np.zeros(len(self.idofs))  # last accepted normal velocity (along n_alpha)
-        self._velocity_fun = dolfinx.fem.Function(V)  # its checkpoint copy (on the interface dofs)
+        self._velocity_fun = dolfinx.fem.Function(V1)  # its checkpoint copy (on the interface dofs)
         self.gain = 1.0      # secant gain of the preconditioner, carried from step to step
         self.iterations = 0  # interface iterations of the last accepted step
         self.last_quality = self.ale.quality()
@@ -287,8 +324,9 @@ class TwoPhaseStefan:
         return self.y_fun.x.array[self.idofs].copy()
 
     def reaction(self, p):
-        """Residual of phase p at the interface dofs (its discrete interface flux)."""
-        return assembled(self.R_forms[p])[self.idofs]
+        """Residual of phase p at the interface vertices (its discrete interface flux; P2: the
+        residual form tested with the P1 hats of the interface vertices)."""
+        return assembled(self.G_forms[p])[self.idofs]
 
     def _move(self, delta):
         t0 = time.perf_counter()
@@ -435,12 +473,12 @@ class TwoPhaseStefan:
         gain, iterations = self.gain, self.iterations
         self._build(new_domain, None, None)
         self.gain, self.iterations = gain, iterations
-        data = None
+        data = None  # interpolation data of the concentration space, then of V1 (the velocity)
         for p in PHASES:
             data = transfer(old_c[p], self.c[p], data)
             for bc in self.bcs[p]:
                 bc.set(self.c[p].x.array)
-        data = transfer(vel, self._velocity_fun, data)
+        transfer(vel, self._velocity_fun, data if self.V is self.V1 else None)
         self.velocity = self._velocity_fun.x.array[self.idofs].copy()
         corrections = {}
         for p in PHASES:
