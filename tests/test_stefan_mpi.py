@@ -32,11 +32,12 @@ def test_planar_neumann_distributed_matches_serial():
     assert np.allclose(world, serial, rtol=1e-9, atol=1e-12), np.max(np.abs(world - serial))
 
 
-@pytest.mark.parametrize("geometry", ["sphere_1d", "slab_2d", "axisymmetric_2d"])
-def test_closed_particle_distributed_matches_serial(geometry):
+@pytest.mark.parametrize("geometry,degree", [("sphere_1d", 1), ("slab_2d", 1), ("axisymmetric_2d", 1),
+                                             ("slab_2d", 2), ("axisymmetric_2d", 2)])
+def test_closed_particle_distributed_matches_serial(geometry, degree):
     out = []
     for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
-        prob, *_ = _closed_problem(geometry, comm)
+        prob, *_ = _closed_problem(geometry, comm, degree)
         m0 = prob.total_moles()
 
         def observe(t, prob=prob, m0=m0):
@@ -58,7 +59,7 @@ def test_distributed_restart_matches_uninterrupted(shared_tmp_path):
     assert_same_runs(full, restarted, rtol=1e-8)
 
 
-@pytest.mark.parametrize("case", ["sphere_1d", "sphere_3d", "ellipsoid_3d"])
+@pytest.mark.parametrize("case", ["sphere_1d", "sphere_3d", "ellipsoid_3d", "sphere_3d_p2"])
 def test_problem_distributed_matches_serial(shared_tmp_path, case):
     """shrinking_core on 2 ranks = 1 rank: the default geometry (sphere_1d, constant current), a
     cheap 3D ball and an ellipsoid with an anisotropic shell (non-spherical core), each through at least
@@ -71,6 +72,10 @@ def test_problem_distributed_matches_serial(shared_tmp_path, case):
     elif case == "sphere_3d":
         kw = dict(quiet=True, geometry="sphere_3d", mesh_size=0.3, shell_cells=1, initial_core_fraction=0.7,
                   c_rate=8.0, t_end_s=40.0, fields_every=0, remesh_quality=0.8)
+    elif case == "sphere_3d_p2":  # P2 phases, fixed surface concentration (Dirichlet fluxes from P2 residuals)
+        kw = dict(quiet=True, geometry="sphere_3d", mesh_size=0.3, shell_cells=1, initial_core_fraction=0.7,
+                  surface_condition="concentration", element_degree=2, t_end_s=40.0, fields_every=0,
+                  remesh_quality=0.8)
     else:
         kw = dict(quiet=True, geometry="ellipsoid_3d", semi_axes_m=[1e-7, 0.8e-7, 0.6e-7], D_shell_anisotropy=4.0,
                   mesh_size=0.3, shell_cells=1, initial_core_fraction=0.7, c_rate=8.0, t_end_s=12.0,
@@ -87,7 +92,7 @@ def test_problem_distributed_matches_serial(shared_tmp_path, case):
     b = np.genfromtxt(shared_tmp_path / f"ser{world.rank}" / "timeseries.csv", delimiter=",", names=True)
     assert len(a) == len(b) > 5
     for key in ("t_s", "core_radius_m", "core_volume_fraction", "voltage_V", "c_surface_mol_m3", "moles_mol",
-                "cells"):
+                "current_A", "cells"):
         np.testing.assert_allclose(a[key], b[key], rtol=1e-8, err_msg=key)
     assert np.max(a["mass_balance_rel_error"]) < 4.5e-8  # as serial (interface tolerance 1e-7)
     if case == "ellipsoid_3d":
