@@ -4,9 +4,10 @@ After a moving (ALE) mesh has degraded, a new mesh of the *same* geometry is gen
 (:mod:`meshes.core_shell` :func:`~meshes.core_shell.core_shell_from_boundaries`,
 :mod:`meshes.two_phase` :func:`~meshes.two_phase.radial_core_shell`) and each field is carried over:
 
-1. interpolation: the new P1 nodal values are the old field evaluated at the new nodes
-   (``dolfinx.fem.Function.interpolate_nonmatching`` with ``dolfinx.fem.create_interpolation_data``,
-   DOLFINx 0.9; works across partitions, points owned by whichever rank's cell contains them);
+1. interpolation: the new nodal values (P1 or P2: at the new space's dof points) are the old field
+   evaluated there (``dolfinx.fem.Function.interpolate_nonmatching`` with
+   ``dolfinx.fem.create_interpolation_data``, DOLFINx 0.9; works across partitions, points owned by
+   whichever rank's cell contains them; the interpolation data belongs to one pair of spaces);
 2. conservation: interpolation does not conserve the integral, so the amount of each phase,
    M_p = int_{Omega_p} rho c_p dx (rho the geometric weight), is restored by one additive constant on
    the phase's free dofs (those held by no Dirichlet condition: the interface and surface values stay
@@ -15,7 +16,9 @@ After a moving (ALE) mesh has degraded, a new mesh of the *same* geometry is gen
        c_i <- c_i + delta   (i free),   delta = (M_p^old - M_p^new) / sum_{i free} int rho phi_i dx,
 
    which makes M_p^new = M_p^old to round-off (the change is O(h^2) of the field for P1
-   interpolation of a smooth field; it is reported as ``moles_correction_rel``).
+   interpolation of a smooth field, O(h^3) for P2; it is reported as ``moles_correction_rel``).  With P2
+   the integrals int rho phi_i of single basis functions may be <= 0 (vertex functions), their sum over
+   the free dofs is still the phase volume less that of the held dofs' functions, > 0.
 
 Because the remeshers keep the interface and surface nodes (the boundary triangulations are reused),
 the phase volumes are the same before and after, so the constant shift is the only change of the
