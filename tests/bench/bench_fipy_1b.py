@@ -100,12 +100,15 @@ timeseries.csv byte for byte, same PNGs byte for byte).  Reference regenerated a
     holds for FiPy, whose own space error is not small: FiPy 50^2 gives F(10) +3.4e-3).  50^2 Q2 triangles
     (cell_type "triangle") are less accurate (F(10) -1.36e-3) and not cheaper.  lu_refactor_every = 2, 3, 5,
     10 (50^2 Q2): same 28 steps and F, 114 / 291 / 384 / 544 Krylov iterations for 64 Newton, no time saved.
-    Start-up (CPU, solidion's phases, tests/bench-style driver results/h14/phases.py): before 7b35c57,
-    1.6-1.8 s of a 50^2 Q2 run outside the time loop (imports 0.36-0.44, versions() = import gmsh
-    0.15-0.20, free-energy figure incl. matplotlib import ~0.45, morphology figure 0.33-0.47, of which the
-    Delaunay triangulation of the 101^2 dof grid ~0.17); after: 1.2-1.4 s.  The time loop is 5.4-6.2 s CPU
-    (loaded): 64 MUMPS factorizations (~58 ms each at 20.4k dofs: 35-40 ms elimination, 8 ms scaling,
-    12 ms reformat; the Debian MUMPS has only AMD/AMF/QAMD/PORD orderings, PORD is chosen and is the
+    Where solidion's time goes (tests/bench/profile_run_phases.py with the 50^2 Q2 arguments, CPU s, two
+    runs each of HEAD before 7b35c57 and after, load 5.0-5.1): imports 0.33-0.39 (mpi4py/petsc4py 0.13-0.15,
+    dolfinx/ufl/ffcx/fem/meshes 0.19-0.25), versions() for summary.json 0.17 before (import gmsh) ->
+    0.001 after, the two figures 0.83-1.01 (matplotlib import, drawing: the mathtext of the log-axis
+    tick labels of free_energy.png, the Delaunay triangulation of the 101^2 dofs for morphology.png
+    ~0.17; unchanged, pyplot's share is in the noise), the time loop 5.7-6.8 and the rest < 0.05.  So
+    a FiPy-like run without plots (FiPy writes nothing) would be ~0.9 s CPU (~11 %) cheaper still.
+    The time loop (5.4-6.8 s CPU loaded) is 64 MUMPS factorizations (~58 ms each at 20.4k dofs, from
+    -mat_mumps_icntl_4 2: 35-40 ms elimination, 8 ms scaling, 12 ms reformat; the Debian MUMPS has only AMD/AMF/QAMD/PORD orderings, PORD is chosen and is the
     best; UMFPACK, SuperLU, KLU and PETSc's own LU were slower) and 64 Jacobian assemblies (~17-25 ms).
 """
 
