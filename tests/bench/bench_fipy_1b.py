@@ -88,8 +88,10 @@ timeseries.csv byte for byte, same PNGs byte for byte).  Reference regenerated a
         steps, F(10) -1.15e-3 (FiPy's accuracy, just), wall 11.0 s, CPU 7.0 s: ratio 8.3 (wall), 8.6 (CPU).
     solidion 40^2 Q2 (13.1k dofs), default tol 1e-3: 29 steps, F(1/5/10) +3.0e-6 / -2.9e-5 / -1.09e-3
         (more accurate than FiPy at every output time), wall 8.2 s, CPU 5.3 s (load 5.1->5.2):
-        ratio 12.1 (wall), 12.3 (CPU): the 10x goal is met at equal-or-better accuracy, with a mesh
-        that is spatially converged for t <= 10 (below).
+        ratio 12.1 (wall), 12.3 (CPU); repeated (``--tag h14p2c40b``, load 5.1->5.2): solidion wall 7.8 s,
+        CPU 5.0 s, FiPy wall 101.4 s, CPU 67.5 s: ratio 12.9 (wall), 13.5 (CPU).  The 10x goal is met at
+        equal-or-better accuracy, with a mesh that is spatially converged for t <= 10 (below); it is not
+        met with 50^2 Q2 (7-9x here, 9.4x on the quieter machine of session 6).
     Where solidion's F(10) error comes from (tests/bench runs of ``solidion run spinodal --set t_end_s=10
     --set output_times_s=[1.0,5.0]``, Q2, F(10) rel. error): it is the time error, not the mesh:
         tol      30^2      40^2      50^2
