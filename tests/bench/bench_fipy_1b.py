@@ -109,6 +109,8 @@ timeseries.csv byte for byte, same PNGs byte for byte).  Reference regenerated a
     tick labels of free_energy.png, the Delaunay triangulation of the 101^2 dofs for morphology.png
     ~0.17; unchanged, pyplot's share is in the noise), the time loop 5.7-6.8 and the rest < 0.05.  So
     a FiPy-like run without plots (FiPy writes nothing) would be ~0.9 s CPU (~11 %) cheaper still.
+    The comparison leans towards FiPy: its times cover its time loop only (``import fipy`` alone takes
+    0.6 s CPU, 1.1 s wall on this host, excluded), solidion's the whole ``docker/run`` process.
     The time loop (5.4-6.8 s CPU loaded) is 64 MUMPS factorizations (~58 ms each at 20.4k dofs, from
     -mat_mumps_icntl_4 2: 35-40 ms elimination, 8 ms scaling, 12 ms reformat; the Debian MUMPS has only AMD/AMF/QAMD/PORD orderings, PORD is chosen and is the
     best; UMFPACK, SuperLU, KLU and PETSc's own LU were slower) and 64 Jacobian assemblies (~17-25 ms).
