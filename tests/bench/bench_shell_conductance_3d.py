@@ -37,6 +37,21 @@ Measured (2026-12-02, shared 2-core machine, load ~2):
     0.40  0.25  0.04   0.3      29518    +2.4 %    (0.15: 49643 cells, +1.1 %)
     0.20  0.25  0.02   0.3      31911    +3.1 %    (0.15: 64232 cells, +1.3 %)
 
+P2 on the same meshes (``--degrees 1,2``; 2026-12-02, session 7, load ~2; P1 rows reproduced to 4 digits):
+
+    r_c   h     h_if   cells   P1 dofs  eps(r_c) eps(r_eq)   P2 dofs  eps(r_c)  eps(r_eq)
+    0.70  0.25  0.10   11485    2208    +1.67 %  +2.51 %     16502    -0.02 %   +0.81 %
+    0.40  0.25  0.10    5183     994    +4.42 %  +5.76 %      7424    -0.57 %   +0.71 %
+    0.20  0.25  0.10    2640     581    +8.99 %  +13.2 %      4057    -2.66 %   +1.13 %
+    0.10  0.25  0.10    1938     460   +19.3 %   +37.0 %      3107    -7.45 %   +6.34 %
+    0.20  0.25  0.04    9972    1777    +4.48 %  +5.12 %     13774    -0.30 %   +0.31 %
+    0.10  0.25  0.02   11445    2023    +4.85 %  +5.42 %     15739    -0.34 %   +0.20 %
+
+With P2 the field error is gone to a few 0.1%; what is left is the geometry of the meshed core (an
+inscribed polyhedron: less conductance than the sphere of radius r_c, more than the sphere of its own
+volume), small once the interface is sized to the core (h_if ~ 0.2 r_c: |eps| <= 0.34 %).  The
+conductance then no longer limits the 3D run; its time step does (bench_sphere_3d_vs_1d.py).
+
 P1 overestimates the shell's conductance (Galerkin: the discrete Dirichlet energy is an upper bound),
 so the 3D core shrinks faster than the 1D one; with the interface size relative to r_c the error no
 longer grows as the core shrinks but is set by the grading (the cells grow ~30% per layer away from the
