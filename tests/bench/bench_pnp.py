@@ -75,12 +75,18 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
     m.set_contact_state(bulk)
     t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     ndofs = mesh_summary(dom.mesh, [m.W])["dofs"]
+    if comm.rank == 0:
+        print(f"[bench_pnp] dofs={ndofs} mesh {t_mesh:.1f} s, setup {t_setup:.1f} s wall, "
+              f"{time.process_time():.1f} s CPU so far, load {bc.loadavg()}", flush=True)
     timer = bc.StepTimer(m.solver, comm)
     dt = dt_s / s.time
     for i in range(steps):
         with timer:
             st = m.step(i * dt, dt)
-            timer.record(st)
+            r = timer.record(st)
+        if comm.rank == 0:
+            print(f"[bench_pnp] step {i}: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, Newton {r['newton']}, "
+                  f"Krylov {r['krylov']}, converged {r['converged']}, load {bc.loadavg()}", flush=True)
         if not st.converged:
             break
         m.accept((i + 1) * dt, dt, st)

@@ -25,12 +25,14 @@ PNP_COLS = [("pnp_dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("label", "preco
             ("h", "h_int/h_bulk [L_D]", ""), ("pnp_setup_s", "setup [s]", ".1f"),
             ("assembly_per_step_s", "assembly [s/step]", ".1f"), ("pc_setup_per_step_s", "PC setup [s/step]", ".1f"),
             ("solve_per_step_s", "solve [s/step]", ".1f"), ("wall_per_step_s", "wall [s/step]", ".1f"),
+            ("cpu_per_step_s", "CPU [s/step]", ".1f"),
             ("newton_per_step", "Newton/step", ".1f"), ("krylov_per_newton", "Krylov/Newton", ".1f"),
             ("bytes_per_dof", "peak B/dof", ".0f"), ("load", "load avg (1/5/15 min)", "")]
 CH_COLS = [("dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("schur", "Schur PC", ""), ("dt_R2_D", "dt [R^2/D]", "g"),
            ("setup_s", "setup [s]", ".1f"), ("assembly_per_step_s", "assembly [s/step]", ".1f"),
            ("pc_setup_per_step_s", "PC setup [s/step]", ".2f"), ("solve_per_step_s", "solve [s/step]", ".1f"),
-           ("wall_per_step_s", "wall [s/step]", ".1f"), ("newton_per_step", "Newton/step", ".1f"),
+           ("wall_per_step_s", "wall [s/step]", ".1f"), ("cpu_per_step_s", "CPU [s/step]", ".1f"),
+           ("newton_per_step", "Newton/step", ".1f"),
            ("krylov_per_newton", "Krylov/Newton", ".1f"), ("bytes_per_dof", "peak B/dof", ".0f"),
            ("load", "load avg (1/5/15 min)", "")]
 
