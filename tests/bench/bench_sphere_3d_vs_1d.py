@@ -36,6 +36,35 @@ run's own 64 steps accounts for 0.2% of R at 0.20 R and 0.5% at 0.14 R of the ob
 The moles balance to 1e-8, so the core volume follows the discrete flux exactly.  Reaching 1% to
 r = 0.1 R would need the shell field resolved to ~0.5% in flux: P2 in the shell, or a grading near 0.1
 (an estimated 5-10x the cells of the runs above), neither affordable on this shared machine.
+
+P2 phases (``--set element_degree=2``, session 7, 2026-12-02; the machine shared, load 5-5.5 on 2 cores):
+the static shell error drops to a few 0.1% (bench_shell_conductance_3d.py), and what is left of the
+3D-1D drift is backward Euler's time-step error, now of the opposite sign (the 3D core lags, r3 > r1;
+with P1 the over-conduction had partly hidden it):
+
+    3D (mesh 0.25, initial core 0.7 R), --set             steps        max |r3 - r1| / R while r1 > 0.5, 0.3, 0.2, 0.15; end   CPU [s]
+    element_degree=2 remesh_interface_per_radius=0.2       87 (+29 rej.) 0.22%, 0.67%, 1.05%, 1.34%; 1.88% at r1 = 0.10 R         1424
+    the same + max_move_cells=0.1 (stopped at r1 = 0.29 R) 118           0.18%, 0.18% (the initial inscribed-core offset -0.17%;  788 (to 0.29 R)
+                                                                         drift since t = 0 +0.16% R at 0.29 R, above +0.84%)
+
+(P2 dofs of the two fields 32.6k initially (11.3k cells; P1 would be 4.4k), ~63k at the end (22.0k cells,
+1280 interface triangles, 6 remeshes); moles balance 1.6e-8 / 7.8e-9, remesh moles 1.7e-14; wall 4140 s
+at load 5.5, against 958 s CPU at load 6.5-7 for the P1 run of the same settings.)  The time step is
+measured alone in 1D: P2 on a 0.02 mesh (static 1D P2 flux error 5e-5 already at 0.05,
+tests/test_stefan_p2.py) against the same 1D reference (P1, 0.005; P2 on 0.005 agrees to 1e-4 R),
+with the interface step max_move_cells x 0.02 R:
+
+    1D P2 h 0.02, max_move_cells     0.1 (default)   0.5     1.0
+    interface step ~ [R]             0.002           0.01    0.02
+    max |r - r_ref| / R, r > 0.3     0.09%           0.50%   0.96%
+                         r > 0.15    0.19%           1.02%   2.05%
+                         end         0.29%           1.53%   2.83%
+
+The 3D default step (0.3 of the smallest cell, ~0.01 R per step here) matches the 0.5 column: the 3D
+drift with P2 is the time step.  The quasi-steady ODE estimate in bench_shell_conductance_3d.py
+(0.2% at 0.2 R) underestimated it.  Meeting 1% to the end needs P2 + the core-sized interface + a
+~3x smaller interface step (max_move_cells 0.1: on the measured part 5x less drift; to the end not
+measured, an estimated 2-2.5x the CPU of the default-step P2 run), or a second-order time scheme.
 """
 
 from __future__ import annotations
