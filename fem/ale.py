@@ -13,7 +13,13 @@ Mech. 70 (2003) 58):
 
 (natural, i.e. sliding, conditions elsewhere).  Small cells are stiffer, so
 they move rigidly and keep their shape.  The extension is solved on the
-configuration x^n (one matrix per step, one solve per interface iterate).
+configuration x^n (one matrix per step, one solve per interface iterate), one
+scalar solve per displacement component: the components are uncoupled, so the
+operator is the scalar stiffened Laplacian (one per distinct set of Dirichlet
+dofs: one in 3D), a third of the unknowns and a ninth of the nonzeros of the
+vector operator in 3D.  After each solve the Dirichlet values are set exactly,
+so the interface and the fixed boundaries are where they must be whatever the
+Krylov tolerance.
 
 Quality monitoring (per cell, relative to the initial mesh):
 
@@ -85,21 +91,7 @@ class MeshMotion:
         self.boundary_disp = dolfinx.fem.Function(W)                   # values on moving facets
         fdim = tdim - 1
         mesh.topology.create_connectivity(fdim, tdim)
-        self.moving_dofs = dolfinx.fem.locate_dofs_topological(W, fdim, np.asarray(moving_facets, np.int32))
-        fixed_dofs = dolfinx.fem.locate_dofs_topological(W, fdim, np.asarray(fixed_facets, np.int32))
-        zero = dolfinx.fem.Function(W)
-        self.bcs = [dolfinx.fem.dirichletbc(zero, fixed_dofs),
-                    dolfinx.fem.dirichletbc(self.boundary_disp, self.moving_dofs)]
-        for facets, i in slip:  # d_i = 0 on these facets (sliding along a symmetry plane / axis)
-            Wi = W.sub(i)
-            dofs = dolfinx.fem.locate_dofs_topological(Wi, fdim, np.asarray(facets, np.int32))
-            self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
         comps = range(gdim) if components is None else components
-        for i in range(gdim):
-            if i not in comps:
-                Wi = W.sub(i)
-                dofs = np.asarray(Wi.collapse()[1], dtype=np.int32)
-                self.bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dofs, Wi))
         self.components = tuple(comps)
 
         # cell size and shape measures
@@ -116,16 +108,27 @@ class MeshMotion:
         self.det0 = self._cellwise(self._det_expr)
         self.shape0 = self._cellwise(self._shape_expr) if self._shape_expr is not None else None
 
-        # stiffened Laplace operator, assembled on x^n at each begin_step()
+        # Stiffened Laplace operator, assembled on x^n at each begin_step().  The extension is the
+        # same scalar problem for every displacement component; only the Dirichlet dofs may differ
+        # (slip facets, frozen components).  It is solved per component with a scalar operator (one
+        # per distinct Dirichlet set: one in 3D), so the factorization / AMG hierarchy is that of a
+        # matrix with 1/gdim of the unknowns and 1/gdim^2 of the nonzeros of the coupled vector one.
         self.stiffness = dolfinx.fem.Function(Q)
         self.chi = float(stiffening)
-        u, v = ufl.TrialFunction(W), ufl.TestFunction(W)
+        S = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        self.S = S
+        # scalar dof -> block of W (every local dof, ghosts included, lies in a local cell)
+        self._sblock = np.empty(S.dofmap.index_map.size_local + S.dofmap.index_map.num_ghosts, dtype=np.int64)
+        self._sblock[S.dofmap.list.ravel()] = W.dofmap.list.ravel()
+        u, v = ufl.TrialFunction(S), ufl.TestFunction(S)
         self.a = dolfinx.fem.form(self.stiffness * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx)
-        self.L = dolfinx.fem.form(ufl.inner(dolfinx.fem.Constant(mesh, np.zeros(gdim)), v) * ufl.dx)
-        self.A = fem_petsc.create_matrix(self.a)
-        self.b = fem_petsc.create_vector(self.L)
-        self.ksp = PETSc.KSP().create(mesh.comm)
-        self.ksp.setOptionsPrefix(prefix)
+        moving_s = dolfinx.fem.locate_dofs_topological(S, fdim, np.asarray(moving_facets, np.int32))
+        fixed_s = dolfinx.fem.locate_dofs_topological(S, fdim, np.asarray(fixed_facets, np.int32))
+        slip_s = {i: [] for i in range(gdim)}
+        for facets, i in slip:
+            slip_s[i].append(dolfinx.fem.locate_dofs_topological(S, fdim, np.asarray(facets, np.int32)))
+        self._solves = []   # per moving component: (component, boundary values, solution, bcs, group)
+        self._groups = {}   # Dirichlet set -> [matrix, KSP, bcs]
         if solver == "lu":
             defaults = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
         else:
@@ -134,11 +137,27 @@ class MeshMotion:
         # defaults, then the user's options (``-stefan_ale_ksp_type`` ..., or unprefixed ones)
         petsc_options.register_prefix(prefix)
         petsc_options.apply(prefix, defaults)
-        # iterative extension: the previous interface iterate's displacement starts CG (the iterates of
-        # one step differ little); the first solve of a step starts from zero, as a restart does
-        # (-<prefix>ksp_initial_guess_nonzero 0 turns it off)
-        self.ksp.setInitialGuessNonzero(solver != "lu")
-        self.ksp.setFromOptions()
+        for i in self.components:
+            # precedence: slip (d_i = 0 on a symmetry plane / the axis) over moving over fixed
+            slip_i = np.unique(np.concatenate([np.zeros(0, np.int32), *slip_s[i]])).astype(np.int32)
+            moving_i = np.setdiff1d(moving_s, slip_i).astype(np.int32)
+            held = np.union1d(np.setdiff1d(fixed_s, moving_s), slip_i).astype(np.int32)
+            g = dolfinx.fem.Function(S)    # component i of the interface displacement
+            sol = dolfinx.fem.Function(S)  # component i of the extension
+            bcs = [dolfinx.fem.dirichletbc(PETSc.ScalarType(0), held, S), dolfinx.fem.dirichletbc(g, moving_i)]
+            key = held.tobytes() + b"|" + moving_i.tobytes()
+            if key not in self._groups:
+                A = fem_petsc.create_matrix(self.a)
+                ksp = PETSc.KSP().create(mesh.comm)
+                ksp.setOptionsPrefix(prefix)
+                # iterative extension: the previous interface iterate's displacement starts CG (the
+                # iterates of one step differ little); the first solve of a step starts from zero, as
+                # a restart does (-<prefix>ksp_initial_guess_nonzero 0 turns it off)
+                ksp.setInitialGuessNonzero(solver != "lu")
+                ksp.setFromOptions()
+                self._groups[key] = [A, ksp, bcs]
+            self._solves.append((i, g, sol, bcs, key))
+        self.b = fem_petsc.create_vector(dolfinx.fem.form(dolfinx.fem.Constant(mesh, 0.0) * v * ufl.dx))
         self._fresh = True
 
         self.node2dof = _node_to_dof(mesh, W)
@@ -167,10 +186,11 @@ class MeshMotion:
         self.x_ref[:] = self.mesh.geometry.x
         det = np.abs(self._cellwise(self._det_expr))
         self.stiffness.x.array[:] = (np.abs(self.det0) / np.maximum(det, 1e-300)) ** self.chi
-        self.A.zeroEntries()
-        fem_petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
-        self.A.assemble()
-        self.ksp.setOperators(self.A)
+        for A, ksp, bcs in self._groups.values():
+            A.zeroEntries()
+            fem_petsc.assemble_matrix(A, self.a, bcs=bcs)
+            A.assemble()
+            ksp.setOperators(A)
         self._fresh = True
 
     def reference_function(self) -> dolfinx.fem.Function:
@@ -192,20 +212,28 @@ class MeshMotion:
         self._fresh = True
 
     def extend(self) -> None:
-        """d := extension of ``boundary_disp`` (computed on x^n)."""
+        """d := extension of ``boundary_disp`` (computed on x^n), one scalar solve per moving component."""
         self.mesh.geometry.x[:] = self.x_ref
-        with self.b.localForm() as bl:
-            bl.set(0.0)
-        fem_petsc.assemble_vector(self.b, self.L)
-        fem_petsc.apply_lifting(self.b, [self.a], bcs=[self.bcs])
-        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        fem_petsc.set_bc(self.b, self.bcs)
-        if self._fresh:
-            self.disp.x.array[:] = 0.0
-            self._fresh = False
-        self.ksp.solve(self.b, self.disp.x.petsc_vec)
-        self.disp.x.scatter_forward()
-        self.krylov_iterations += self.ksp.getIterationNumber()
+        bd = self.boundary_disp.x.array.reshape(-1, self.gdim)
+        d = self.disp.x.array.reshape(-1, self.gdim)
+        for i, g, sol, bcs, key in self._solves:
+            A, ksp, _ = self._groups[key]
+            g.x.array[:] = bd[self._sblock, i]
+            with self.b.localForm() as bl:
+                bl.set(0.0)
+            fem_petsc.apply_lifting(self.b, [self.a], bcs=[bcs])
+            self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            fem_petsc.set_bc(self.b, bcs)
+            if self._fresh:
+                sol.x.array[:] = 0.0
+            ksp.solve(self.b, sol.x.petsc_vec)
+            # the Dirichlet values exactly, whatever the Krylov tolerance: the interface and the fixed
+            # boundary are where they must be (moles and the Stefan condition see only those)
+            fem_petsc.set_bc(sol.x.petsc_vec, bcs)
+            sol.x.scatter_forward()
+            d[self._sblock, i] = sol.x.array
+            self.krylov_iterations += ksp.getIterationNumber()
+        self._fresh = False
         self.solves += 1
 
     def move(self) -> None:
@@ -230,5 +258,7 @@ class MeshMotion:
         return MeshQuality(float(lo[0]), float(lo[1]), float(-lo[2]))
 
     def destroy(self):
-        for obj in (self.ksp, self.A, self.b):
-            obj.destroy()
+        for A, ksp, _ in self._groups.values():
+            ksp.destroy()
+            A.destroy()
+        self.b.destroy()
