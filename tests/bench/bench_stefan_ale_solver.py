@@ -22,7 +22,7 @@ non-uniform part shrinks 0.3x per iterate (a 3D step's interface iterations):
                                                             cg_amg   0.107   0.40        0.27          1.87
 
 Displacements equal to 3e-14 between the solvers and to 2e-17 between the vector and the scalar
-operators (results/lead/tmp/cmp_ale.py, axisymmetric_2d and sphere_3d).  In the shrinking-core 3D
+operators (one extension on the axisymmetric_2d and sphere_3d meshes).  In the shrinking-core 3D
 ball to 1200 s (mesh_size 0.25, 39 steps, 236 interface iterations) the mesh-motion share of the
 time loop fell from 34% to 17% (25.5 -> 14.6 s at load 3-4), the final core volume fraction equal
 to 1e-11.
