@@ -96,7 +96,7 @@ def child_particle(h: float, steps: int) -> dict:
                      newton=newton, krylov=krylov, steps=steps)
 
 
-def child_ch(h: float, steps: int) -> dict:
+def child_ch(h: float, steps: int, dt: float = 0.02) -> dict:
     import problems.particle_spinodal as ps
     mk = Marker()
     sphere = ps.sphere
@@ -108,8 +108,9 @@ def child_ch(h: float, steps: int) -> dict:
     ps.sphere = sphere_marked
     import bench_spinodal
     bench_spinodal.OUT = OUT / "memory_children"
-    row = bench_spinodal.run_particle(h, steps, "factored", 0.02, "split", "memory")
-    return mk.result(row["dofs"], physics="ch", size=h, solver="FGMRES + FactoredSchurPC",
+    row = bench_spinodal.run_particle(h, steps, "factored", dt, "split", "memory")
+    return mk.result(row["dofs"], physics="ch", size=h, solver="FGMRES + FactoredSchurPC", dt_R2_D=dt,
+                     converged=row["converged"],
                      newton=row["newton_per_step"] * row["steps"], steps=row["steps"],
                      krylov=row["krylov_per_newton"] * row["newton_per_step"] * row["steps"])
 
@@ -190,6 +191,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="particle:0.1,ch:0.1,pnp:1.0/8")
     ap.add_argument("--steps", type=int, default=2, help="time steps per physics case")
+    ap.add_argument("--ch-dt", type=float, default=0.02, help="ch cases: fixed step [R^2/D]")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -197,14 +199,15 @@ def main(argv=None):
         if kind == "poisson":
             res = child_poisson(int(size))
         else:
-            res = CHILDREN[kind](size if kind == "pnp" else float(size), int(a.child[2]))
+            extra = [float(a.child[3])] if kind == "ch" and len(a.child) > 3 else []
+            res = CHILDREN[kind](size if kind == "pnp" else float(size), int(a.child[2]), *extra)
         print(json.dumps(res), flush=True)
         return
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for case in a.cases.split(","):
         kind, size = case.split(":")
-        phys = run_child([kind, size, str(a.steps)])
+        phys = run_child([kind, size, str(a.steps)] + ([str(a.ch_dt)] if kind == "ch" else []))
         pois = run_child(["poisson", str(phys["dofs"])])
         row = {"case": case, "physics": phys, "poisson": pois, "loadavg": bc.loadavg()}
         with open(OUT / "memory.jsonl", "a") as f:
