@@ -226,10 +226,11 @@ class ShrinkingCoreParameters(Parameters):
         return self.interface_tolerance or (1e-5 if tdim == 3 else 1e-7)
 
     def ale_solver(self) -> str:
-        """Mesh-motion solver: CG+BoomerAMG (rtol 1e-12) in 3D or with solver=amg, else MUMPS.  In 3D
-        MUMPS's factorization of the vector extension dominated a step (default mesh, 33k cells, 18.5k
-        dofs: one factorization + 3 solves 5.7 s CPU against 0.89 s for CG+AMG, displacements equal to
-        3e-14; tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG with either setting."""
+        """Mesh-motion solver: CG+BoomerAMG (rtol 1e-12) in 3D or with solver=amg, else MUMPS, both on
+        the scalar operator of one displacement component (:mod:`fem.ale`).  On the default 3D mesh
+        (33k cells) a step of 6 extensions costs 0.27 s CPU with MUMPS and 0.33 s with CG+AMG, but
+        MUMPS grows faster with the mesh (tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG
+        with either setting."""
         return "cg_amg" if self.solver == "amg" or self.geometry in THREE_D + ("slab_3d",) else "lu"
 
     def shell_tensor(self, dim: int) -> np.ndarray:
