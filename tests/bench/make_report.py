@@ -242,9 +242,13 @@ code and problem set-up (not investigated which change: the 5 nm floor of the in
 length, the convex-concave split, the c-block solve).  At dt = 0.002 the default converges: 2
 Newton per step, 11.0 Krylov per Newton (7.5 / 8.5 at 7k / 29k: +29 % from 29k to 400k, at the
 goal's 30 % limit on a range that stops at 400k, not 1M), 28.6 s wall / 18.9 s CPU per step
-(assembly 12.2 s, solve 16.0 s, PC setup 0.4 s).  Against the 4x goal (<= 8.4 s at 400k, against
+(assembly 12.2 s, solve 16.0 s, PC setup 0.4 s); selfp at the same dt: 14.0 Krylov per Newton,
+48.5 s wall / 47.2 s CPU per step (load 3.0), so the factored PC is 1.7x (wall) / 2.5x (CPU)
+faster per step than selfp at equal dt and size.  Against the 4x goal (<= 8.4 s at 400k, against
 33.4 s at dt 0.02): **not met**: 1.2x (wall) at a 10x smaller step, and the dt = 0.02 step does
-not converge at all.
+not converge at all.  An exact A00 solve at dt = 0.02 (`-pspin_fieldsplit_c_pc_type lu
+-pspin_ksp_max_it 150`) had not finished its first step after 10 min and was stopped: whether the
+A00 solve or the Schur approximation fails at this size is not known.
 """
 
 MEM_TEXT = """`docker/run python3 tests/bench/bench_memory.py --cases particle:0.06,ch:0.06,pnp:0.5/4,particle:0.03,ch:0.04,pnp:0.3/2.4 --steps 1`:
@@ -373,8 +377,7 @@ default, 2 steps), and the memory of both next to Poisson solves of the same siz
 PNP ASM/ILU(1) or LU at 763k on today's code (the 248 s/step figure is from issue 13, wall at load
 6-8, at 502 368 dofs on an older mesh); a ~500k PNP mesh (none of the bench's h pairs gives it
 now); a 1M-dof size of either physics (the Krylov growth goals are checked to 763k / 400k only);
-CH selfp at dt = 0.002 (so the 4x goal has no same-dt baseline at 400k); why the 400k CH case no
-longer converges at dt = 0.02; 2-rank runs of the physics; particle_discharge memory beyond 116k.
+why the 400k CH case no longer converges at dt = 0.02 (the exact-A00 run was stopped unfinished); 2-rank runs of the physics; particle_discharge memory beyond 116k.
 
 ## Towards 10^8 unknowns (on paper)
 
