@@ -231,6 +231,27 @@ def star_shaped_resample(tri, h_target: float):
     return new * (vol(tri) / vol(new)) ** (1 / 3)
 
 
+def drop_short_segments(P, fraction: float = 0.2):
+    """The polyline P (n, 2) without the interior nodes next to a segment shorter than ``fraction``
+    times the median segment (ends kept).  A shrinking interface keeps its nodes, and where they
+    crowd (in the last per mil of a core) a remesh would otherwise inherit slivers that the next
+    micro-step inverts; dropping a node changes the enclosed area by less than that of a sliver,
+    and the remesh transfer restores each phase's moles."""
+    import numpy as np
+    P = np.asarray(P)
+    while len(P) > 3:
+        seg = np.linalg.norm(np.diff(P, axis=0), axis=1)
+        short = np.flatnonzero(seg < fraction * np.median(seg))
+        if short.size == 0:
+            break
+        k = int(short[np.argmin(seg[short])])  # the shortest segment, between nodes k and k + 1
+        drop = k + 1 if k + 1 < len(P) - 1 else k  # never an end node
+        if drop == 0:
+            break
+        P = np.delete(P, drop, axis=0)
+    return P
+
+
 def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD, length_scale: float = 1.0,
                                dim: int = 3, verbose: bool = False, h_interface: float | None = None) -> TaggedMesh:
     """Regenerate a two-region (``core`` | ``shell_0``) mesh whose interface and outer surface are
@@ -316,6 +337,7 @@ def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD
                 return ids, lines
 
             I, S = chain(interface), chain(surface)
+            I = drop_short_segments(I)
             iid, ilines = polyline(I)
             sid, slines = polyline(S)
             axis_core = geo.addLine(iid[-1], iid[0])       # top -> bottom of the core along r = 0

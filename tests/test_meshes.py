@@ -408,3 +408,17 @@ def test_bilayer_refine_contacts():
     import dolfinx.mesh
     ent = dolfinx.mesh.locate_entities(tm.mesh, 2, lambda x: x[0] < 0.004)
     assert len(ent) > 0
+
+
+def test_remesh_polyline_drops_crowded_nodes_keeps_ends():
+    """2D remeshes of a shrinking interface drop the interior nodes next to a segment shorter than
+    0.2 x the median (slivers the next step would invert); a uniform polyline is unchanged."""
+    from meshes.core_shell import drop_short_segments
+    th = np.linspace(-np.pi / 2, np.pi / 2, 21)
+    P = 0.1 * np.c_[np.cos(th), np.sin(th)]
+    assert np.array_equal(drop_short_segments(P), P)
+    crowded = np.insert(P, 8, P[7] + 1e-4 * (P[8] - P[7]), axis=0)  # a node 1e-4 of a segment away
+    out = drop_short_segments(crowded)
+    assert len(out) == len(P) and np.allclose(out[[0, -1]], P[[0, -1]])
+    seg = np.linalg.norm(np.diff(out, axis=0), axis=1)
+    assert seg.min() > 0.2 * np.median(seg)
