@@ -20,9 +20,11 @@ After a moving (ALE) mesh has degraded, a new mesh of the *same* geometry is gen
    the integrals int rho phi_i of single basis functions may be <= 0 (vertex functions), their sum over
    the free dofs is still the phase volume less that of the held dofs' functions, > 0.
 
-Because the remeshers keep the interface and surface nodes (the boundary triangulations are reused),
-the phase volumes are the same before and after, so the constant shift is the only change of the
-total amount and the Stefan problem's mass balance continues across remeshes.
+Because the remeshers keep the interface and surface nodes (the boundary triangulations are reused;
+2D drops only crowded interface nodes, :func:`meshes.core_shell.drop_short_segments`, and 3D with a
+core-sized interface resamples it), the phase volumes change little or not at all, and the constant
+shift restores each phase's amount either way, so the Stefan problem's mass balance continues across
+remeshes.
 """
 
 from __future__ import annotations

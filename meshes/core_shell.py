@@ -257,8 +257,9 @@ def core_shell_from_boundaries(interface, surface, h: float, comm=MPI.COMM_WORLD
     """Regenerate a two-region (``core`` | ``shell_0``) mesh whose interface and outer surface are
     the given facet lists (coordinates (n, dim, dim), as from :func:`boundary_facets`; used on rank 0):
     the boundary triangulations (3D: discrete Gmsh surfaces) or polylines (2D axisymmetric section:
-    one Gmsh line per segment, a single element each) are kept node for node, so region volumes
-    are unchanged; the interior is meshed anew with sizes from the boundary up to ``h``.
+    one Gmsh line per segment, a single element each) are kept node for node (2D: less the crowded
+    interface nodes of :func:`drop_short_segments`; 3D with ``h_interface``: the interface resampled),
+    so region volumes are unchanged or nearly so; the interior is meshed anew with sizes from the boundary up to ``h``.
     Tags as :func:`core_shell` with one shell (``core``, ``shell_0``, ``interface_0``, ``surface``,
     and ``symmetry`` in 2D).  Coordinates in units of ``length_scale``."""
     al = aliases(cells={T.SHELL: [T.shell(0)]}, facets={T.INTERFACE: [T.interface(0)]})
