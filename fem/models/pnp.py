@@ -29,6 +29,7 @@ import basix.ufl
 import dolfinx.fem
 import dolfinx.fem.petsc
 import dolfinx.la
+from petsc4py import PETSc
 
 from fem import petsc_options, pnp_preconditioner
 from fem.constitutive.activity import ActivityModel, Ideal
@@ -106,6 +107,67 @@ def make_carriers(materials, species, first_index=1):
 # =============================================================================
 # Finite-element model
 # =============================================================================
+class _PNPSNESSolver(SNESSolver):
+    """:class:`fem.solver.SNESSolver` whose Jacobian assembly skips exact zeros once the sparsity
+    pattern is complete.
+
+    The mixed (phi, eta_1..eta_n) element matrix is dense (12 x 12 for P1 and two carriers), but
+    almost half of what it adds are exact zeros: carriers couple only through phi, a carrier absent
+    from a material has no terms there, Dirichlet (and masked) dofs have zero rows and columns
+    (particle_in_electrolyte: 46 % of the assembled entries).  After the first assembly has
+    inserted the whole pattern, PETSc's MAT_IGNORE_ZERO_ENTRIES skips them instead of searching
+    their slots: the matrix is bitwise the same (its pattern too), the assembly cheaper (12k dofs:
+    0.244 -> 0.197 s per Jacobian, measured)."""
+
+    _skips_zeros = False
+
+    def _assemble_matrix(self, J):
+        super()._assemble_matrix(J)
+        if not self._skips_zeros:  # the first assembly has inserted every entry of the pattern
+            J.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
+            self._skips_zeros = True
+
+    def compress_pattern(self, functions, seed=20261202):
+        """Replace the Jacobian matrix by one without the entries that are zero whatever the
+        state: the pattern of one Jacobian assembled (with the Dirichlet conditions) at a random
+        state of ``functions`` (the unknown and every Function the forms read; restored after),
+        its exact zeros dropped, the diagonal kept.  Later assemblies skip zeros (an entry outside
+        the pattern that is not zero stops the solve with a PETSc error: never silently lost).
+        The matrix-vector products, the Slotboom product A T, the fieldsplit's sub-matrices and
+        their AMG setups then work on the structural nonzeros only."""
+        A = self.A
+        saved = [f.x.array.copy() for f in functions]
+        rng = np.random.default_rng(seed + A.comm.rank)
+        for f in functions:
+            f.x.array[:] = rng.uniform(-0.5, 0.5, f.x.array.size)
+            f.x.scatter_forward()
+        try:
+            A.zeroEntries()
+            dolfinx.fem.petsc.assemble_matrix(A, self.a, bcs=self.bcs)
+            A.assemble()
+        finally:
+            for f, a in zip(functions, saved):
+                f.x.array[:] = a
+        indptr, cols, vals = A.getValuesCSR()
+        r0, r1 = A.getOwnershipRange()
+        rows = np.repeat(np.arange(r0, r1, dtype=cols.dtype), np.diff(indptr))
+        keep = (vals != 0) | (cols == rows)
+        counts = np.bincount(rows[keep] - r0, minlength=r1 - r0)
+        new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
+        B = PETSc.Mat().createAIJ(A.getSizes(), csr=(new_indptr, cols[keep].astype(PETSc.IntType),
+                                                     np.zeros(int(keep.sum()))), comm=A.comm)
+        B.setLGMap(*A.getLGMap())
+        B.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        B.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
+        self._skips_zeros = True
+        comm = self.u.function_space.mesh.comm
+        nnz = (comm.allreduce(len(vals)), comm.allreduce(int(keep.sum())))
+        self.snes.setJacobian(self._J, B)
+        A.destroy()
+        self.A = B
+        return nnz
+
+
 class PNPModel(BDFStepping):
     """PNP (mode 'transient' or 'steady') or Poisson–Boltzmann (mode 'equilibrium').
 
@@ -122,12 +184,18 @@ class PNPModel(BDFStepping):
     Mode 'transient': variable-step BDF1/2 (``time_order``) on the concentrations
     c(eta, phi); ``step(t, dt) / reject() / accept(t_new, dt, stats)`` and
     ``checkpoint_state() / restore_state(state)`` for :class:`fem.simulation.Simulation`.
+
+    ``compress_pattern`` (default True): the Jacobian keeps only its structural nonzeros
+    (:meth:`_PNPSNESSolver.compress_pattern`, probed at a random state of u and its history;
+    particle_in_electrolyte: 54 % of the mixed element's pattern, measured), which cuts the
+    linear solver's work and memory.  An ``extra_residual`` whose Jacobian entries vanish at
+    every value of u but not of some other Function it reads needs ``compress_pattern=False``.
     """
 
     def __init__(self, domain, materials, species, *, mode="transient", interface=None,
                  sigma_f=0.0, eta_eq=None, phi_dirichlet=None, eta_dirichlet=None, inflow=None,
                  time_order=1, degree=1, options=None, prefix="pnp_", quadrature_degree=None,
-                 extra_residual=None):
+                 extra_residual=None, compress_pattern=True):
         self.domain, self.materials, self.species, self.mode = domain, list(materials), list(species), mode
         mesh = domain.mesh
         self.mesh = mesh
@@ -262,7 +330,10 @@ class PNPModel(BDFStepping):
         self.linear_solver = opts.get("pc_type")
         # the splits of the block preconditioner: phi, and all carriers (their blocks couple only via phi)
         fields = [("phi", [0]), ("species", list(range(1, ncomp)))] if ncomp > 1 else None
-        self.solver = SNESSolver(self.F, self.u, self.bcs, prefix=prefix, options=opts, fields=fields)
+        self.solver = _PNPSNESSolver(self.F, self.u, self.bcs, prefix=prefix, options=opts, fields=fields)
+        # (nonzeros of the mixed pattern, of the structural pattern kept), or None
+        self.pattern_nnz = (self.solver.compress_pattern([self.u, self.u_n, self.u_nm1])
+                            if compress_pattern else None)
         pnp_preconditioner.configure(self.solver, W, self.carriers)
         self._integrals = {}
 

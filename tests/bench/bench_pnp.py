@@ -42,7 +42,7 @@ COLS = [("pnp_dofs", "PNP dofs", "d"), ("ranks", "ranks", "d"), ("solver", "solv
         ("bytes_per_dof", "B/dof", ".0f"), ("loadavg", "load avg", "")]
 
 
-def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
+def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag="", full_pattern=False):
     """PB equilibrium (optional) and ``steps`` fixed contact-transient steps of dt_s."""
     comm = MPI.COMM_WORLD
     from fem import petsc_options
@@ -71,7 +71,7 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
     rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     m = pnp.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},
-                     time_order=1, prefix="bpnp_", interface=T.INTERFACE)
+                     time_order=1, prefix="bpnp_", interface=T.INTERFACE, compress_pattern=not full_pattern)
     m.set_contact_state(bulk)
     t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     ndofs = mesh_summary(dom.mesh, [m.W])["dofs"]
@@ -90,7 +90,9 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag=""):
         if not st.converged:
             break
         m.accept((i + 1) * dt, dt, st)
-    row.update({"pnp_dofs": ndofs, "pnp_setup_s": t_setup, "steps": len(timer.rows), "dt_s": dt_s,
+    nnz = m.pattern_nnz or (None, None)
+    row.update({"pnp_dofs": ndofs, "pnp_setup_s": t_setup, "jacobian_nnz_mixed": nnz[0], "jacobian_nnz": nnz[1],
+                "steps": len(timer.rows), "dt_s": dt_s,
                 "pnp_pc": m.linear_solver, **bc.summarize(timer.rows), **bc.memory_per_dof(comm, rss0, ndofs),
                 "loadavg": bc.loadavg()})
     m.destroy()
@@ -108,11 +110,14 @@ def main():
     ap.add_argument("--petsc", default="", help="extra PETSc options, e.g. '-bpnp_pc_fieldsplit_type additive'")
     ap.add_argument("--no-pb", action="store_true", help="skip the Poisson-Boltzmann solve")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--full-pattern", action="store_true",
+                    help="keep the mixed element's full Jacobian pattern (PNPModel(compress_pattern=False))")
     a = ap.parse_args()
     rows = []
     for hi, hb in zip(a.h_interface.split(","), a.h_bulk.split(",")):
         for solver in a.solver.split(","):
-            rows.append(run(float(hi), float(hb), solver, a.steps, a.dt, a.petsc, not a.no_pb, a.tag))
+            rows.append(run(float(hi), float(hb), solver, a.steps, a.dt, a.petsc, not a.no_pb, a.tag,
+                            a.full_pattern))
     if MPI.COMM_WORLD.rank == 0:
         print(bc.table(rows, COLS))
 
