@@ -54,6 +54,8 @@ def pnp_rows(rows):
             r["solver"], r["solver"])
         if r.get("petsc_extra"):
             label += f" `{r['petsc_extra']}`"
+        if r.get("code"):  # session-8 A/B rows: which code measured them
+            label += f" [{r['code']}]"
         out.append({**r, "label": label, "h": f"{r['h_interface_debye']:g}/{r['h_bulk_debye']:g}", "load": _load(r)})
     return sorted(out, key=lambda r: (r["label"], r["pnp_dofs"]))
 
@@ -208,6 +210,38 @@ range); time per step at ~500k 10x below 248 s (<= 25 s): **not met**: 226 s wal
 assembly alone (131 s, 58 % of the step) exceeds the goal five times over, so the remaining
 gap is assembly (quadrature degree 4 with exponentials, 4 Jacobians per step), not the Krylov solver
 (~42 -> 15.8 Krylov per Newton).
+
+Session 8 (where the 'assembly' goes; rows `[before: 8f79cf8]` and `[after: 2f6989d]`, measured
+back to back on one machine at load 3.5-4, `bench_pnp.py --h-interface 1.0,0.5,0.3 --h-bulk
+8,4,2.4 --solver fieldsplit --steps 3 --no-pb`, the 'before' from `git archive 8f79cf8`).
+Profiled at 12k dofs (cProfile): 'assembly' is finite-element work only (no re-compilation,
+no Python loops over dofs or cells, no per-step form creation).  Per Newton step: one Jacobian
+(0.18 s), one residual (0.02 s) and its Dirichlet lifting (0.05 s).  The 3-field mixed P1
+element matrix is 12 x 12: 23k cells give 3.3M insertions per Jacobian, and the FFCx kernel
+does 46 rank-1 4 x 4 updates at each of 14 quadrature points (degree 4).  The earlier rows'
+14-69 s/step at 12k-120k were measured at load 11-18 on 2 cores.  On today's code at load 3.5-4
+the same sizes take 1.1 / 4.4 / 12.2 s CPU per step, linear in the dofs.  Two changes:
+(1) `fem.solver.SNESSolver` skips the lifting A (g - x) when x already takes every Dirichlet
+value exactly.  The lifting adds exact zeros then, and every residual of this benchmark
+satisfies that.  It had run a Jacobian kernel on every cell with a constrained dof: the whole
+electrolyte, where eta_hole is masked.  (2) `PNPModel(compress_pattern=True)` keeps only the
+Jacobian's structural nonzeros: 54 % (12k) to 61 % (763k) of the mixed pattern.  The rest are
+zero because carriers couple only through phi, masked carriers, and Dirichlet rows and columns.
+The pattern comes from one assembly at a random state, and every assembly skips exact zeros.
+Newton and Krylov counts are unchanged step by step.  Effect, per step: CPU 1.11 -> 0.74 /
+4.44 -> 3.01 / 12.24 -> 9.00 s (1.4-1.5x), assembly 1.4-1.6x, PC setup -9..-17 %, solve
+-21..-27 %, peak memory -19..-24 %.  763k (`--h-interface 0.12 --h-bulk 1.0 --steps 2`, alone, load 4):
+145 s wall / 95.5 s CPU per step (session 7: 226 / 150), of which assembly 76 s, PC setup 22 s
+and solve 47 s.  Setup is 45 s (28 s before) because the pattern costs one more Jacobian
+assembly.  Goal <= 25 s per step at ~500k: **not met**, ~63 s CPU scaled linearly to 502k
+(2.5x short).  What remains is the Jacobian kernel: 4 Jacobians per step, each roughly 60-70 %
+FFCx kernel (44k: 0.77 s per Jacobian, 0.22 s of it insertion and overhead, measured with a
+1-point kernel into the same pattern).  Not tried: a pre-integrated P1 kernel (P1 gradients
+are constant per cell, so the quadrature sums could come before a single 4 x 4 product; FFCx
+does not do this) and 2 ranks.  Tried and dropped: -O3 -march=native (no gain; -ffast-math
+-20 % but not bitwise), a linear predictor (still 3 Newton), Eisenstat-Walker (3.6
+Krylov/Newton but 4 Newton: no gain), and a Jacobian at quadrature degree 2 or 3 (5 Newton
+instead of 3).
 """
 
 CH_TEXT = """Spinodal decomposition of a sphere (regular solution, lattice mobility c(1-c), convex-concave
