@@ -14,7 +14,10 @@ results/bench/pnp_solvers.jsonl (tests/bench/make_report.py turns them into test
 Solvers: lu (MUMPS), gmres_asm (GMRES + ASM/ILU(1), the earlier iterative option), fieldsplit
 (GMRES + fem.pnp_preconditioner.SlotboomPC), auto.  The model's options prefix is ``bpnp_``.
 Measured numbers: tests/bench/README.md.  Earlier (issue 13, load 6-8): gmres_asm at 502 368
-dofs 248 s/step (4 Newton, ~42 Krylov each); 2 ranks 203 s/step at 762 756 dofs.
+dofs 248 s/step (4 Newton, ~42 Krylov each); 2 ranks 203 s/step at 762 756 dofs.  Session 8
+(fieldsplit, load 4): 762 756 dofs 145 s wall / 95.5 s CPU per step, of which assembly 76 s
+(4 Jacobians, FFCx kernel the larger part).  ``--full-pattern`` keeps the mixed element's full
+Jacobian pattern (the A/B of PNPModel's compress_pattern); the rows record both nonzero counts.
 """
 
 from __future__ import annotations
