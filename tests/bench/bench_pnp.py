@@ -45,7 +45,7 @@ COLS = [("pnp_dofs", "PNP dofs", "d"), ("ranks", "ranks", "d"), ("solver", "solv
         ("bytes_per_dof", "B/dof", ".0f"), ("loadavg", "load avg", "")]
 
 
-def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag="", full_pattern=False):
+def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag="", full_pattern=False, preintegrate=True):
     """PB equilibrium (optional) and ``steps`` fixed contact-transient steps of dt_s."""
     comm = MPI.COMM_WORLD
     from fem import petsc_options
@@ -62,6 +62,7 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag="", full_pattern
     t_mesh = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     opts = pnp.linear_solver_options(solver)
     row = {"physics": "pnp_3d", "tag": tag, "ranks": comm.size, "solver": solver, "petsc_extra": extra,
+           "full_pattern": full_pattern, "preintegrate": preintegrate,
            "h_interface_debye": h_int, "h_bulk_debye": h_bulk, "mesh_s": t_mesh}
     if pb:
         t0 = time.perf_counter()
@@ -74,7 +75,8 @@ def run(h_int, h_bulk, solver, steps, dt_s, extra, pb=True, tag="", full_pattern
     rss0 = bc.rss_mb()
     t0 = time.perf_counter()
     m = pnp.PNPModel(dom, materials, species, mode="transient", options=opts, phi_dirichlet={T.OUTER: 0.0},
-                     time_order=1, prefix="bpnp_", interface=T.INTERFACE, compress_pattern=not full_pattern)
+                     time_order=1, prefix="bpnp_", interface=T.INTERFACE, compress_pattern=not full_pattern,
+                     preintegrate=preintegrate)
     m.set_contact_state(bulk)
     t_setup = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     ndofs = mesh_summary(dom.mesh, [m.W])["dofs"]
@@ -113,6 +115,8 @@ def main():
     ap.add_argument("--petsc", default="", help="extra PETSc options, e.g. '-bpnp_pc_fieldsplit_type additive'")
     ap.add_argument("--no-pb", action="store_true", help="skip the Poisson-Boltzmann solve")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--no-preintegrate", action="store_true",
+                    help="Jacobian = derivative of F as generated (PNPModel(preintegrate=False))")
     ap.add_argument("--full-pattern", action="store_true",
                     help="keep the mixed element's full Jacobian pattern (PNPModel(compress_pattern=False))")
     a = ap.parse_args()
@@ -120,7 +124,7 @@ def main():
     for hi, hb in zip(a.h_interface.split(","), a.h_bulk.split(",")):
         for solver in a.solver.split(","):
             rows.append(run(float(hi), float(hb), solver, a.steps, a.dt, a.petsc, not a.no_pb, a.tag,
-                            a.full_pattern))
+                            a.full_pattern, not a.no_preintegrate))
     if MPI.COMM_WORLD.rank == 0:
         print(bc.table(rows, COLS))
 
