@@ -211,36 +211,48 @@ assembly alone (131 s, 58 % of the step) exceeds the goal five times over, so th
 gap is assembly (quadrature degree 4 with exponentials, 4 Jacobians per step), not the Krylov solver
 (~42 -> 15.8 Krylov per Newton).
 
-Session 8 (where the 'assembly' goes; rows `[before: 8f79cf8]` and `[after: 2f6989d]`, measured
-back to back on one machine at load 3.5-4, `bench_pnp.py --h-interface 1.0,0.5,0.3 --h-bulk
-8,4,2.4 --solver fieldsplit --steps 3 --no-pb`, the 'before' from `git archive 8f79cf8`).
-Profiled at 12k dofs (cProfile): 'assembly' is finite-element work only (no re-compilation,
-no Python loops over dofs or cells, no per-step form creation).  Per Newton step: one Jacobian
-(0.18 s), one residual (0.02 s) and its Dirichlet lifting (0.05 s).  The 3-field mixed P1
-element matrix is 12 x 12: 23k cells give 3.3M insertions per Jacobian, and the FFCx kernel
-does 46 rank-1 4 x 4 updates at each of 14 quadrature points (degree 4).  The earlier rows'
-14-69 s/step at 12k-120k were measured at load 11-18 on 2 cores.  On today's code at load 3.5-4
-the same sizes take 1.1 / 4.4 / 12.2 s CPU per step, linear in the dofs.  Two changes:
+Session 8 (where the 'assembly' goes).  Rows `[before: 8f79cf8]`, `[after: 2f6989d]` (changes 1-2
+below) and `[after: 5067093]` (1-3) were measured one after another on one machine at load
+3.5-4 with `bench_pnp.py --h-interface 1.0,0.5,0.3 --h-bulk 8,4,2.4 --solver fieldsplit --steps 3
+--no-pb`; the 'before' ran from `git archive 8f79cf8`.  Profiled at 12k dofs (cProfile):
+'assembly' is finite-element work only (no re-compilation, no Python loops over dofs or cells,
+no per-step form creation).  Per Newton step: one Jacobian (0.18 s), one residual (0.02 s) and
+its Dirichlet lifting (0.05 s).  The 3-field mixed P1 element matrix is 12 x 12: 23k cells give
+3.3M insertions per Jacobian, and the FFCx kernel does 46 rank-one 4 x 4 updates at each of 14
+quadrature points (degree 4).  The earlier rows' 14-69 s/step at 12k-120k were measured at load
+11-18 on 2 cores.  On the unchanged code at load 3.5-4 the same sizes take 1.1 / 4.4 / 12.2 s CPU
+per step, linear in the dofs.  Three changes:
 (1) `fem.solver.SNESSolver` skips the lifting A (g - x) when x already takes every Dirichlet
 value exactly.  The lifting adds exact zeros then, and every residual of this benchmark
 satisfies that.  It had run a Jacobian kernel on every cell with a constrained dof: the whole
-electrolyte, where eta_hole is masked.  (2) `PNPModel(compress_pattern=True)` keeps only the
-Jacobian's structural nonzeros: 54 % (12k) to 61 % (763k) of the mixed pattern.  The rest are
-zero because carriers couple only through phi, masked carriers, and Dirichlet rows and columns.
-The pattern comes from one assembly at a random state, and every assembly skips exact zeros.
-Newton and Krylov counts are unchanged step by step.  Effect, per step: CPU 1.11 -> 0.74 /
-4.44 -> 3.01 / 12.24 -> 9.00 s (1.4-1.5x), assembly 1.4-1.6x, PC setup -9..-17 %, solve
--21..-27 %, peak memory -19..-24 %.  763k (`--h-interface 0.12 --h-bulk 1.0 --steps 2`, alone, load 4):
-145 s wall / 95.5 s CPU per step (session 7: 226 / 150), of which assembly 76 s, PC setup 22 s
-and solve 47 s.  Setup is 45 s (28 s before) because the pattern costs one more Jacobian
-assembly.  Goal <= 25 s per step at ~500k: **not met**, ~63 s CPU scaled linearly to 502k
-(2.5x short).  What remains is the Jacobian kernel: 4 Jacobians per step, each roughly 60-70 %
-FFCx kernel (44k: 0.77 s per Jacobian, 0.22 s of it insertion and overhead, measured with a
-1-point kernel into the same pattern).  Not tried: a pre-integrated P1 kernel (P1 gradients
-are constant per cell, so the quadrature sums could come before a single 4 x 4 product; FFCx
-does not do this) and 2 ranks.  Tried and dropped: -O3 -march=native (no gain; -ffast-math
--20 % but not bitwise), a linear predictor (still 3 Newton), Eisenstat-Walker (3.6
-Krylov/Newton but 4 Newton: no gain), and a Jacobian at quadrature degree 2 or 3 (5 Newton
+electrolyte, where eta_hole is masked.
+(2) `PNPModel(compress_pattern=True)` keeps only the Jacobian's structural nonzeros: 54 % (12k)
+to 61 % (763k) of the mixed pattern.  The rest are zero because carriers couple only through
+phi, masked carriers, and Dirichlet rows and columns.  The pattern comes from one assembly at a
+random state, and every assembly skips exact zeros.
+(3) `PNPModel(preintegrate=True)` handles P1 on affine cells, where basis gradients are
+constant per cell.  The stiffness blocks D c grad(deta) . grad(v) and eps grad(dphi) . grad(v)
+use c's cell integral (a DG0 vector assembled with F's quadrature before each Jacobian) times a
+one-point term.  The kernel then does 19 instead of 46 updates per quadrature point.  The
+Jacobian equals the derivative of F to round-off (2e-16 relative, 1 and 2 ranks).
+Newton and Krylov counts are unchanged step by step, and 3-step states agree to 2e-15.
+CPU per step before -> (1-2) -> (1-3): 1.11 -> 0.74 -> 0.51 s (12k), 4.44 -> 3.01 -> 2.19 s
+(44k), 12.24 -> 9.00 -> 6.88 s (120k), i.e. 1.8-2.2x in all.  Assembly goes 1.22 -> 0.48 /
+4.37 -> 1.53 / 11.98 -> 5.54 s, PC setup drops 20-33 % and solve 28-49 % (fewer nonzeros;
+load noise), and peak memory drops 10-23 %.
+763k (`--h-interface 0.12 --h-bulk 1.0 --steps 2`, one case per process, load 4): 145 s wall /
+95.5 s CPU per step after (1-2) and 103 s / 84 s after (1-3) (session 7: 226 / 150).  Of the
+103 s, assembly is 48 s, PC setup 18 s and solve 37 s, at 4 Newton per step and 15.8
+Krylov/Newton.  Setup is 37 s (28 s before): the pattern costs one more Jacobian assembly.
+Goal <= 25 s per step at ~500k: **not met**.  Scaled linearly to 502k this is ~55 s CPU (2.2x
+short) and ~68 s wall.  What remains, per step at 763k: 4 Jacobians plus 5 residuals (assembly,
+~47 %), two BoomerAMG setups per Newton step (18 %), and 63 GMRES iterations with 3 V-cycles
+each (36 %).  Next steps not taken here: 2 ranks (not measured; the machine was shared), the
+remaining q4 terms of the Jacobian (mass and c' grad(eta) terms; local L2 projections of c'
+onto DG0/DG1 would pre-integrate them too), and fewer Newton steps per time step.  Tried and
+dropped: -O3 -march=native (no gain; -ffast-math -20 % but not bitwise), a linear predictor
+(still 3 Newton), Eisenstat-Walker (3.6 Krylov/Newton but 4 Newton: no gain), Schur
+factorization 'upper' / 'lower' (no gain), and a Jacobian at quadrature degree 2 or 3 (5 Newton
 instead of 3).
 """
 
@@ -419,7 +431,7 @@ From the measured trends above (serial, shared machine; 2-rank strong scaling no
 
 | physics | dofs/rank at 10^8 on 256 / 1024 ranks | expected Krylov/Newton | memory (at the measured B/dof) | what breaks first |
 |---|---|---|---|---|
-| PNP (3 fields) | 390k / 98k | ~18-20 (13.8 -> 14.7 -> 15.8 at 44k / 120k / 763k, ~+1.5 per decade; BoomerAMG V-cycle counts grow ~log) | ~6.3 kB/dof with the mesh (5.1 model+solver + 1.2 mesh at 763k): 630 GB total, 2.5 GB / 0.6 GB per rank | assembly (58 % of the step at 763k, quadrature degree 4 with exponentials), then the AMG coarse levels' communication |
+| PNP (3 fields) | 390k / 98k | ~18-20 (13.8 -> 14.7 -> 15.8 at 44k / 120k / 763k, ~+1.5 per decade; BoomerAMG V-cycle counts grow ~log) | ~6.3 kB/dof with the mesh (5.1 model+solver + 1.2 mesh at 763k): 630 GB total, 2.5 GB / 0.6 GB per rank | assembly (58 % of the step at 763k in session 7, 47 % after session 8's changes), then the AMG coarse levels' communication |
 | Cahn-Hilliard (2 fields) | 390k / 98k | ~14-16 at dt <= 0.002 (7.5 -> 8.5 -> 11.0 at 7k / 29k / 400k); no convergence at dt = 0.02 from 400k on | ~3.8 kB/dof with the mesh (2.1 + 1.7 at 400k, dt 0.002): 380 GB total | the preconditioner's largest usable dt, which shrinks with h (0.2 at 7k, < 0.2 at 29k, < 0.02 at 400k): at 10^8 it would force steps well below 0.002 R^2/D; then assembly and the two AMG setups per Newton step |
 
 Untested assumptions: BoomerAMG weak scaling (HMIS + ext+i interpolation keeps operator complexity
