@@ -204,7 +204,8 @@ class PNPModel(BDFStepping):
     every value of u but not of some other Function it reads needs ``compress_pattern=False``.
     ``preintegrate`` (default True; P1 on affine simplices, carriers present): the Jacobian's
     stiffness blocks from cell averages of the concentrations (:meth:`_jacobian_form`; equal to
-    the derivative of F to round-off, about 2x cheaper to assemble with the pattern above).
+    the derivative of F to round-off; assembly per step 1.5-1.9x below compress_pattern alone,
+    tests/bench/README.md).
     """
 
     def __init__(self, domain, materials, species, *, mode="transient", interface=None,
