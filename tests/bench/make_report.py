@@ -62,6 +62,7 @@ def pnp_rows(rows):
 
 def ch_rows(rows):
     out = [{**r, "load": _load(r), "schur": r["schur"] + (" [A00]" if r.get("tag", "").startswith("a00") else "")
+            + (f" [after a {r['warmup_dt_R2_D']:g} step]" if r.get("warmup_dt_R2_D") else "")
             + (f" `{r['petsc_extra']}`" if r.get("petsc_extra") else "")} for r in rows]
     return sorted(out, key=lambda r: (r["schur"], r["dt_R2_D"], r["dofs"]))
 
@@ -261,7 +262,9 @@ split, P1 with lumped mass), fixed steps from the noisy quench.  'factored' =
 `fem.solver.FactoredSchurPC` (S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, two
 BoomerAMG V-cycles, alpha beta = dt), 'selfp' = the earlier default (AMG on the assembled
 fourth-order M + dt (G + kappa K) diag(M)^-1 K_M).  Before (issue 13): selfp, 399 944 dofs,
-33.4 s/step serial, 11.7 Krylov/Newton, growing from 2.5 (2D).  Rows at dt = 0.2 and 2 R^2/D are
+33.4 s/step serial, 11.7 Krylov/Newton, growing from 2.5 (2D), **at dt = 0.02 s = 8e-4 R^2/D**
+(R^2/D = 25 s; see the session-8 paragraph below).  Every row without '[after a ... step]' is the
+first step from the quench, which is what limits large steps (session 8).  Rows at dt = 0.2 and 2 R^2/D are
 h = 0.1 (7 282 dofs) diagnostics: the factored PC degrades at dt = 0.2 (28; 22.5 with an exact A00
 solve, 29.5 with exact inner solves of its two factors; 20 with ILU(0) on A00) and, like selfp,
 fails at dt = 2 (LU converges): the c-block A00 = M/dt + (mobility-derivative term M'(c) grad mu .
@@ -280,21 +283,46 @@ three decades of dt are reached at 7k dofs only; the Schur approximation and the
 degrade with h once N dominates (N ~ M'(c) grad mu, an advection of c).
 
 Largest size (session 7, `bench_spinodal.py particle --h 0.024 --schur ... --steps 2`, one case per
-process, load 4-6): **at 399 944 dofs and dt = 0.02 no preconditioner converges**: the default
-(factored [A00], block Jacobi/ILU(0) on A00), the earlier mass form with point Jacobi, and selfp
-each stop at 400 FGMRES iterations in the first Newton iteration (185-522 s wall).  The earlier
-33.4 s/step selfp figure at this size and dt (11.7 Krylov/Newton) is not reproduced by today's
-code and problem set-up (not investigated which change: the 5 nm floor of the interface
-length, the convex-concave split, the c-block solve).  At dt = 0.002 the default converges: 2
-Newton per step, 11.0 Krylov per Newton (7.5 / 8.5 at 7k / 29k: +29 % from 29k to 400k, at the
-goal's 30 % limit on a range that stops at 400k, not 1M), 28.6 s wall / 18.9 s CPU per step
-(assembly 12.2 s, solve 16.0 s, PC setup 0.4 s); selfp at the same dt: 14.0 Krylov per Newton,
-48.5 s wall / 47.2 s CPU per step (load 3.0), so the factored PC is 1.7x (wall) / 2.5x (CPU)
-faster per step than selfp at equal dt and size.  Against the 4x goal (<= 8.4 s at 400k, against
-33.4 s at dt 0.02): **not met**: 1.2x (wall) at a 10x smaller step, and the dt = 0.02 step does
-not converge at all.  An exact A00 solve at dt = 0.02 (`-pspin_fieldsplit_c_pc_type lu
--pspin_ksp_max_it 150`) had not finished its first step after 10 min and was stopped: whether the
-A00 solve or the Schur approximation fails at this size is not known.
+process, load 4-6): at 399 944 dofs and dt = 0.02 R^2/D no preconditioner converged (default
+factored [A00] with block Jacobi/ILU(0) on A00, the mass form with point Jacobi, selfp: 400 FGMRES
+iterations in the first Newton iteration); at dt = 0.002 the default took 11.0 Krylov/Newton,
+28.6 s wall / 18.9 s CPU per step, selfp 14.0 and 48.5 / 47.2 s (load 3.0).
+
+**Session 8: why the 33.4 s/step baseline was not reproduced, and what limits large steps.**
+(1) *Benchmark units, not a regression.*  The baseline's bench (d0ed4ba) stepped `dt = 0.02 /
+(R^2/D)` with R^2/D in seconds, i.e. 0.02 s = **8e-4 R^2/D**; since 06a80fc `--dts` is in R^2/D, so
+the session-7 '0.02' was a 25x larger step.  Same code, same mesh: d0ed4ba's own bench at 91 832
+dofs takes 8.5 Krylov/Newton at its 0.02 s and, edited to 0.02 R^2/D, fails its first step
+(DIVERGED_LINEAR_SOLVE, 400 Krylov), exactly as today's selfp.  Today's code at the baseline's dt
+(`--h 0.024 --dts 0.0008 --schur selfp --petsc "-pspin_fieldsplit_c_pc_type jacobi"`, the
+baseline's options) reproduces it: **11.5 Krylov/Newton** (baseline 11.7), 2 Newton, 56.7 s wall /
+37.5 s CPU per step at load 3.9 (baseline 33.4 / 33.0 s).  The default (factored [A00]) at that dt:
+10.0 Krylov/Newton, **20.4 s wall / 16.5 s CPU per step** (assembly 8.9 s): 1.6x (wall) / 2.0x
+(CPU) faster than the baseline's figures, 2.8x / 2.3x than selfp measured alongside; the 4x goal
+(<= 8.4 s) is not met (assembly alone is 8.9 s).  Krylov/Newton at 8e-4 R^2/D from the quench,
+29k / 92k / 210k / 400k: factored 8.0 / 9.0 / 9.5 / 10.0, selfp 6.5 / 8.0 / 10.0 / 11.5.
+(2) *The first step from the quench, not dt x size, stalls the preconditioners.*  At dt = 0.02
+R^2/D from the quench the factored default converges at 29k / 92k (9.5 / 11.0) and fails from
+210k on; selfp fails from 92k on.  The quench's mu^0 (`CahnHilliard.initialize_mu`, consistent-
+mass L2 projection of g'(c) - kappa lap c of the interpolated noise, whose modes reach |k| ~ 35 R^-1,
+far past the decaying ones' cut-off ~ 11) has mesh-scale gradients: at 210k |grad mu^0| max 310,
+99th percentile 56, and the c-block's advection N (M'(c) grad mu . grad q) reaches a cell number
+dt |M'(c) grad mu| / h = 2.3 at dt = 0.02 (0.02 after one 8e-4 step, when max |grad mu| = 1.8).
+Block Jacobi/ILU(0) on A00 = M/dt + N then fails: with an exact A00 solve (`fieldsplit_c_pc_type lu`)
+the same 210k quench step converges in 29.5 Krylov/Newton (but 760 s wall); a lumped-mass
+projection of mu^0 (the scheme's own mu for c^0; not adopted, probe only) brings max |grad mu^0|
+to 110 and the step to 47.5 Krylov/Newton.  **After one untimed 8e-4 R^2/D step** (`--warmup-dt
+0.0008`; the adaptive driver starts at dt_s = 0.01 s = 4e-4 R^2/D anyway) the default converges at
+every size and dt tried: dt = 0.02 R^2/D 10.5 (92k) / **13.0 (400k), 22.8 s wall / 17.4 s CPU per
+step**; dt = 0.2 R^2/D 11.0 (29k) / **16.0 (400k), 23.0 s wall / 19.7 s CPU**; dt = 2 R^2/D 11.0
+(7k, where every inexact A00 solve failed from the quench).  selfp after the same warm-up: 13.0
+(92k) / 20.5 (400k) at dt = 0.02, 76.6 s wall / 50.2 s CPU per step at 400k, so the factored PC is
+3.4x (wall) / 2.9x (CPU) faster than selfp at equal size, dt and state.  The earlier statements
+that the factored PC's usable dt shrinks with h (0.2 at 7k, < 0.2 at 29k, < 0.02 at 400k) and fails
+at dt = 2 R^2/D describe the quench step only.  Production runs are not affected by default
+(first step 4e-4 R^2/D; a refused step is cut and retried); a large first step from a rough
+initial state would need a better mu^0 (lumped projection, or a few small steps) or an A00 solve
+that handles advection-dominated N (exact: works, too costly; GMRES on A00: see below).
 """
 
 MEM_TEXT = """`docker/run python3 tests/bench/bench_memory.py --cases particle:0.06,ch:0.06,pnp:0.5/4,particle:0.03,ch:0.04,pnp:0.3/2.4 --steps 1`:
@@ -423,7 +451,9 @@ default, 2 steps), and the memory of both next to Poisson solves of the same siz
 PNP ASM/ILU(1) or LU at 763k on today's code (the 248 s/step figure is from issue 13, wall at load
 6-8, at 502 368 dofs on an older mesh); a ~500k PNP mesh (none of the bench's h pairs gives it
 now); a 1M-dof size of either physics (the Krylov growth goals are checked to 763k / 400k only);
-why the 400k CH case no longer converges at dt = 0.02 (the exact-A00 run was stopped unfinished); 2-rank runs of the physics; particle_discharge memory beyond 116k.
+why the 400k CH case no longer converges at dt = 0.02 (answered in session 8, Cahn-Hilliard section: the
+baseline was at 8e-4 R^2/D, and the quench's first step is what stalls; converged at 400k up to dt = 0.2
+after one 8e-4 step); 2-rank runs of the physics; particle_discharge memory beyond 116k.
 
 ## Towards 10^8 unknowns (on paper)
 
@@ -432,7 +462,7 @@ From the measured trends above (serial, shared machine; 2-rank strong scaling no
 | physics | dofs/rank at 10^8 on 256 / 1024 ranks | expected Krylov/Newton | memory (at the measured B/dof) | what breaks first |
 |---|---|---|---|---|
 | PNP (3 fields) | 390k / 98k | ~18-20 (13.8 -> 14.7 -> 15.8 at 44k / 120k / 763k, ~+1.5 per decade; BoomerAMG V-cycle counts grow ~log) | ~6.3 kB/dof with the mesh (5.1 model+solver + 1.2 mesh at 763k): 630 GB total, 2.5 GB / 0.6 GB per rank | assembly (58 % of the step at 763k in session 7, 47 % after session 8's changes), then the AMG coarse levels' communication |
-| Cahn-Hilliard (2 fields) | 390k / 98k | ~14-16 at dt <= 0.002 (7.5 -> 8.5 -> 11.0 at 7k / 29k / 400k); no convergence at dt = 0.02 from 400k on | ~3.8 kB/dof with the mesh (2.1 + 1.7 at 400k, dt 0.002): 380 GB total | the preconditioner's largest usable dt, which shrinks with h (0.2 at 7k, < 0.2 at 29k, < 0.02 at 400k): at 10^8 it would force steps well below 0.002 R^2/D; then assembly and the two AMG setups per Newton step |
+| Cahn-Hilliard (2 fields) | 390k / 98k | ~14-16 at dt <= 0.002 (7.5 -> 8.5 -> 11.0 at 7k / 29k / 400k); past the first step ~25-30 at dt = 0.2 R^2/D (11.0 -> 16.0 at 29k / 400k, +4.4 per decade, session 8) | ~3.8 kB/dof with the mesh (2.1 + 1.7 at 400k, dt 0.002): 380 GB total | the first step from a rough (noisy-quench) state, whose mesh-scale grad mu makes the A00 advection term dominate (fails at 0.02 R^2/D from 210k on; small first steps avoid it); then assembly (8.9 of 20.4 s/step at 400k) and the two AMG setups per Newton step |
 
 Untested assumptions: BoomerAMG weak scaling (HMIS + ext+i interpolation keeps operator complexity
 ~1.5-2 in 3D) and a partition quality like DOLFINx's default (ParMETIS/SCOTCH); the mesh itself
