@@ -148,7 +148,10 @@ class FactoredSchurPC:
     in 3D only an exact A00 solve (``-<prefix>fieldsplit_c_pc_type lu``) converged (ILU(0), ILU(2),
     GMRES+ILU(0) and GMRES+BoomerAMG to rtol 1e-3 did not), and at 29k dofs dt = 0.2 R^2/D fails
     with ILU(0) (60.5 Krylov/Newton with an exact A00 solve): both the A00 solve and this Schur
-    approximation degrade with h once N dominates.  Applying S^-1 costs two AMG
+    approximation degrade with h once N dominates.  These large-dt figures are first steps from a
+    noisy quench, whose projected mu^0 has mesh-scale gradients (N large); after one small step
+    the default (ILU(0) on A00) converges at dt = 2 R^2/D at 7.3k dofs (11 Krylov/Newton) and at
+    dt = 0.2 R^2/D at 400k (16) (tests/bench/README.md, session 8).  Applying S^-1 costs two AMG
     V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + hypre BoomerAMG by
     default, each overridable) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
     of the AMG on the assembled fourth-order product of ``selfp``.
