@@ -128,14 +128,14 @@ class _PNPSNESSolver(SNESSolver):
         if self.before_jacobian is not None:
             self.before_jacobian()
         super()._assemble_matrix(J)
+        if not self._skips_zeros:  # the first assembly has inserted every entry of the pattern
+            J.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
+            self._skips_zeros = True
 
     def _assemble_residual(self, F, x):
         if self.before_jacobian is not None and not self._bcs_hold():
             self.before_jacobian()  # the lifting assembles the Jacobian form at u
         super()._assemble_residual(F, x)
-        if not self._skips_zeros:  # the first assembly has inserted every entry of the pattern
-            J.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
-            self._skips_zeros = True
 
     def compress_pattern(self, functions, seed=20261202):
         """Replace the Jacobian matrix by one without the entries that are zero whatever the
