@@ -322,7 +322,10 @@ that the factored PC's usable dt shrinks with h (0.2 at 7k, < 0.2 at 29k, < 0.02
 at dt = 2 R^2/D describe the quench step only.  Production runs are not affected by default
 (first step 4e-4 R^2/D; a refused step is cut and retried); a large first step from a rough
 initial state would need a better mu^0 (lumped projection, or a few small steps) or an A00 solve
-that handles advection-dominated N (exact: works, too costly; GMRES on A00: see below).
+that handles advection-dominated N (exact: works, too costly; GMRES(50)/ILU(0) to rtol 1e-4 on A00
+at 210k: no convergence in 200 outer iterations, 205 s; not tried: AIR-type AMG for the advective A00).
+Reproduce: `--h 0.03,0.04,0.06 --dts 0.0008,0.02 --schur factored,selfp --steps 2` (quench),
+`--h 0.024 --dts 0.02,0.2 --warmup-dt 0.0008 --steps 2` (400k after one small step).
 """
 
 MEM_TEXT = """`docker/run python3 tests/bench/bench_memory.py --cases particle:0.06,ch:0.06,pnp:0.5/4,particle:0.03,ch:0.04,pnp:0.3/2.4 --steps 1`:
