@@ -167,8 +167,8 @@ much less.  Re-run on a quiet machine:
 docker/run python3 tests/bench/bench_pnp.py --h-interface 1.0,0.5,0.3,0.12 --h-bulk 8,4,2.4,1.0 \\
     --solver fieldsplit --steps 3 --no-pb --tag quiet
 docker/run python3 tests/bench/bench_pnp.py --h-interface 0.5 --h-bulk 4 --solver gmres_asm --steps 3 --no-pb
-docker/run python3 tests/bench/bench_spinodal.py particle --h 0.12,0.08,0.06,0.04,0.024 --schur factored,selfp --steps 3
-docker/run python3 tests/bench/bench_spinodal.py particle --h 0.06 --dts 0.002,0.02,0.2,2.0 --schur factored --steps 2
+docker/run python3 tests/bench/bench_spinodal.py particle --h 0.12,0.08,0.06,0.04,0.024 --dts 0.0008 --schur factored,selfp --steps 3
+docker/run python3 tests/bench/bench_spinodal.py particle --h 0.06,0.024 --dts 0.02,0.2,2.0 --warmup-dt 0.0008 --schur factored --steps 2
 docker/run python3 tests/bench/bench_memory.py --cases particle:0.06,ch:0.06,pnp:0.5/4,particle:0.03,ch:0.04,pnp:0.3/2.4 --steps 1
 docker/run python3 tests/bench/bench_memory.py --cases pnp:0.12/1.0,ch:0.024 --steps 1 --ch-dt 0.002
 docker/run python3 tests/bench/bench_auto_threshold.py --dim 3 --n 8,11,14
