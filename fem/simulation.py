@@ -331,7 +331,7 @@ class Simulation:
         with _Signals() as signals:
             while t < c.t_end - eps:
                 if res.steps >= c.max_steps:
-                    res.status, res.reason = "failed", f"max_steps={c.max_steps} reached at t={t}"
+                    res.status, res.reason = "failed", f"max_steps={c.max_steps} reached at t = {t * self.time_scale:.6g} s"
                     break
                 dt_try = min(startup[0] if startup else dt, c.t_end - t)
                 if self.max_dt is not None:

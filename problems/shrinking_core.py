@@ -327,7 +327,8 @@ def solve(p: ShrinkingCoreParameters, out: RunOutput) -> None:
     control = StepControl(t_end=p.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-8 * p.dt_s / s.time,
                           dt_max=p.dt_max_s / s.time, grow=1.25, easy_newton=10)
     sim = Simulation(model, control, comm=comm, time_scale=s.time, output=out, recorders=[record],
-                     fields=[fields, *views], stops=stops)
+                     fields=[fields, *views], stops=stops,
+                     max_dt=model.max_dt if mesh.topology.dim == 3 else None)  # 3D: no step the move check rejects
     res = sim.run()
     isotropic_sphere = p.geometry in ("sphere_1d", "axisymmetric_2d", "sphere_3d") and p.D_shell_anisotropy == 1
     stefan_outputs.plot_interface_and_voltage(out, "core_radius_m" if spherical else "interface_position_m", *(
