@@ -728,3 +728,35 @@ def test_user_mesh_file_cli_exit_2(tmp_path):
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and str(msh) in lines[0] and "'surface'" in lines[0], r.stderr
+
+
+def test_interface_preconditioner_flux_sensitivity(tmp_path, monkeypatch):
+    """The 3D interface preconditioner's flux-sensitivity term (fem.models.stefan.SENSITIVITY_DEFAULT)
+    cuts the interface iterations of a 3D ball at large steps without changing the result: the same
+    run with the mass-matrix preconditioner alone (scale 0) takes more iterations per attempted step,
+    and at the times both runs reach (the same steps until the step sizes part) the core volumes agree
+    to the interface tolerance.  Measured: 5.7 against 8.7 iterations per attempted step, 27 and 28
+    steps (both stop at the mesh-quality limit, remeshing off), the core volume fractions at the 24
+    common times within 1.4e-9."""
+    import fem.models.stefan as stefan
+    from solidion import run as run_problem
+    kw = dict(quiet=True, geometry="sphere_3d", mesh_size=0.3, shell_cells=1, initial_core_fraction=0.7,
+              c_rate=2.0, t_end_s=600.0, dt_max_s=120.0, fields_every=0, remesh_quality=0.0)
+    scales = (stefan.SENSITIVITY_DEFAULT, 0.0)
+    summary, data = {}, {}
+    for scale in scales:
+        monkeypatch.setattr(stefan, "SENSITIVITY_DEFAULT", scale)
+        run_problem("shrinking_core", out=tmp_path / f"s{scale}", **kw)
+        summary[scale] = json.loads((tmp_path / f"s{scale}" / "summary.json").read_text())
+        data[scale] = np.genfromtxt(tmp_path / f"s{scale}" / "timeseries.csv", delimiter=",", names=True)
+    per_attempt = {s: o["stefan_iterations"] / (o["steps"] + o["rejected_steps"]) for s, o in summary.items()}
+    new, old = scales
+    assert summary[new]["status"] == summary[old]["status"] == "ok"
+    assert per_attempt[new] < 0.85 * per_attempt[old], per_attempt  # measured 5.7 / 8.7 = 0.66
+    ta, tb = data[new]["t_s"], data[old]["t_s"]
+    n = int(np.argmax(~np.isclose(ta[:len(tb)], tb[:len(ta)], rtol=1e-12)))  # first step that differs
+    assert n >= 10, n  # measured 24 common times
+    vf_a, vf_b = data[new]["core_volume_fraction"][:n], data[old]["core_volume_fraction"][:n]
+    assert np.max(np.abs(vf_a - vf_b)) < 1e-6, np.max(np.abs(vf_a - vf_b))  # measured 1.4e-9 (tol 1e-5 R)
+    for s in scales:
+        assert summary[s]["max_mass_balance_rel_error"] < 5e-8  # measured 1.2e-8, 1.3e-8
