@@ -154,9 +154,9 @@ class ShrinkingCoreParameters(Parameters):
     interface_mean_tolerance: float = param(1e-9, "Stefan iteration tolerance of the mean (conservation) mode: "
                                             "interface displacement / R, i.e. the moles per step relative to a "
                                             "shell of thickness R", "-", gt=0)
-    solver: str = param("lu", "linear solvers: lu (MUMPS for the phases; the mesh motion by MUMPS in 1D/2D, by "
-                        "CG+BoomerAMG in 3D) or amg (GMRES+BoomerAMG for the phases, CG+BoomerAMG for the mesh "
-                        "motion; for large 3D runs)", choices=("lu", "amg"))
+    solver: str = param("lu", "linear solvers: lu (MUMPS for the phases; the mesh motion by MUMPS in 1D/2D, in 3D "
+                        "by MUMPS up to 30k mesh vertices, else CG+BoomerAMG) or amg (GMRES+BoomerAMG for the "
+                        "phases, CG+BoomerAMG for the mesh motion; for large 3D runs)", choices=("lu", "amg"))
     fields_every: int = param(25, "write fields every N steps (0: only first and last)", ge=0)
 
     def check(self):
@@ -226,12 +226,15 @@ class ShrinkingCoreParameters(Parameters):
         return self.interface_tolerance or (1e-5 if tdim == 3 else 1e-7)
 
     def ale_solver(self) -> str:
-        """Mesh-motion solver: CG+BoomerAMG (rtol 1e-12) in 3D or with solver=amg, else MUMPS, both on
-        the scalar operator of one displacement component (:mod:`fem.ale`).  On the default 3D mesh
-        (33k cells) a step of 6 extensions costs 0.27 s CPU with MUMPS and 0.33 s with CG+AMG, but
-        MUMPS grows faster with the mesh (tests/bench/bench_stefan_ale_solver.py), so 3D uses AMG
-        with either setting."""
-        return "cg_amg" if self.solver == "amg" or self.geometry in THREE_D + ("slab_3d",) else "lu"
+        """Mesh-motion solver, on the scalar operator of one displacement component (:mod:`fem.ale`):
+        CG+BoomerAMG (rtol 1e-12) with solver=amg; in 3D otherwise ``auto``: MUMPS up to
+        ``fem.ale.AUTO_LU_MAX_VERTICES`` vertices (the default 3D mesh, 33k cells / 6.2k vertices:
+        a step of 6 extensions 0.27 s CPU against 0.33 s with CG+AMG; the default run's mesh-motion
+        share 26% -> 15%), CG+AMG above, where MUMPS grows faster
+        (tests/bench/bench_stefan_ale_solver.py); MUMPS in 1D and 2D."""
+        if self.solver == "amg":
+            return "cg_amg"
+        return "auto" if self.geometry in THREE_D + ("slab_3d",) else "lu"
 
     def shell_tensor(self, dim: int) -> np.ndarray:
         """D_beta / D_shell: diag(1, a) (axisymmetric: r, z), I + (a - 1) n n^T (3D; diag(1, 1, a) for n = z)."""

@@ -125,7 +125,7 @@ class TwoPhaseStefan:
     dirichlet : (phase, facet name, value) with value a float or Constant.
     inflow : (phase, facet name, j_in) with j_in a UFL expression (may depend on c of that phase;
              pass a callable c -> UFL for that).
-    solver : "lu" (MUMPS) or "amg" (GMRES + BoomerAMG) for the phases; ale_solver : "lu" or "cg_amg".
+    solver : "lu" (MUMPS) or "amg" (GMRES + BoomerAMG) for the phases; ale_solver : "lu", "cg_amg" or "auto" (by mesh size, fem.ale).
     tol : interface iteration tolerance (nodal displacement error); mean_tol : that of the mean
           (conservation) mode (default 1e-2 tol).
     max_move : largest interface displacement per step in units of the smallest cell.
