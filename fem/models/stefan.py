@@ -352,12 +352,12 @@ class TwoPhaseStefan:
         self.ale_wall += time.perf_counter() - t0
 
     def set_flux_sensitivity(self, d):
-        """Make the interface operator P = M_Gamma + diag(d) (d >= 0 per interface dof; None: M_Gamma)."""
+        """Make the interface operator P = M_Gamma + diag(d) (d >= 0 per interface dof); begin_step
+        reassembles M_Gamma alone."""
         diag = self.mass_diag.copy()
-        if d is not None:  # the owned entries (a plain MPI vector: no local form with ghosts)
-            vals = diag.getArray(readonly=True).copy()
-            vals[self.idofs[self.owned]] += d[self.owned]
-            diag.setArray(vals)
+        vals = diag.getArray(readonly=True).copy()  # the owned entries (a plain MPI vector, no ghosts)
+        vals[self.idofs[self.owned]] += d[self.owned]
+        diag.setArray(vals)
         self.M.setDiagonal(diag)
         diag.destroy()
         self.mass_ksp.setOperators(self.M)
