@@ -351,7 +351,12 @@ class SNESSolver:
         """F += residual, lifted by the Dirichlet conditions (u already holds x)."""
         fem_petsc.assemble_vector(F, self.L)
         if not self._bcs_hold():
+            self._before_lifting()
             fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
+
+    def _before_lifting(self):
+        """Hook run before the lifting assembles the Jacobian form at u (subclasses refresh the
+        coefficients their Jacobian form reads)."""
 
     def _bcs_hold(self) -> bool:
         """True when u (= x, ghosts included) already takes every Dirichlet value exactly on this

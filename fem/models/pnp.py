@@ -132,10 +132,9 @@ class _PNPSNESSolver(SNESSolver):
             J.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
             self._skips_zeros = True
 
-    def _assemble_residual(self, F, x):
-        if self.before_jacobian is not None and not self._bcs_hold():
+    def _before_lifting(self):
+        if self.before_jacobian is not None:
             self.before_jacobian()  # the lifting assembles the Jacobian form at u
-        super()._assemble_residual(F, x)
 
     def compress_pattern(self, functions, seed=20261202):
         """Replace the Jacobian matrix by one without the entries that are zero whatever the

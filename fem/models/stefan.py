@@ -217,7 +217,7 @@ class TwoPhaseStefan:
 
         zero = dolfinx.fem.Constant(mesh, 0.0)
         self.c, self.c_old, self.solvers, self.R_forms, self.moles, self.volume = {}, {}, {}, {}, {}, {}
-        self._D = {}  # the phases' diffusivities (UFL), for the flux-sensitivity term of the preconditioner
+        diffusivity = {}  # the phases' diffusivities (UFL), for the flux-sensitivity term of the preconditioner
         self.G_forms = {}  # interface residuals: the residual form tested with the P1 hats
         self.bcs, self.inflow_forms = {}, {}
         self.dirichlet_dofs = []  # (phase, owned non-interface dofs) of each Dirichlet boundary
@@ -261,7 +261,7 @@ class TwoPhaseStefan:
             # a scalar, or a constant (gdim, gdim) tensor (anisotropic phase: J = -D grad c)
             Dp = Dp(c) if callable(Dp) else dolfinx.fem.Constant(
                 mesh, float(Dp) if np.ndim(Dp) == 0 else np.asarray(Dp, dtype=float))
-            self._D[p] = Dp
+            diffusivity[p] = Dp
             F = ale_diffusion_residual(c, c_old, v, Dp, dxp, self.dt, disp, weight=weight, inflow=flows)
             # A zero term over the whole mesh puts the (Dirichlet) dofs outside the phase into the
             # sparsity pattern, so their unit diagonal can be inserted.
@@ -293,7 +293,7 @@ class TwoPhaseStefan:
         hcell = ufl.CellDiameter(mesh)
         sens = 0
         for p, w in (("alpha", chi), ("beta", 1.0 - chi)):
-            Dp = self._D[p]
+            Dp = diffusivity[p]
             flux_n = ufl.dot(n, Dp * ufl.grad(self.c[p]) if ufl.rank(Dp) == 0 else ufl.dot(Dp, ufl.grad(self.c[p])))
             trace = w("+") * flux_n("+") / hcell("+") + w("-") * flux_n("-") / hcell("-")
             sens = sens + abs(trace)
