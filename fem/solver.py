@@ -260,6 +260,8 @@ class SNESSolver:
         become its splits (:func:`field_index_sets`), addressed as ``-<prefix>fieldsplit_<name>_...``.
     """
 
+    before_jacobian = None  # callable run before each Jacobian assembly (u holds the state)
+
     def __init__(self, F, u: dolfinx.fem.Function, bcs=(), J=None, *, prefix="solidion_",
                  options=None, form_compiler_options=None, jit_options=None, fields=None):
         self.u = u
@@ -342,6 +344,8 @@ class SNESSolver:
         self._jacobian_built = True
         tic = time.perf_counter()
         J.zeroEntries()
+        if self.before_jacobian is not None:
+            self.before_jacobian()
         self._assemble_matrix(J)
         J.assemble()
         self.time_assembly += time.perf_counter() - tic
@@ -355,8 +359,57 @@ class SNESSolver:
             fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
 
     def _before_lifting(self):
-        """Hook run before the lifting assembles the Jacobian form at u (subclasses refresh the
-        coefficients their Jacobian form reads)."""
+        """Run before the lifting assembles the Jacobian form at u: refresh what it reads."""
+        if self.before_jacobian is not None:
+            self.before_jacobian()
+
+    def compress_pattern(self, functions, seed=20261202, low=-0.5, high=0.5):
+        """Replace the Jacobian matrix by one without the entries that are zero whatever the
+        state: the pattern of one Jacobian assembled (with the Dirichlet conditions) at a random
+        state (uniform in [low, high]) of ``functions`` (the unknown and every Function the forms
+        read; restored after), its exact zeros dropped, the diagonal kept.  An entry that is zero
+        at a random state is zero at every state (with probability one: entries are smooth
+        functions of the state), so later assemblies drop what falls outside the pattern (cell
+        contributions that cancel, to round-off) and skip exact zeros.  Matrix-vector products,
+        fieldsplit sub-matrices and their AMG setups then work on the structural nonzeros only.  Returns the global nonzero counts
+        (mixed pattern, kept).  Call before anything else holds ``self.A``."""
+        A = self.A
+        saved = [f.x.array.copy() for f in functions]
+        rng = np.random.default_rng(seed + A.comm.rank)
+        for f in functions:
+            f.x.array[:] = rng.uniform(low, high, f.x.array.size)
+            f.x.scatter_forward()
+        try:
+            if self.before_jacobian is not None:
+                self.before_jacobian()
+            A.zeroEntries()
+            fem_petsc.assemble_matrix(A, self.a, bcs=self.bcs)
+            A.assemble()
+        finally:
+            for f, a in zip(functions, saved):
+                f.x.array[:] = a
+                f.x.scatter_forward()
+        indptr, cols, vals = A.getValuesCSR()
+        r0, r1 = A.getOwnershipRange()
+        rows = np.repeat(np.arange(r0, r1, dtype=cols.dtype), np.diff(indptr))
+        keep = (vals != 0) | (cols == rows)
+        counts = np.bincount(rows[keep] - r0, minlength=r1 - r0)
+        new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
+        B = PETSc.Mat().createAIJ(A.getSizes(), csr=(new_indptr, cols[keep].astype(PETSc.IntType),
+                                                     np.zeros(int(keep.sum()))), comm=A.comm)
+        B.setLGMap(*A.getLGMap())
+        # cell contributions outside the pattern are dropped, not an error: a kept-out entry can be
+        # a sum of nonzero cell contributions that cancel (P1 stiffness couplings on structured
+        # tetrahedral meshes), and an error inside DOLFINx's (release-build) MatSetValuesLocal is
+        # not checked: it would silently skip the rest of that cell's element matrix
+        B.setOption(PETSc.Mat.Option.NEW_NONZERO_LOCATIONS, False)
+        B.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
+        comm = self.u.function_space.mesh.comm
+        nnz = (comm.allreduce(len(vals)), comm.allreduce(int(keep.sum())))
+        self.snes.setJacobian(self._J, B)
+        A.destroy()
+        self.A = B
+        return nnz
 
     def _bcs_hold(self) -> bool:
         """True when u (= x, ghosts included) already takes every Dirichlet value exactly on this

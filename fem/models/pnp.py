@@ -119,64 +119,20 @@ class _PNPSNESSolver(SNESSolver):
     (particle_in_electrolyte: 46 % of the assembled entries).  After the first assembly has
     inserted the whole pattern, PETSc's MAT_IGNORE_ZERO_ENTRIES skips them instead of searching
     their slots: the matrix is bitwise the same (its pattern too), the assembly cheaper (12k dofs:
-    0.244 -> 0.197 s per Jacobian, measured)."""
+    0.244 -> 0.197 s per Jacobian, measured).  :meth:`SNESSolver.compress_pattern` drops them
+    from the pattern as well."""
 
     _skips_zeros = False
-    before_jacobian = None  # callable run before each Jacobian assembly (u holds the state)
 
     def _assemble_matrix(self, J):
-        if self.before_jacobian is not None:
-            self.before_jacobian()
         super()._assemble_matrix(J)
         if not self._skips_zeros:  # the first assembly has inserted every entry of the pattern
             J.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
             self._skips_zeros = True
 
-    def _before_lifting(self):
-        if self.before_jacobian is not None:
-            self.before_jacobian()  # the lifting assembles the Jacobian form at u
-
-    def compress_pattern(self, functions, seed=20261202):
-        """Replace the Jacobian matrix by one without the entries that are zero whatever the
-        state: the pattern of one Jacobian assembled (with the Dirichlet conditions) at a random
-        state of ``functions`` (the unknown and every Function the forms read; restored after),
-        its exact zeros dropped, the diagonal kept.  Later assemblies skip zeros (an entry outside
-        the pattern that is not zero stops the solve with a PETSc error: never silently lost).
-        The matrix-vector products, the Slotboom product A T, the fieldsplit's sub-matrices and
-        their AMG setups then work on the structural nonzeros only."""
-        A = self.A
-        saved = [f.x.array.copy() for f in functions]
-        rng = np.random.default_rng(seed + A.comm.rank)
-        for f in functions:
-            f.x.array[:] = rng.uniform(-0.5, 0.5, f.x.array.size)
-            f.x.scatter_forward()
-        try:
-            if self.before_jacobian is not None:
-                self.before_jacobian()
-            A.zeroEntries()
-            dolfinx.fem.petsc.assemble_matrix(A, self.a, bcs=self.bcs)
-            A.assemble()
-        finally:
-            for f, a in zip(functions, saved):
-                f.x.array[:] = a
-        indptr, cols, vals = A.getValuesCSR()
-        r0, r1 = A.getOwnershipRange()
-        rows = np.repeat(np.arange(r0, r1, dtype=cols.dtype), np.diff(indptr))
-        keep = (vals != 0) | (cols == rows)
-        counts = np.bincount(rows[keep] - r0, minlength=r1 - r0)
-        new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        B = PETSc.Mat().createAIJ(A.getSizes(), csr=(new_indptr, cols[keep].astype(PETSc.IntType),
-                                                     np.zeros(int(keep.sum()))), comm=A.comm)
-        B.setLGMap(*A.getLGMap())
-        B.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
-        B.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
+    def compress_pattern(self, functions, **kw):
         self._skips_zeros = True
-        comm = self.u.function_space.mesh.comm
-        nnz = (comm.allreduce(len(vals)), comm.allreduce(int(keep.sum())))
-        self.snes.setJacobian(self._J, B)
-        A.destroy()
-        self.A = B
-        return nnz
+        return super().compress_pattern(functions, **kw)
 
 
 class PNPModel(BDFStepping):
@@ -197,7 +153,7 @@ class PNPModel(BDFStepping):
     ``checkpoint_state() / restore_state(state)`` for :class:`fem.simulation.Simulation`.
 
     ``compress_pattern`` (default True): the Jacobian keeps only its structural nonzeros
-    (:meth:`_PNPSNESSolver.compress_pattern`, probed at a random state of u and its history;
+    (:meth:`fem.solver.SNESSolver.compress_pattern`, probed at a random state of u and its history;
     particle_in_electrolyte: 54 % of the mixed element's pattern, measured), which cuts the
     linear solver's work and memory.  An ``extra_residual`` whose Jacobian entries vanish at
     every value of u but not of some other Function it reads needs ``compress_pattern=False``.

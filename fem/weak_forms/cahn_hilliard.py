@@ -72,7 +72,7 @@ def flux(mu, M):
 
 def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, dx,
                            mu_old=None, theta=1.0, inflow=(), source_c=None, source_mu=None,
-                           mu_extra=None, dx_lumped=None, ddt=None):
+                           mu_extra=None, dx_lumped=None, ddt=None, stiffness=True):
     """Residual F_c + F_mu of one backward-Euler step (see the module docstring).
 
     mu_bulk : g' evaluated as the scheme prescribes (:func:`chemical_potential`)
@@ -84,11 +84,15 @@ def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, 
         logarithmic free energy (Barrett & Blowey); default ``dx``.
     ddt : UFL time derivative of c replacing the backward-Euler (c - c_old)/dt, e.g. the
         variable-step BDF2 (a0 c + a1 c^n + a2 c^{n-1})/dt of :class:`fem.time_schemes.BDF`
+    stiffness : False leaves out the two gradient terms M grad mu . grad q and
+        -kappa grad c . grad v (a caller that builds their Jacobian itself, e.g. pre-integrated)
     """
     dxl = dx if dx_lumped is None else dx_lumped
     mu_flux = mu if (mu_old is None or theta == 1.0) else theta * mu + (1 - theta) * mu_old
     dcdt = (c - c_old) / dt if ddt is None else ddt
-    F = dcdt * q * dxl - ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
+    F = dcdt * q * dxl
+    if stiffness:
+        F -= ufl.inner(flux(mu_flux, mobility), ufl.grad(q)) * dx
     for j_in, ds in inflow:
         F -= j_in * q * ds
     if source_c is not None:
@@ -98,7 +102,9 @@ def cahn_hilliard_residual(c, mu, q, v, *, c_old, dt, mobility, kappa, mu_bulk, 
         rhs_mu = rhs_mu + mu_extra
     if source_mu is not None:
         rhs_mu = rhs_mu + source_mu
-    F += (mu - rhs_mu) * v * dxl - kappa * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
+    F += (mu - rhs_mu) * v * dxl
+    if stiffness:
+        F -= kappa * ufl.inner(ufl.grad(c), ufl.grad(v)) * dx
     return F
 
 

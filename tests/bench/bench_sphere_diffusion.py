@@ -7,7 +7,9 @@ Each case runs ``solidion run sphere_diffusion`` (fixed dt, 10 steps, CG +
 BoomerAMG, P2) in a subprocess (``mpirun -n N`` for N > 1) and reads its
 summary.json.  Prints a table and writes results/bench/sphere_diffusion.json:
 dofs, wall time per step, assembly and linear-solve time per step, Newton and
-Krylov iterations per step, peak memory.  Not a test: rerun and compare.
+Krylov iterations per step, peak memory (all ranks) and bytes per dof, setup time (mesh, forms:
+wall minus time loop), load average; also appended as JSON lines to results/bench/diffusion_scaling.jsonl
+(tests/bench/make_report.py).  Not a test: rerun and compare.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_case(h: float, ranks: int, steps: int, outroot: Path) -> dict:
+def run_case(h: float, ranks: int, steps: int, outroot: Path, tag: str = "") -> dict:
     out = outroot / f"h{h}-n{ranks}"
     cmd = [sys.executable, "-m", "solidion", "run", "sphere_diffusion", "--quiet", "--out", str(out),
            "--set", f"mesh_size={h}", "--set", "dt_s=5.0", "--set", "dt_max_s=5.0",
@@ -41,7 +43,10 @@ def run_case(h: float, ranks: int, steps: int, outroot: Path) -> dict:
             "assembly_per_step_s": t["assembly_s"] / n, "solve_per_step_s": t["linear_solve_s"] / n,
             "newton_per_step": s["newton_iterations"] / n,
             "krylov_per_newton": s["krylov_iterations"] / max(s["newton_iterations"], 1),
-            "total_wall_s": s["wall_time_s"], "peak_memory_MB": s["peak_memory_MB"]["total"]}
+            "total_wall_s": s["wall_time_s"], "setup_s": s["wall_time_s"] - s["time_loop_s"],
+            "peak_memory_MB": s["peak_memory_MB"]["total"],
+            "bytes_per_dof": s["peak_memory_MB"]["total"] * 2**20 / s["mesh"]["dofs"],
+            "loadavg": [round(x, 2) for x in os.getloadavg()], "tag": tag}
 
 
 def main():
@@ -50,9 +55,10 @@ def main():
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--out", default="results/bench")
+    ap.add_argument("--tag", default="", help="label of the rows in the JSON lines")
     a = ap.parse_args()
     outroot = REPO / a.out
-    rows = [run_case(float(h), int(n), a.steps, outroot)
+    rows = [run_case(float(h), int(n), a.steps, outroot, a.tag)
             for h in a.sizes.split(",") for n in a.ranks.split(",")]
     hdr = (f"{'h':>6} {'ranks':>5} {'dofs':>9} {'s/step':>8} {'asm/step':>9} {'ksp/step':>9} "
            f"{'newton':>6} {'krylov/newton':>13} {'mem MB':>8}")
@@ -71,6 +77,9 @@ def main():
         print(f"speed-up on 2 ranks (largest mesh): {big[1]['wall_per_step_s'] / big[2]['wall_per_step_s']:.2f}x")
     outroot.mkdir(parents=True, exist_ok=True)
     (outroot / "sphere_diffusion.json").write_text(json.dumps(rows, indent=2))
+    with open(outroot / "diffusion_scaling.jsonl", "a") as f:  # tests/bench/make_report.py reads these
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
 
 
 if __name__ == "__main__":
