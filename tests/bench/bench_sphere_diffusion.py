@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_case(h: float, ranks: int, steps: int, outroot: Path, tag: str = "") -> dict:
     out = outroot / f"h{h}-n{ranks}"
-    cmd = [sys.executable, "-m", "solidion", "run", "sphere_diffusion", "--quiet", "--out", str(out),
+    cmd = [sys.executable, "-m", "solidion", "run", "sphere_diffusion", "--quiet", "--overwrite", "--out", str(out),
            "--set", f"mesh_size={h}", "--set", "dt_s=5.0", "--set", "dt_max_s=5.0",
            "--set", f"t_end_s={5.0 * steps}", "--set", "fields_every=0",
            # a uniform mesh and equal steps (the default grades the mesh to the surface and starts with

@@ -129,6 +129,42 @@ def fit_rows(rows):
     return out
 
 
+SCALE_COLS = [("physics", "physics", ""), ("dofs", "dofs", "d"), ("ranks", "ranks", "d"), ("setup_s", "setup [s]", ".1f"),
+              ("assembly_per_step_s", "assembly [s/step]", ".2f"), ("pc_setup_per_step_s", "PC setup [s/step]", ".2f"),
+              ("solve_per_step_s", "solve [s/step]", ".2f"), ("wall_per_step_s", "wall [s/step]", ".2f"),
+              ("speedup", "wall speed-up 1 -> 2", ""), ("newton_per_step", "Newton/step", ".1f"),
+              ("krylov_per_newton", "Krylov/Newton", ".1f"), ("model_b", "model+solver [B/dof]", ""),
+              ("peak_total", "peak RSS, all ranks [MB]", ".0f"), ("load", "load avg (1/5/15 min)", "")]
+
+
+def scaling_rows(pnp_raw, ch_raw, diff_raw, tag="s9"):
+    """Rows tagged ``tag*`` of the three physics, one table (goal 5: 1 vs 2 ranks at ~1M unknowns)."""
+    out = []
+    for r in diff_raw:
+        if r.get("tag", "").startswith(tag):
+            out.append({"physics": "diffusion (sphere_diffusion, P2, CG + BoomerAMG)", "dofs": r["dofs"],
+                        "ranks": r["ranks"], "setup_s": r["setup_s"],
+                        "assembly_per_step_s": r["assembly_per_step_s"], "pc_setup_per_step_s": "",
+                        "solve_per_step_s": r["solve_per_step_s"], "wall_per_step_s": r["wall_per_step_s"],
+                        "newton_per_step": r["newton_per_step"], "krylov_per_newton": r["krylov_per_newton"],
+                        "model_b": "", "peak_total": r["peak_memory_MB"], "load": _load(r)})
+    for r in ch_raw:
+        if r.get("tag", "").startswith(tag):
+            out.append({**r, "physics": f"Cahn-Hilliard (particle_spinodal, dt {r['dt_R2_D']:g} R^2/D)",
+                        "model_b": f"{r['bytes_per_dof']:.0f}", "peak_total": r.get("peak_rss_total_mb", ""),
+                        "load": _load(r)})
+    for r in pnp_raw:
+        if r.get("tag", "").startswith(tag):
+            out.append({**r, "physics": "PNP (particle_in_electrolyte)", "dofs": r["pnp_dofs"], "setup_s": r["pnp_setup_s"],
+                        "model_b": f"{r['bytes_per_dof']:.0f}", "peak_total": r.get("peak_rss_total_mb", ""),
+                        "load": _load(r)})
+    for r in out:
+        serial = [q for q in out if q["physics"] == r["physics"] and q["dofs"] == r["dofs"] and q["ranks"] == 1]
+        r["speedup"] = (f"{serial[0]['wall_per_step_s'] / r['wall_per_step_s']:.2f}x"
+                        if r["ranks"] == 2 and serial else "")
+    return sorted(out, key=lambda r: (r["physics"], r["dofs"], r["ranks"]))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(HERE / "data"))
@@ -149,7 +185,10 @@ def main(argv=None):
             bc.table(mem_rows(mem), MEM_COLS), "", FIT_TEXT, bc.table(fit_rows(mem), FIT_COLS), "",
             "## LU or iterative: the `auto` threshold", THR_TEXT, bc.table(thr, THR_COLS), "",
             "## Particle discharge: BoomerAMG options for the anisotropic grains (goal 3)", AMG_TEXT,
-            bc.table(amg, AMG_COLS), "", AMG_AFTER, STEFAN_TEXT, STRONG_TEXT, EXTRAPOLATION]
+            bc.table(amg, AMG_COLS), "", AMG_AFTER, STEFAN_TEXT, STRONG_TEXT, SCALE_TEXT,
+            bc.table(scaling_rows(read(data / "pnp_solvers.jsonl"), read(data / "ch_solvers.jsonl"),
+                                  read(data / "diffusion_scaling.jsonl")), SCALE_COLS), "", SCALE_AFTER,
+            EXTRAPOLATION]
     Path(a.out).write_text("\n".join(text) + "\n")
     print(f"wrote {a.out}: {len(pnp)} PNP rows, {len(ch)} CH rows, {len(mem)} memory rows, "
           f"{len(thr)} threshold rows, {len(amg)} AMG rows")
@@ -426,6 +465,25 @@ scaled linearly to 502k, ~52 s serial and ~27 s on 2 ranks, 4.8x / 9.3x below th
 
 """
 
+SCALE_TEXT = """### The physics at ~1M unknowns on 1 and 2 ranks (session 9)
+
+Rows tagged `s9*` in the JSON lines, measured one after another on an otherwise idle machine (load
+in each row):
+
+```bash
+docker/run python3 tests/bench/bench_sphere_diffusion.py --sizes 0.028 --ranks 1,2 --steps 10 --tag s9quiet
+docker/run [mpirun -n 2] python3 tests/bench/bench_spinodal.py particle --h 0.024 --dts 0.02 --warmup-dt 0.0008 --steps 2 --tag s9
+docker/run [mpirun -n 2] python3 tests/bench/bench_spinodal.py particle --h 0.0175 --dts 0.02 --warmup-dt 0.0008 --steps 2 --tag s9
+docker/run [mpirun -n 2] python3 tests/bench/bench_pnp.py --h-interface 0.108 --h-bulk 0.9 --solver fieldsplit --steps 2 --no-pb --tag s9
+```
+
+Per step: the mean over the steps after the first (CH, PNP: the second of two; diffusion: all 10,
+one Newton step each, the linear solve includes the AMG setup).  Model+solver B/dof: the peak
+resident memory the model and its solver add (over the resident set after the mesh, summed over
+ranks) per unknown; peak RSS: the whole processes (Python, mesh, Gmsh's peak included), summed
+over ranks.
+"""
+
 AMG_AFTER = """Earlier (full 1C discharges, bench_particle_discharge.py, 2026-11-21): Krylov/solve 6.9 / 7.3 /
 8.6 / 10.1 at 1.5k / 5.5k / 18k / 53k dofs.
 
@@ -465,6 +523,8 @@ system (the dense surface row breaks AMG; see the module docstring), or (c) a bl
 solve of both right-hand sides (PETSc KSPMatSolve with a hypre PC applies the PC per column:
 no saving).  Not changed here.
 """
+
+SCALE_AFTER = ""  # filled in below, after the measurements
 
 STEFAN_TEXT = """## Stefan (shrinking_core, 3D ball): interface iterations and mesh motion (goal 4)
 
