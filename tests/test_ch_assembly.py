@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse
 from mpi4py import MPI
 
 import dolfinx.fem
@@ -22,6 +21,8 @@ from fem.constitutive.free_energy import RegularSolution
 from fem.constitutive.mobility import mobility
 from fem.models.cahn_hilliard import CahnHilliard
 from fem.scaling import BOLTZMANN
+from test_pnp_assembly import assemble as assemble_at
+from test_pnp_assembly import gmax
 
 KAPPA = 1e-3
 T = 298.15
@@ -52,20 +53,8 @@ def random_state(model, seed=3):
 
 
 def assemble(model):
-    """Residual and Jacobian at model.w through the SNES callbacks' path (F first, as SNES does)."""
-    s = model.solver
-    model.w.x.petsc_vec.copy(s.x)
-    s.x.ghostUpdate()
-    s._assemble_F(s.x, s.b)
-    s._assemble_J(s.x, s.A)
-    r0, r1 = s.A.getOwnershipRange()
-    indptr, cols, vals = s.A.getValuesCSR()
-    J = scipy.sparse.csr_matrix((vals, cols, indptr), shape=(r1 - r0, s.A.getSize()[1]))
-    return s.b.array.copy(), J
-
-
-def gmax(a, comm):
-    return comm.allreduce(float(np.max(np.abs(a))) if a.size else 0.0, op=MPI.MAX)
+    """Residual and Jacobian at model.w through the SNES callbacks' path."""
+    return assemble_at(model, model.w)
 
 
 def jacobians(comm, dim):

@@ -56,11 +56,12 @@ def random_state(model, seed=7):
     model.history.set_step(0.1)
 
 
-def assemble(model):
-    """Residual and Jacobian at model.u, through the SNES callbacks' path (F first, as SNES does)."""
+def assemble(model, u=None):
+    """Residual and Jacobian at ``u`` (default model.u), through the SNES callbacks' path (F first,
+    as SNES does); J as this rank's rows of a scipy CSR matrix."""
     s = model.solver
     x = s.x
-    model.u.x.petsc_vec.copy(x)
+    (model.u if u is None else u).x.petsc_vec.copy(x)
     x.ghostUpdate()
     s._assemble_F(x, s.b)
     s._assemble_J(x, s.A)
