@@ -550,7 +550,13 @@ The 532,563-dof 50-grain discharge on 2 ranks: 322 s to mesh (serial, rank 0), 5
 start-up steps (26 Newton, 7.2 Krylov per Newton; assembly 433 of the solver's 487 s), stopped there;
 peak resident set 1.89 GB on the largest rank, 3.18 GB in total.  Projected (not measured) full 1C
 discharge: ~45 min on 2 free cores plus meshing, ~5x the goal's 10 min; the limit is assembly and
-meshing, not the Krylov solver.
+meshing, not the Krylov solver.  Session 9 ran it to the end on an idle machine
+(`bench_particle_discharge.py --mesh-sizes 0.018 --ranks 2 --tag s9`, load 2.0 = its two ranks):
+490,905 dofs (2.91M cells), **1425 s wall** = 61 s mesh and setup + 1364 s time loop, 89 steps (7
+refused and retried), 300 Newton steps (3.37 per step, 4.5 s each on 2 ranks), 12.2 Krylov per
+Newton step, to t = 2902 s at 3.392 V (surface saturation, the default stop); peak resident set
+1.76 GB on the larger rank.  23.8 min against the goal's 10: not met (the projection above was for a
+loaded machine).
 
 One Krylov solve per Newton iteration (galvanostatic constraint): `fem.galvanostatic.BorderedNewton`
 eliminates the scalar potential with two solves on the same J (J x1 = F, J x2 = b; the second reuses
