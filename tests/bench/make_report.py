@@ -555,8 +555,10 @@ meshing, not the Krylov solver.  Session 9 ran it to the end on an idle machine
 490,905 dofs (2.91M cells), **1425 s wall** = 61 s mesh and setup + 1364 s time loop, 89 steps (7
 refused and retried), 300 Newton steps (3.37 per step, 4.5 s each on 2 ranks), 12.2 Krylov per
 Newton step, to t = 2902 s at 3.392 V (surface saturation, the default stop); peak resident set
-1.76 GB on the larger rank.  23.8 min against the goal's 10: not met (the projection above was for a
-loaded machine).
+1.76 GB on the larger rank.  Of the solver's 1351 s, assembly (F, J and the border terms) took 828 s
+(61 %, 2.8 s per Newton step: ~1.9 us per cell on each rank's 1.45M cells, as profiled at 18k) and the
+linear solves with their AMG setups 522 s.  23.8 min against the goal's 10: not met (the projection
+above was for a loaded machine); it would need the assembly ~2.5x cheaper as well as the solves.
 
 One Krylov solve per Newton iteration (galvanostatic constraint): `fem.galvanostatic.BorderedNewton`
 eliminates the scalar potential with two solves on the same J (J x1 = F, J x2 = b; the second reuses
