@@ -385,8 +385,7 @@ class SNESSolver:
         self._jacobian_built = True
         tic = time.perf_counter()
         J.zeroEntries()
-        if self.before_jacobian is not None:
-            self.before_jacobian()
+        self._refresh_coefficients()
         self._assemble_matrix(J)
         J.assemble()
         self.time_assembly += time.perf_counter() - tic
@@ -396,11 +395,12 @@ class SNESSolver:
         """F += residual, lifted by the Dirichlet conditions (u already holds x)."""
         fem_petsc.assemble_vector(F, self.L)
         if not self._bcs_hold():
-            self._before_lifting()
+            self._refresh_coefficients()  # the lifting assembles the Jacobian form at u
             fem_petsc.apply_lifting(F, [self.a], bcs=[self.bcs], x0=[x], alpha=-1.0)
 
-    def _before_lifting(self):
-        """Run before the lifting assembles the Jacobian form at u: refresh what it reads."""
+    def _refresh_coefficients(self):
+        """Before the Jacobian form is assembled (the Jacobian, the lifting, the pattern probe):
+        the model's ``before_jacobian`` refreshes the coefficients it reads (e.g. cell averages)."""
         if self.before_jacobian is not None:
             self.before_jacobian()
 
@@ -421,8 +421,7 @@ class SNESSolver:
             f.x.array[:] = rng.uniform(low, high, f.x.array.size)
             f.x.scatter_forward()
         try:
-            if self.before_jacobian is not None:
-                self.before_jacobian()
+            self._refresh_coefficients()
             A.zeroEntries()
             fem_petsc.assemble_matrix(A, self.a, bcs=self.bcs)
             A.assemble()

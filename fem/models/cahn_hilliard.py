@@ -44,10 +44,10 @@ from petsc4py import PETSc
 import basix.ufl
 import dolfinx.fem
 import dolfinx.mesh
-from ufl.algorithms import expand_derivatives
 
 from fem import petsc_options
 from fem.observables import Integral
+from fem.preintegration import CellAverages, coefficient_derivative
 from fem.scaling import FARADAY
 from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
 from fem.solver import SNESSolver, SolveStats, auto_uses_lu
@@ -226,7 +226,7 @@ class CahnHilliard:
         else:
             self.solver = SNESSolver(F, self.w, J=J, prefix=prefix, options=opts)
             if self._mbar is not None:
-                self.solver.before_jacobian = self._update_mobility_average
+                self.solver.before_jacobian = self._averages.update
         # with the pre-integrated Jacobian also its structural pattern: the mu-mu block holds the
         # lumped mass only (its off-diagonal entries, 23 % of the mixed pattern in 3D, are exact zeros);
         # probed at c, mu in (0.1, 0.9) (g'' finite); (mixed, kept) nonzero counts or None
@@ -255,7 +255,7 @@ class CahnHilliard:
         The basis gradients are constant on each cell, so the quadrature of
         M(c) grad(dmu) . grad(q) is (sum_k w_k M(c(x_k))) grad(dmu) . grad(q): M's cell integral
         (with F's quadrature, a DG0 field refreshed before each Jacobian,
-        :meth:`_update_mobility_average`) times a one-point term, and kappa grad(dc) . grad(v) is
+        :class:`fem.preintegration.CellAverages`) times a one-point term, and kappa grad(dc) . grad(v) is
         one-point already.  Identical to the derivative of F up to round-off (one sum taken before
         a product instead of after).  The rest (lumped terms, surface terms, and
         M'(c) dc grad(mu) . grad(q)) is the derivative of the forms as generated before."""
@@ -264,30 +264,14 @@ class CahnHilliard:
         dw = ufl.TrialFunction(self.W)
         dc, dmu = ufl.split(dw)
         dx0 = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": 0})
-        Q0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
-        w0 = ufl.TestFunction(Q0)
-        vol = dolfinx.fem.assemble_vector(dolfinx.fem.form(w0 * dx0))
-        self._cell_volume = vol.array[:Q0.dofmap.index_map.size_local].copy()
-        self._mbar = dolfinx.fem.Function(Q0, name="mobility_cell_average")
-        self._mbar_form = dolfinx.fem.form(M * w0 * dx)
-        # M'(c) dc grad(mu) . grad(q): the derivative with grad(mu) held fixed
-        frozen = dolfinx.fem.Function(self.V)
-        dM = expand_derivatives(ufl.derivative(M * ufl.inner(ufl.grad(frozen), ufl.grad(q)) * dx, self.w, dw))
+        self._averages = CellAverages(mesh)
+        self._mbar = self._averages.add("mobility_cell_average", M * self._averages.test * dx)
         J = (ufl.derivative(F_rest, self.w, dw)
              + self._mbar * ufl.inner(ufl.grad(dmu), ufl.grad(q)) * dx0
              - kappa * ufl.inner(ufl.grad(dc), ufl.grad(v)) * dx0)
-        if dM.integrals():  # a mobility that depends on c
-            J = J + ufl.replace(dM, {frozen: mu})
-        return J
-
-    def _update_mobility_average(self):
-        """Cell averages of M(c) (F's quadrature) at the current state."""
-        a = self._mbar.x.array
-        a[:] = 0.0
-        dolfinx.fem.assemble_vector(a, self._mbar_form)
-        n = len(self._cell_volume)
-        a[:n] /= self._cell_volume
-        self._mbar.x.scatter_forward()
+        # M'(c) dc grad(mu) . grad(q) (a mobility that depends on c)
+        dM = coefficient_derivative(M, mu, q, dx, self.w, dw, self.V)
+        return J if dM is None else J + dM
 
     def _setup_fieldsplit(self):
         pc = self.solver.snes.getKSP().getPC()

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import ufl
-from ufl.algorithms import expand_derivatives
 from mpi4py import MPI
 
 import basix.ufl
@@ -38,6 +37,7 @@ from fem.constitutive.activity import ActivityModel, Ideal
 from fem.continuation import continuation
 from fem.errors import InputError, SolverError
 from fem.observables import Integral
+from fem.preintegration import CellAverages, coefficient_derivative
 from fem.probes import PointProbe
 from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
 from fem.solver import SNESSolver, auto_uses_lu
@@ -323,7 +323,7 @@ class PNPModel(BDFStepping):
         # the splits of the block preconditioner: phi, and all carriers (their blocks couple only via phi)
         fields = [("phi", [0]), ("species", list(range(1, ncomp)))] if ncomp > 1 else None
         self.solver = _PNPSNESSolver(self.F, self.u, self.bcs, J=J, prefix=prefix, options=opts, fields=fields)
-        self.solver.before_jacobian = self._update_cell_averages if self._cbar else None
+        self.solver.before_jacobian = self._averages.update if self._cbar else None
         # (nonzeros of the mixed pattern, of the structural pattern kept), or None
         self.pattern_nnz = (self.solver.compress_pattern([self.u, self.u_n, self.u_nm1])
                             if compress_pattern else None)
@@ -337,7 +337,7 @@ class PNPModel(BDFStepping):
         With P1 on an affine cell the gradients of the basis functions are constant, so the
         quadrature of D c(x) grad(deta) . grad(v) is (sum_q w_q c(x_q)) grad(deta) . grad(v):
         c's cell integral (with F's quadrature, assembled as a DG0 vector before each Jacobian,
-        :meth:`_update_cell_averages`) times a one-point stiffness term; eps grad(dphi) . grad(v)
+        :class:`fem.preintegration.CellAverages`) times a one-point stiffness term; eps grad(dphi) . grad(v)
         likewise.  Identical to the derivative of F up to round-off (one sum taken before a
         product instead of after), but the generated kernel runs 19 instead of 46 rank-one
         4 x 4 updates per quadrature point (particle_in_electrolyte).  The rest of the Jacobian
@@ -351,36 +351,22 @@ class PNPModel(BDFStepping):
         J = ufl.derivative(rest, self.u, du)
         for m in self.materials:
             J = J + self.eps[m.name] * ufl.inner(ufl.grad(dus[0]), ufl.grad(vs[0])) * dx0[m.name]
-        Q0 = dolfinx.fem.functionspace(mesh, ("DG", 0))
-        w0 = ufl.TestFunction(Q0)
-        vol = dolfinx.fem.assemble_vector(dolfinx.fem.form(w0 * ufl.dx(domain=mesh, metadata={"quadrature_degree": 0})))
-        self._cell_volume = vol.array[:Q0.dofmap.index_map.size_local].copy()
-        averages = {}
+        self._averages = CellAverages(mesh)
+        w0 = self._averages.test
+        integrands, cbars = {}, {}
         for k, m, D in flux_terms:
-            key = (k.name, m)
-            if k.name not in averages:
-                averages[k.name] = (dolfinx.fem.Function(Q0, name=f"cbar_{k.name}"), 0)
-            cbar, integrand = averages[k.name]
-            averages[k.name] = (cbar, integrand + self.c[key] * w0 * self.dx[m])
-            J = J + D * cbar * ufl.inner(ufl.grad(dus[k.index]), ufl.grad(vs[k.index])) * dx0[m]
+            integrands[k.name] = integrands.get(k.name, 0) + self.c[(k.name, m)] * w0 * self.dx[m]
+        for name, integrand in integrands.items():
+            cbars[name] = self._averages.add(f"cbar_{name}", integrand)
+        for k, m, D in flux_terms:
+            J = J + D * cbars[k.name] * ufl.inner(ufl.grad(dus[k.index]), ufl.grad(vs[k.index])) * dx0[m]
             # D c'(x) (deta - z dphi) grad(eta) . grad(v): the derivative with grad(eta) held fixed
-            V = self.subs[k.index][0]
-            frozen = dolfinx.fem.Function(V)
-            Jk = ufl.derivative(D * self.c[key] * ufl.inner(ufl.grad(frozen), ufl.grad(vs[k.index])) * self.dx[m],
-                                self.u, du)
-            J = J + ufl.replace(expand_derivatives(Jk), {frozen: us[k.index]})
-        self._cbar = [(cbar, dolfinx.fem.form(integrand)) for cbar, integrand in averages.values()]
+            Jk = coefficient_derivative(D * self.c[(k.name, m)], us[k.index], vs[k.index], self.dx[m],
+                                        self.u, du, self.subs[k.index][0])
+            if Jk is not None:
+                J = J + Jk
+        self._cbar = self._averages.functions
         return J
-
-    def _update_cell_averages(self):
-        """Cell averages of each carrier's concentration (F's quadrature) at the current u."""
-        n = len(self._cell_volume)
-        for cbar, form in self._cbar:
-            a = cbar.x.array
-            a[:] = 0.0
-            dolfinx.fem.assemble_vector(a, form)
-            a[:n] /= self._cell_volume
-            cbar.x.scatter_forward()
 
     # -- helpers -----------------------------------------------------------
     def carrier(self, name) -> Carrier:
