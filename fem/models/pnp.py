@@ -177,7 +177,10 @@ class PNPModel(BDFStepping):
         self.carriers = make_carriers(self.materials, self.species) if mode != "equilibrium" else []
         P = basix.ufl.element("Lagrange", mesh.basix_cell(), degree)
         ncomp = 1 + len(self.carriers)
-        self.W = dolfinx.fem.functionspace(mesh, P if ncomp == 1 else basix.ufl.mixed_element([P] * ncomp))
+        # phi, eta_1..eta_n on ONE blocked P_k^n space (dofs interleaved per node): the same unknowns as
+        # a mixed element, but its Jacobian is assembled block by block (SNESSolver.compress_pattern)
+        self.W = dolfinx.fem.functionspace(
+            mesh, P if ncomp == 1 else basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=(ncomp,)))
         W = self.W
         self.u = dolfinx.fem.Function(W, name="state")
         self.subs = []
@@ -201,7 +204,7 @@ class PNPModel(BDFStepping):
         self.u_n, self.u_nm1, self.bdf = self.history.u_n, self.history.u_nm1, self.history.bdf
 
         def split(w):
-            return [w] if ncomp == 1 else list(ufl.split(w))
+            return [w] if ncomp == 1 else [w[i] for i in range(ncomp)]
         us, uns, unms, vs = split(self.u), split(self.u_n), split(self.u_nm1), split(self.v)
         self.phi = us[0]
         if mode == "equilibrium":
@@ -345,7 +348,7 @@ class PNPModel(BDFStepping):
         generated from the forms as before."""
         mesh, W = self.mesh, self.W
         du = ufl.TrialFunction(W)
-        dus = [du] if len(self.subs) == 1 else list(ufl.split(du))
+        dus = [du] if len(self.subs) == 1 else [du[i] for i in range(len(self.subs))]
         us, vs = self.us, self.vs
         dx0 = {m.name: self.domain.dx(m.name, metadata={"quadrature_degree": 0}) for m in self.materials}
         J = ufl.derivative(rest, self.u, du)
