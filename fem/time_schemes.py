@@ -38,8 +38,12 @@ class BDF:
         self.dt_prev = dt
 
     def ddt(self, u, u_n, u_nm1):
-        """UFL time derivative of u."""
+        """UFL time derivative of u (order 1: without the u^{n-1} term, whose coefficient is always 0,
+        so the generated kernels do not evaluate it: for PNP's c(eta, phi) one exponential less per
+        quadrature point and carrier)."""
         a0, a1, a2 = self.a
+        if self.order == 1:
+            return (a0 * u + a1 * u_n) / self.dt
         return (a0 * u + a1 * u_n + a2 * u_nm1) / self.dt
 
     def integrate_rate(self, Q_n: float, Q_nm1: float, rate: float, dt: float) -> float:
