@@ -42,7 +42,7 @@ from mpi4py import MPI
 import dolfinx.fem
 
 from fem import petsc_options
-from fem.galvanostatic import BorderedNewton, GlobalUnknown
+from fem.galvanostatic import NEWTON_KSP_RTOL, BorderedNewton, GlobalUnknown
 from fem.observables import Integral
 from fem.scaling import FARADAY
 from fem.solver import SNESSolver, SolveStats
@@ -114,6 +114,8 @@ class IntercalationParticle:
                 di_dphi = ufl.diff(i_hat, phi_v)
                 border = dict(b=di_dphi * v * ds, g=ufl.derivative(i_hat * ds, self.c, v), G=i_hat * ds,
                               h=di_dphi * ds)
+                if solver == "gmres_amg":  # inexact Newton (fem.galvanostatic.NEWTON_KSP_RTOL)
+                    opts = {**opts, "ksp_rtol": NEWTON_KSP_RTOL}
                 self.solver = BorderedNewton(F, self.c, self.phi, border, current, options=opts, prefix=prefix,
                                              scale_form=self.c / self.history.bdf.dt * v * dx)
                 self._hold = (F, opts, prefix + "hold_")  # potentiostatic solver, built on first hold
