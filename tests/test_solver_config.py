@@ -59,7 +59,7 @@ def test_cahn_hilliard_auto_choice_by_dimension(tdim, expected, scheme):
         mesh = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 14, 14, 14)
     m = CahnHilliard(mesh, DoubleWell(5.0, 0.3, 0.7), kappa=0.01, mobility=lambda c: mobility(c, "constant", 1.0),
                      solver="auto", scheme=scheme, prefix=f"tsc_auto{tdim}{scheme}_")
-    ndofs = m.W.dofmap.index_map.size_global
+    ndofs = m.W.dofmap.index_map.size_global * m.W.dofmap.index_map_bs
     assert 6_000 < ndofs < 8_000, ndofs
     assert m.linear_solver == expected
     m.destroy()
@@ -119,7 +119,7 @@ def _pnp_steps(h_int, h_bulk, solver, steps=2):
         its.append(st.krylov_iterations / st.newton_iterations)
         newton.append(st.newton_iterations)
     u = m.u.x.array.copy()
-    ndofs = m.W.dofmap.index_map.size_global
+    ndofs = m.W.dofmap.index_map.size_global * m.W.dofmap.index_map_bs
     m.destroy()
     return max(its), u, ndofs, newton
 

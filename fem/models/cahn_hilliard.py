@@ -50,7 +50,7 @@ from fem.observables import Integral
 from fem.preintegration import CellAverages, coefficient_derivative
 from fem.scaling import FARADAY
 from fem.solver import AUTO_LU_MAX_DOFS as _AUTO_LU_MAX_DOFS
-from fem.solver import SNESSolver, SolveStats, auto_uses_lu
+from fem.solver import SNESSolver, SolveStats, auto_uses_lu, field_index_sets, global_dofs
 from fem.time_schemes import BDF
 from fem.weak_forms import cahn_hilliard as chw
 from fem.weak_forms import elasticity as elw
@@ -136,7 +136,13 @@ class CahnHilliard:
         self.elastic = elastic
         if elastic:
             elements.append(basix.ufl.element("Lagrange", cell, degree, shape=(mesh.geometry.dim,)))
-        self.W = dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element(elements))
+        # (c, mu) on one blocked P_k^2 space (dofs interleaved per node), whose Jacobian
+        # SNESSolver.compress_pattern assembles block by block; with a displacement or a
+        # multi-point constraint a mixed element
+        self.blocked = not elastic and constraint is None
+        self.W = dolfinx.fem.functionspace(
+            mesh, basix.ufl.element("Lagrange", cell, degree, shape=(2,)) if self.blocked
+            else basix.ufl.mixed_element(elements))
         # multi-point constraint (e.g. periodic, :func:`fem.periodic.periodic_box_constraint`):
         # unknowns and forms live on the constrained space
         self.mpc = constraint(self.W) if constraint is not None else None
@@ -151,9 +157,9 @@ class CahnHilliard:
         self.dt = self.bdf.dt
         # c^{n-1} (BDF2 history; the whole mixed vector, so it lives on the same (constrained) space)
         self.w_nm1 = dolfinx.fem.Function(self.W) if time_order == 2 else None
-        parts = ufl.split(self.w)
-        parts_old = ufl.split(self.w_old)
-        tests = ufl.TestFunctions(self.W)
+        parts = self.split(self.w)
+        parts_old = self.split(self.w_old)
+        tests = self.tests = self.split(ufl.TestFunction(self.W))
         c, mu = parts[0], parts[1]
         c_old, mu_old = parts_old[0], parts_old[1]
         self.c_expr, self.mu_expr = c, mu
@@ -177,7 +183,7 @@ class CahnHilliard:
             eps0, lam, G = elastic["eps0"], elastic["lam"], elastic["G"]
             mu_extra = elw.chemical_potential_elastic(u, c, eps0, lam, G)
         self.inflow = inflow(c, mu, c_old) if inflow is not None else []
-        ddt = self.bdf.ddt(c, c_old, ufl.split(self.w_nm1)[0]) if time_order == 2 else None
+        ddt = self.bdf.ddt(c, c_old, self.split(self.w_nm1)[0]) if time_order == 2 else None
         M = mobility(c)
 
         def residual(stiffness=True):
@@ -262,7 +268,7 @@ class CahnHilliard:
         mesh = self.mesh
         q, v = tests[0], tests[1]
         dw = ufl.TrialFunction(self.W)
-        dc, dmu = ufl.split(dw)
+        dc, dmu = self.split(dw)
         dx0 = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": 0})
         self._averages = CellAverages(mesh)
         self._mbar = self._averages.add("mobility_cell_average", M * self._averages.test * dx)
@@ -273,24 +279,17 @@ class CahnHilliard:
         dM = coefficient_derivative(M, mu, q, dx, self.w, dw, self.V)
         return J if dM is None else J + dM
 
+    def split(self, w):
+        """The (c, mu[, u]) parts of a Function or Argument on W (blocked: its components)."""
+        return [w[0], w[1]] if self.blocked else list(ufl.split(w))
+
     def _setup_fieldsplit(self):
         pc = self.solver.snes.getKSP().getPC()
-        imap = self.W.dofmap.index_map
-        n_owned = imap.size_local * self.W.dofmap.index_map_bs
-        splits = []
-        for i, name in enumerate(("c", "mu")):
-            _, dofs = self.W.sub(i).collapse()
-            dofs = np.asarray(dofs, dtype=np.int32)
-            dofs = dofs[dofs < n_owned]
-            glob = imap.local_to_global(dofs).astype(PETSc.IntType)
-            splits.append((name, PETSc.IS().createGeneral(glob, comm=self.comm)))
+        # node-matched c and mu blocks (collapse() order), as FactoredSchurPC needs
+        splits = field_index_sets(self.W, [("c", [0]), ("mu", [1])], sort=False)
         if self.elastic:
-            _, dofs = self.W.sub(2).collapse()
-            dofs = np.asarray(dofs, dtype=np.int32)
-            dofs = dofs[dofs < n_owned]
             # the displacement joins the c block (A00 = [M/dt, coupling; ., elasticity])
-            glob = np.sort(np.concatenate([splits[0][1].getIndices(),
-                                           imap.local_to_global(dofs).astype(PETSc.IntType)]))
+            glob = np.sort(global_dofs(self.W, [0, 2]))
             splits[0] = ("c", PETSc.IS().createGeneral(glob, comm=self.comm))
         pc.setType("fieldsplit")
         pc.setFieldSplitIS(*splits)

@@ -54,7 +54,7 @@ class ReactionLimitedCahnHilliard(ReactingCahnHilliard):
         self.voltage.set_accepted(float(self.v_hold.value))
         j = self.reaction_flux(self.c_expr, self.mu_expr)
         dj = ufl.diff(j, self._phi)
-        q = ufl.TestFunctions(self.W)[0]
+        q = self.tests[0]
         border = dict(b=-dj * q * self.ds, g=ufl.derivative(j * self.ds, self.w, ufl.TestFunction(self.W)),
                       G=j * self.ds, h=dj * self.ds)
         self.solver.destroy()  # the SNES solver of the held voltage is not used
