@@ -67,7 +67,7 @@ class SlotboomPC:
         self.coupling = None  # (rows eta_i, cols phi, z_i) global numbers, owned rows
 
     def configure(self, W, carrier_indices, valences):
-        """W: the mixed (phi, eta...) space; carrier_indices: sub-space index of each carrier; valences z_i."""
+        """W: the (phi, eta...) space (blocked or mixed); carrier_indices: sub-space index of each carrier; valences z_i."""
         from fem.solver import field_index_sets, global_dofs
         imap, bs = W.dofmap.index_map, W.dofmap.index_map_bs
         phi = global_dofs(W, [0], sort=False)  # node-matched: collapse() orders every sub-space alike

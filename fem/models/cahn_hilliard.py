@@ -1,7 +1,7 @@
 """Cahn-Hilliard phase separation (optionally chemo-mechanical) as a model of
 :class:`fem.simulation.Simulation`.
 
-:class:`CahnHilliard` owns the mixed (c, mu[, u]) function, the step residual
+:class:`CahnHilliard` owns the (c, mu[, u]) function (blocked P1^2, or mixed with u), the step residual
 (:mod:`fem.weak_forms.cahn_hilliard`, the elastic coupling of
 :mod:`fem.weak_forms.elasticity`), the SNES solver and the observables (total
 free energy, mass).  Its ``step`` only solves; what makes a converged step
@@ -155,7 +155,7 @@ class CahnHilliard:
         # variable-step BDF1/2 coefficients (Constants: one compiled form); dt is the BDF's
         self.bdf = BDF(mesh, time_order)
         self.dt = self.bdf.dt
-        # c^{n-1} (BDF2 history; the whole mixed vector, so it lives on the same (constrained) space)
+        # c^{n-1} (BDF2 history; the whole (c, mu) vector, so it lives on the same (constrained) space)
         self.w_nm1 = dolfinx.fem.Function(self.W) if time_order == 2 else None
         parts = self.split(self.w)
         parts_old = self.split(self.w_old)
@@ -234,8 +234,8 @@ class CahnHilliard:
             if self._mbar is not None:
                 self.solver.before_jacobian = self._averages.update
         # with the pre-integrated Jacobian also its structural pattern: the mu-mu block holds the
-        # lumped mass only (its off-diagonal entries, 23 % of the mixed pattern in 3D, are exact zeros);
-        # probed at c, mu in (0.1, 0.9) (g'' finite); (mixed, kept) nonzero counts or None
+        # lumped mass only (its off-diagonal entries, 23 % of the full pattern in 3D, are exact zeros);
+        # probed at c, mu in (0.1, 0.9) (g'' finite); (full, kept) nonzero counts or None
         self.pattern_nnz = None
         if preintegrate:
             history = [self.w_old] + ([self.w_nm1] if self.w_nm1 is not None else [])

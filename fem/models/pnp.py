@@ -113,7 +113,7 @@ class _PNPSNESSolver(SNESSolver):
     """:class:`fem.solver.SNESSolver` whose Jacobian assembly skips exact zeros once the sparsity
     pattern is complete.
 
-    The mixed (phi, eta_1..eta_n) element matrix is dense (12 x 12 for P1 and two carriers), but
+    The (phi, eta_1..eta_n) element matrix is dense (12 x 12 for P1 and two carriers), but
     almost half of what it adds are exact zeros: carriers couple only through phi, a carrier absent
     from a material has no terms there, Dirichlet (and masked) dofs have zero rows and columns
     (particle_in_electrolyte: 46 % of the assembled entries).  After the first assembly has
@@ -138,7 +138,7 @@ class _PNPSNESSolver(SNESSolver):
 class PNPModel(BDFStepping):
     """PNP (mode 'transient' or 'steady') or Poisson–Boltzmann (mode 'equilibrium').
 
-    Unknowns: phi and one eta per carrier (mixed P_k space); in 'equilibrium'
+    Unknowns: phi and one eta per carrier (one blocked P_k^n space, interleaved per node); in 'equilibrium'
     mode only phi, with eta given per carrier (``eta_eq``, Constants).
 
     Regions (names of ``domain``): each material's ``name`` is a cell group;
@@ -154,7 +154,7 @@ class PNPModel(BDFStepping):
 
     ``compress_pattern`` (default True): the Jacobian keeps only its structural nonzeros
     (:meth:`fem.solver.SNESSolver.compress_pattern`, probed at a random state of u and its history;
-    particle_in_electrolyte: 54 % of the mixed element's pattern, measured), which cuts the
+    particle_in_electrolyte: 54 % of the full block pattern, measured), which cuts the
     linear solver's work and memory.  An ``extra_residual`` whose Jacobian entries vanish at
     every value of u but not of some other Function it reads needs ``compress_pattern=False``.
     ``preintegrate`` (default True; P1 on affine simplices, carriers present): the Jacobian's
@@ -327,7 +327,7 @@ class PNPModel(BDFStepping):
         fields = [("phi", [0]), ("species", list(range(1, ncomp)))] if ncomp > 1 else None
         self.solver = _PNPSNESSolver(self.F, self.u, self.bcs, J=J, prefix=prefix, options=opts, fields=fields)
         self.solver.before_jacobian = self._averages.update if self._cbar else None
-        # (nonzeros of the mixed pattern, of the structural pattern kept), or None
+        # (nonzeros of the full (block) pattern, of the structural pattern kept), or None
         self.pattern_nnz = (self.solver.compress_pattern([self.u, self.u_n, self.u_nm1])
                             if compress_pattern else None)
         pnp_preconditioner.configure(self.solver, W, self.carriers)
