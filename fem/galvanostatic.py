@@ -154,6 +154,28 @@ def max_change_check(unknown: GlobalUnknown, limit: float, scale: float = 1.0, *
     return check
 
 
+BORDERED_SOLVES = ("one", "two")
+#: every Newton iteration (the default of BorderedNewton; a direct solver (``ksp_type preonly``) must
+#: keep it: an older factorization would be a chord step, not a preconditioner).  Measured on the
+#: 50-grain particle (tests/bench/bench_particle_amg.py, 4 x 60 s at 1C, same process, load 5-6):
+#: once per solve (0) gives Krylov per Newton 10.8 -> 14.4 (18k dofs), 13.8 -> 16.1 (116k),
+#: 18.8 -> 20.8 (533k, 2 ranks) with the same Newton iterates (1e-15 V); see
+#: :class:`fem.models.intercalation.IntercalationParticle` for the particle's choice
+PC_LAG_DEFAULT = 1
+#: reason of a Newton solve stopped because the constraint no longer depends on the global unknown
+#: (e.g. every surface node saturated: the exchange current and its derivatives vanish); the
+#: step fails like any other Newton failure (cut and retried, or the run's stop condition)
+SINGULAR = "singular bordered system: the constraint does not depend on the global unknown (h - g.J^-1 b = 0)"
+
+#: relative tolerance of the bordered GMRES solve with the default AMG field preconditioner: an
+#: inexact Newton method (Dembo, Eisenstat & Steihaug 1982); Newton's convergence stays quadratic
+#: while its residual falls by less than ~1e-6 per iteration.  Measured (bench_particle_discharge.py,
+#: 50 grains, 18k unknowns, 1C to saturation): 4.8 instead of 7.3 GMRES iterations per Newton step,
+#: the same 89 steps, Newton iterations 293 -> 294, final voltage equal to 2e-14 V (1e-10: the
+#: earlier value, ``-particle_ksp_rtol 1e-10``)
+NEWTON_KSP_RTOL = 1e-6
+
+
 class BorderedNewton:
     """Newton for (u, phi): residual ``F`` of the field ``u`` plus one constraint (module docstring).
 
@@ -168,7 +190,7 @@ class BorderedNewton:
 
     def __init__(self, F, u: dolfinx.fem.Function, unknown: GlobalUnknown, border: dict, target: float, *,
                  options, prefix="bordered_", rtol=NEWTON_RTOL, atol=NEWTON_ATOL, max_it=NEWTON_MAX_IT,
-                 max_dphi=20.0, scale_form=None):
+                 max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT):
         self.scale_form = None if scale_form is None else dolfinx.fem.form(scale_form)
         self.u, self.unknown, self.target = u, unknown, target
         self.rtol, self.atol, self.max_it, self.max_dphi = rtol, atol, max_it, max_dphi
@@ -204,7 +226,7 @@ class BorderedNewton:
         #: in between M is the hierarchy of an earlier Jacobian of the same solve while GMRES still
         #: solves with the exact (current) Jacobian to ksp_rtol: the Newton iterates are unchanged
         #: up to that tolerance
-        self.pc_lag = PETSc.Options().getInt(prefix + "bordered_pc_lag", PC_LAG_DEFAULT)
+        self.pc_lag = PETSc.Options().getInt(prefix + "bordered_pc_lag", pc_lag)
         if self.pc_lag < 0:
             raise ValueError(f"-{prefix}bordered_pc_lag must be >= 0, got {self.pc_lag}")
         #: Jacobian lag (opt-in): J re-assembled at the first Newton iteration of each solve, then every
@@ -373,25 +395,6 @@ class BorderedNewton:
             self._border.destroy()
 
 
-BORDERED_SOLVES = ("one", "two")
-#: every Newton iteration.  Measured on the 50-grain particle (tests/bench/bench_particle_amg.py,
-#: 4 x 60 s at 1C, same process, load 5-6): once per solve (0) gives Krylov per Newton 10.8 -> 14.4
-#: (18k dofs), 13.8 -> 16.1 (116k), 18.8 -> 20.8 (533k, 2 ranks) with the same Newton iterates (1e-15 V)
-#: and about the same CPU time per step (-5 % / -2 % / +5 %): hypre's setup is cheap next to the
-#: assembly, so the lag does not pay as a default
-PC_LAG_DEFAULT = 1
-#: reason of a Newton solve stopped because the constraint no longer depends on the global unknown
-#: (e.g. every surface node saturated: the exchange current and its derivatives vanish); the
-#: step fails like any other Newton failure (cut and retried, or the run's stop condition)
-SINGULAR = "singular bordered system: the constraint does not depend on the global unknown (h - g.J^-1 b = 0)"
-
-#: relative tolerance of the bordered GMRES solve with the default AMG field preconditioner: an
-#: inexact Newton method (Dembo, Eisenstat & Steihaug 1982); Newton's convergence stays quadratic
-#: while its residual falls by less than ~1e-6 per iteration.  Measured (bench_particle_discharge.py,
-#: 50 grains, 18k unknowns, 1C to saturation): 4.8 instead of 7.3 GMRES iterations per Newton step,
-#: the same 89 steps, Newton iterations 293 -> 294, final voltage equal to 2e-14 V (1e-10: the
-#: earlier value, ``-particle_ksp_rtol 1e-10``)
-NEWTON_KSP_RTOL = 1e-6
 
 #: with a Jacobian lag: J is re-assembled when ||F_k|| > this ||F_(k-1)||
 JACOBIAN_REBUILD_RATIO = 0.1

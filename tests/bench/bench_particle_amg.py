@@ -16,8 +16,8 @@ the set and per step (all steps, the first included) are recorded
 the table: on a shared machine wall times are inflated, CPU times less so.
 Option sets (hypre BoomerAMG, over fem.petsc_options.boomeramg(): HMIS, ext+i, P_max 4,
 strong threshold 0.5, one level of aggressive coarsening; the AMG hierarchy rebuilt at every Newton
-iteration (``bordered_pc_lag`` 1, fem.galvanostatic's default) unless the set says ``bordered_pc_lag``
-0: once per Newton solve; NB the first set of a process pays a warm-up (measured up to 15 % CPU at
+iteration (``bordered_pc_lag`` 1) or once per Newton solve (0) as the model sets it
+(fem.models.intercalation.AMG_LAG; 1 before 2026-12-02) unless the set says ``bordered_pc_lag``; NB the first set of a process pays a warm-up (measured up to 15 % CPU at
 116k dofs): compare a set with ``default`` run after it):
 """
 
@@ -52,6 +52,7 @@ SETS = {
     "agg 2 paths": {P + "agg_num_paths": 2},
     # the AMG hierarchy of the first Newton iteration kept for the whole solve (bordered_pc_lag)
     "default lag-solve": {"bordered_pc_lag": 0},
+    "default lag-newton": {"bordered_pc_lag": 1},  # the AMG rebuilt at every Newton iteration
     "no-agg lag-solve": {P + "agg_nl": 0, "bordered_pc_lag": 0},
     "default lag2": {"bordered_pc_lag": 2},
     # J too (chord Newton within a solve, J rebuilt when the residual falls by less than 10x)
@@ -94,6 +95,7 @@ def main(argv=None):
     from fem import petsc_options
     base = petsc_options.gmres_amg()
     pcsetup = bc.PCSetupTimer()
+    default_lag = solver.pc_lag  # the model's (fem.models.intercalation.AMG_LAG unless an option says)
     for name, solves in [(n, m) for n in a.sets.split(",") for m in a.solves.split(",")]:
         solver.solves = solves
         for k in all_keys:  # back to the defaults, then this set
@@ -102,7 +104,7 @@ def main(argv=None):
             elif db.hasName(prefix + k):
                 db.delValue(prefix + k)
         # BorderedNewton's attributes, not PETSc options (set by -<prefix>bordered_* when it is built)
-        solver.pc_lag = int(SETS[name].get("bordered_pc_lag", 1))
+        solver.pc_lag = int(SETS[name].get("bordered_pc_lag", default_lag))
         solver.jacobian_lag = int(SETS[name].get("bordered_jacobian_lag", 1))
         for k, v in SETS[name].items():
             if not k.startswith("bordered_"):
