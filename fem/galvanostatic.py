@@ -155,8 +155,9 @@ def max_change_check(unknown: GlobalUnknown, limit: float, scale: float = 1.0, *
 
 
 BORDERED_SOLVES = ("one", "two")
-#: every Newton iteration (the default of BorderedNewton; a direct solver (``ksp_type preonly``) must
-#: keep it: an older factorization would be a chord step, not a preconditioner).  Measured on the
+#: BorderedNewton's default ``pc_lag``: M rebuilt at every Newton iteration (a direct solver
+#: (``ksp_type preonly``) must keep it: an older factorization would be a chord step, not a
+#: preconditioner).  Measured on the
 #: 50-grain particle (tests/bench/bench_particle_amg.py, 4 x 60 s at 1C, same process, load 5-6):
 #: once per solve (0) gives Krylov per Newton 10.8 -> 14.4 (18k dofs), 13.8 -> 16.1 (116k),
 #: 18.8 -> 20.8 (533k, 2 ranks) with the same Newton iterates (1e-15 V); see
@@ -393,7 +394,6 @@ class BorderedNewton:
             for o in (self.ksp_ext, self.A_ext, self.F_ext, self.dx_ext):
                 o.destroy()
             self._border.destroy()
-
 
 
 #: with a Jacobian lag: J is re-assembled when ||F_k|| > this ||F_(k-1)||

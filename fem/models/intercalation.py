@@ -42,7 +42,7 @@ from mpi4py import MPI
 import dolfinx.fem
 
 from fem import petsc_options
-from fem.galvanostatic import NEWTON_KSP_RTOL, BorderedNewton, GlobalUnknown
+from fem.galvanostatic import NEWTON_KSP_RTOL, PC_LAG_DEFAULT, BorderedNewton, GlobalUnknown
 from fem.observables import Integral
 from fem.scaling import FARADAY
 from fem.solver import SNESSolver, SolveStats
@@ -120,7 +120,7 @@ class IntercalationParticle:
                 di_dphi = ufl.diff(i_hat, phi_v)
                 border = dict(b=di_dphi * v * ds, g=ufl.derivative(i_hat * ds, self.c, v), G=i_hat * ds,
                               h=di_dphi * ds)
-                lag = 1
+                lag = PC_LAG_DEFAULT
                 if solver == "gmres_amg":  # inexact Newton (fem.galvanostatic.NEWTON_KSP_RTOL)
                     # right preconditioning: GMRES's stopping test is on the true linear residual, so the
                     # inexact-Newton bound holds whatever the (lagged) AMG (left preconditioning with
