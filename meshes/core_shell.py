@@ -152,13 +152,11 @@ def _tag_radial(dim: int, radii: list[float], cell_names: list[str], iface_names
 def boundary_facets(domain: TaggedMesh, name: str):
     """Coordinates (n, dim, gdim) of the facets of group ``name``, gathered on rank 0 (None elsewhere),
     each facet once (ghost copies removed)."""
-    import dolfinx.mesh
     import numpy as np
+
+    from meshes.tagged import entity_coordinates
     mesh = domain.mesh
-    fdim = mesh.topology.dim - 1
-    facets = np.asarray(domain.facets(name), dtype=np.int32)
-    nodes = dolfinx.mesh.entities_to_geometry(mesh, fdim, facets, False)
-    xyz = mesh.geometry.x[nodes][:, :, : mesh.geometry.dim]
+    xyz = entity_coordinates(mesh, mesh.topology.dim - 1, domain.facets(name))
     parts = mesh.comm.gather(xyz, root=0)
     if mesh.comm.rank != 0:
         return None

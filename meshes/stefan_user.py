@@ -30,6 +30,7 @@ import numpy as np
 
 from fem.errors import InputError
 from meshes import tags as T
+from meshes.tagged import entity_coordinates
 
 # (name, dimension, accepted spellings)
 REQUIRED = ((T.CORE, 3, (T.CORE,)), (T.SHELL, 3, (T.SHELL, T.shell(0))),
@@ -73,7 +74,6 @@ def load(path: str, unit_m: float, comm) -> "TaggedMesh":  # noqa: F821
     """The mesh of ``path`` (checked by :func:`inspect`) in units of R, core centroid at the origin
     (module docstring); ``length_scale`` = R [m].  Collective."""
     import dolfinx.fem
-    import dolfinx.mesh
     import ufl
     from meshes.io import read
     found = inspect(path, unit_m)
@@ -95,7 +95,7 @@ def load(path: str, unit_m: float, comm) -> "TaggedMesh":  # noqa: F821
     # mean interface edge length (mesh units, each owned facet's three edges): the size a remesh keeps
     facets = tm.facets(T.interface(0))
     facets = facets[facets < tm.mesh.topology.index_map(2).size_local]
-    xyz = tm.mesh.geometry.x[dolfinx.mesh.entities_to_geometry(tm.mesh, 2, facets, False)]  # (n, 3, 3)
+    xyz = entity_coordinates(tm.mesh, 2, facets)  # (n, 3, 3); none on a rank without interface facets
     lengths = np.linalg.norm(xyz - np.roll(xyz, 1, axis=1), axis=2)
     total, count = comm.allreduce(float(lengths.sum())), comm.allreduce(lengths.size)
     R = (3 * v_all * unit_m ** 3 / (4 * math.pi)) ** (1 / 3)

@@ -216,6 +216,19 @@ class save_msh:
         return False
 
 
+def entity_coordinates(mesh, dim: int, entities) -> np.ndarray:
+    """Coordinates (n, nodes per entity, gdim) of the geometry nodes of the local mesh entities
+    ``entities`` of dimension ``dim`` (affine simplices: dim + 1 nodes each).  An empty list gives an
+    empty (0, dim + 1, gdim) array: DOLFINx 0.9's entities_to_geometry divides by zero on it (SIGFPE),
+    which happens on a rank that holds none of a small facet group (a shrinking core's interface)."""
+    import dolfinx.mesh
+    entities = np.asarray(entities, dtype=np.int32)
+    gdim = mesh.geometry.dim
+    if entities.size == 0:
+        return np.empty((0, dim + 1, gdim))
+    return mesh.geometry.x[dolfinx.mesh.entities_to_geometry(mesh, dim, entities, False)][:, :, :gdim]
+
+
 def add_physical(dim: int, entities, name: str, *, cell: bool) -> int:
     """Add a Gmsh physical group with the solidion id of ``name``."""
     import gmsh
