@@ -314,7 +314,7 @@ class PNPModel(BDFStepping):
         # PB: backtracking on the (convex) Poisson–Boltzmann energy works; PNP has a soft mode (neutral
         # exchange of carriers in a mixed conductor) that makes the residual norm a poor merit function:
         # full Newton steps converge in 3-5 iterations where 'bt' needs 20-500 (measured, space_charge 1D).
-        opts = {"snes_linesearch_type": "bt" if mode == "equilibrium" else "basic", "snes_max_it": 50,
+        opts = {"snes_linesearch_type": "bt" if mode == "equilibrium" else "basic", "snes_max_it": SNES_MAX_IT,
                 "snes_rtol": 1e-9, "snes_atol": 1e-10}
         options = dict(options or petsc_options.direct_lu())
         if options.pop("solver", None) == "auto":  # LU when small, the scalable solver when large
@@ -662,9 +662,11 @@ LINEAR_SOLVERS = ("auto", "lu", "fieldsplit", "gmres_asm")
 
 #: relative GMRES tolerance of the fieldsplit solver (inexact Newton, :func:`fieldsplit_options`)
 NEWTON_KSP_RTOL = 1e-6
-#: the fieldsplit preconditioner is rebuilt every PC_LAG Newton steps: the transient model's
-#: snes_max_it, i.e. once per solve (:func:`fieldsplit_options`)
-PC_LAG = 50
+#: Newton iterations allowed per solve (PNPModel's snes_max_it)
+SNES_MAX_IT = 50
+#: the fieldsplit preconditioner is rebuilt every PC_LAG Newton steps, i.e. once per solve
+#: (:func:`fieldsplit_options`)
+PC_LAG = SNES_MAX_IT
 
 
 def linear_solver_options(name: str, ndofs: int | None = None, tdim: int = 3) -> dict:
@@ -712,7 +714,8 @@ def fieldsplit_options() -> dict:
     inexact-Newton bound above holds whatever the preconditioner (a lagged one included); 7.0
     instead of 8.0 GMRES iterations per Newton step at 120k, the same Newton steps."""
     return {"ksp_type": "gmres", "ksp_rtol": NEWTON_KSP_RTOL, "ksp_atol": 1e-14, "ksp_gmres_restart": 200,
-            "ksp_max_it": 2000, "ksp_pc_side": "right", "snes_lag_preconditioner": PC_LAG, "pc_type": "python", "pc_python_type": "fem.pnp_preconditioner.SlotboomPC",
+            "ksp_max_it": 2000, "ksp_pc_side": "right", "snes_lag_preconditioner": PC_LAG,
+            "pc_type": "python", "pc_python_type": "fem.pnp_preconditioner.SlotboomPC",
             **{f"slotboom_{k}": v for k, v in pnp_preconditioner.inner_defaults().items()}}
 
 
