@@ -187,17 +187,20 @@ class BorderedNewton:
     scale_form : vector form of the largest residual term (e.g. u/dt v dx) whose
         round-off, 1e3 eps ||scale||, bounds the attainable residual.
     max_dphi : bound of the global update per iteration (damping of far starts).
+    J : the field Jacobian form (default dF/du), e.g. an inexact one at a cheaper quadrature
+        (:func:`fem.solver.with_quadrature_degree`): Newton still converges to the root of F.
     """
 
     def __init__(self, F, u: dolfinx.fem.Function, unknown: GlobalUnknown, border: dict, target: float, *,
                  options, prefix="bordered_", rtol=NEWTON_RTOL, atol=NEWTON_ATOL, max_it=NEWTON_MAX_IT,
-                 max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT):
+                 max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT, J=None):
         self.scale_form = None if scale_form is None else dolfinx.fem.form(scale_form)
         self.u, self.unknown, self.target = u, unknown, target
         self.rtol, self.atol, self.max_it, self.max_dphi = rtol, atol, max_it, max_dphi
         V = u.function_space
         self.L = dolfinx.fem.form(F)
-        self.a = dolfinx.fem.form(ufl.derivative(F, u, ufl.TrialFunction(V)))
+        self.jacobian = ufl.derivative(F, u, ufl.TrialFunction(V)) if J is None else J  # (UFL)
+        self.a = dolfinx.fem.form(self.jacobian)
         self.b_form = dolfinx.fem.form(border["b"])
         self.g_form = dolfinx.fem.form(border["g"])
         self.G_form = dolfinx.fem.form(border["G"])

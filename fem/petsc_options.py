@@ -52,6 +52,21 @@ def user_options() -> dict[str, str | None]:
     return dict(_user_options)
 
 
+def get_int(prefix: str, name: str, default: int) -> int:
+    """Integer option ``-{prefix}{name}``: the user's (CLI or script), else PETSc's database, else
+    ``default``; for model options read before any solver has applied the user's options."""
+    from petsc4py import PETSc
+
+    key = prefix + name
+    opts = PETSc.Options()
+    if key in _user_options:
+        try:
+            opts[key] = int(_user_options[key])
+        except (TypeError, ValueError):
+            raise ValueError(f"-{key} must be an integer, got {_user_options[key]!r}") from None
+    return opts.getInt(key, default)  # (read from the database: PETSc counts the option as used)
+
+
 def apply(prefix: str, defaults: dict[str, object]) -> None:
     """Write defaults, then the user's options, under ``prefix`` into PETSc's database."""
     from petsc4py import PETSc

@@ -58,6 +58,19 @@ def auto_uses_lu(ndofs: int, tdim: int) -> bool:
     return int(ndofs) <= auto_lu_max_dofs(tdim)
 
 
+def with_quadrature_degree(form, degree: int, integral_type: str = "cell"):
+    """``form`` with the quadrature degree of every integral of ``integral_type`` lowered to at most
+    ``degree`` (an integral without a degree in its metadata gets ``degree``).
+
+    For an inexact Newton Jacobian J~ = dF/du evaluated with a cheaper rule than F's: the iterates
+    still converge to the root of F (the residual keeps its rule), J~ - J = O(h^2) relative on P1
+    (midpoint-rule error of the nonlinear coefficient), so Newton's rate is only perturbed, not lost."""
+    def lowered(itg):
+        q = min(int(degree), int(itg.metadata().get("quadrature_degree", degree)))
+        return itg.reconstruct(metadata={**itg.metadata(), "quadrature_degree": q})
+    return ufl.Form([lowered(itg) if itg.integral_type() == integral_type else itg for itg in form.integrals()])
+
+
 def all_finite(u: dolfinx.fem.Function) -> bool:
     """True when every value of ``u`` (ghosts included) is finite on every rank (collective)."""
     return bool(u.function_space.mesh.comm.allreduce(bool(np.isfinite(u.x.array).all()), op=_mpi_land()))

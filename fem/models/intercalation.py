@@ -16,6 +16,10 @@ conditions (``condition``):
   the bordered Newton of :mod:`fem.galvanostatic` (one GMRES solve per Newton
   iteration on the bordered system, preconditioned through the field's AMG;
   ``-particle_bordered_pc_lag 0`` builds its hierarchy once per Newton solve);
+  the Newton Jacobian's flux terms use a one-point rule (``JACOBIAN_QUADRATURE_DEGREE``; the
+  storage term stays exact, the residual keeps degree 2p + 1): an inexact Newton method with the same
+  root, J per cell 0.97 -> 0.69 us at 116k unknowns for ~4 % more Newton steps
+  (``-particle_jacobian_quadrature_degree -1``: the exact derivative);
 * ``potentiostatic``: phi fixed (``voltage``), SNES on x;
 * ``flux``: fixed inward flux density ``flux``; ``concentration``: x = ``c_surface``.
 
@@ -45,7 +49,7 @@ from fem import petsc_options
 from fem.galvanostatic import NEWTON_KSP_RTOL, PC_LAG_DEFAULT, BorderedNewton, GlobalUnknown
 from fem.observables import Integral
 from fem.scaling import FARADAY
-from fem.solver import SNESSolver, SolveStats
+from fem.solver import SNESSolver, SolveStats, with_quadrature_degree
 from fem.time_schemes import BDFHistory
 from fem.weak_forms.diffusion import diffusion_residual
 from fem.weak_forms.grain_boundary import grain_boundary_residual
@@ -57,6 +61,10 @@ CONDITIONS = ("galvanostatic", "potentiostatic", "flux", "concentration")
 #: GMRES still multiplies by the current Jacobian, so the iterates are those of exact Newton steps to
 #: ``ksp_rtol``)
 AMG_LAG = 0
+
+#: galvanostatic: quadrature degree of the flux terms of the Newton Jacobian (-1: the residual's own);
+#: ``-particle_jacobian_quadrature_degree`` overrides (module docstring)
+JACOBIAN_QUADRATURE_DEGREE = 1
 
 
 class IntercalationParticle:
@@ -127,8 +135,16 @@ class IntercalationParticle:
                     # the lag stalled Newton near saturation: test_polycrystal_discharge_with_fast_paths)
                     opts = {**opts, "ksp_rtol": NEWTON_KSP_RTOL, "ksp_pc_side": "right"}
                     lag = AMG_LAG
+                J = None
+                jq = petsc_options.get_int(prefix, "jacobian_quadrature_degree", JACOBIAN_QUADRATURE_DEGREE)
+                if jq >= 0:  # storage term exact (P1 mass: degree 2), flux terms at degree jq
+                    du = ufl.TrialFunction(V)
+                    flux = diffusion_residual(None, self.c, v, D, dx, inflow=[(-i_hat, ds)]) + extra
+                    dx_mass = domain.dx(metadata={"quadrature_degree": 2 * degree})  # exact on affine cells
+                    J = (ufl.derivative(dcdt * v * dx_mass, self.c, du)
+                         + with_quadrature_degree(ufl.derivative(flux, self.c, du), jq))
                 self.solver = BorderedNewton(F, self.c, self.phi, border, current, options=opts, prefix=prefix,
-                                             pc_lag=lag,
+                                             pc_lag=lag, J=J,
                                              scale_form=self.c / self.history.bdf.dt * v * dx)
                 self._hold = (F, opts, prefix + "hold_")  # potentiostatic solver, built on first hold
             else:

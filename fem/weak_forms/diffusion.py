@@ -30,12 +30,13 @@ def diffusion_residual(dcdt, c, v, diffusivity, dx, *, inflow=(), source=None):
     F = int dcdt v dx - int J(c) . grad v dx - sum_k int j_k v ds_k - int s v dx,
     J = -D grad c.
 
-    ``dcdt`` is the discrete time derivative (e.g. :meth:`fem.time_schemes.BDF.ddt`);
+    ``dcdt`` is the discrete time derivative (e.g. :meth:`fem.time_schemes.BDF.ddt`; None: no
+    storage term, e.g. the flux part of a Jacobian assembled apart);
     ``inflow`` is a sequence of (j_in, ds) pairs: inward flux densities on
     boundary measures (j_in may depend on c, e.g. Butler–Volmer).
     """
     J = fick_flux(c, diffusivity)
-    F = dcdt * v * dx - ufl.inner(J, ufl.grad(v)) * dx
+    F = -ufl.inner(J, ufl.grad(v)) * dx if dcdt is None else dcdt * v * dx - ufl.inner(J, ufl.grad(v)) * dx
     for j_in, ds in inflow:
         F -= j_in * v * ds
     if source is not None:
