@@ -37,7 +37,21 @@ d(sum G) = b . d(delta), b = k a_Gamma (nodal areas) at the start of the step wi
 per iterate, so each update is shifted uniformly to make the modelled sum of G vanish (sum G is the
 discrete rate of change of the total moles minus the boundary inflow); the gain g is the secant of
 the iterate pair with the largest mean move (the first, not the last and noisiest); and the non-mean
-part of the preconditioned step is damped by ``damping`` (3D).  A step
+part of the preconditioned step is damped by ``damping`` (3D).  Session 11 (default 3D run 4.40 ->
+3.80 iterations per attempted step; the steps after a remesh took 6-7): (i) the Anderson pairs of the
+last accepted step on the same mesh seed the next step's least squares (ANDERSON_CARRY), so the first
+update already uses a multisecant model of the non-mean modes; (ii) the first iterate (3D) splits
+the velocity into a smooth part (area-weighted least-squares fit of the real spherical harmonics of
+degree <= 2 about the interface centroid), whose coefficient history survives a remesh and is
+extrapolated linearly, and the rough mesh-scale rest, whose change is extrapolated damped
+(ROUGH_DAMPING): after a remesh the rough part relaxes over ~5 steps roughly geometrically, so the
+linear extrapolation overshot it (measured: first-iterate error of steps 3-6 after a remesh 6.6e-4 ->
+2.1e-4 R on average, ordinary steps unchanged); on a fresh mesh the transferred rough part (the old
+mesh's pattern) is dropped; (iii) the mean mode of the first iterate is the quadratic extrapolation of
+the area-weighted mean velocities (MEAN_PREDICTOR_ORDER; also across remeshes): its first-iterate
+error 9e-5 -> 1.5e-5 R; (iv) the secant gain is taken only from a pair whose mean move exceeds
+SECANT_MIN_MOVE mean tolerances: with a good predictor the early steps' mean moves were ~1e-8 R, the
+secant noise drove the gain to its clip 10 and the next step took 11 iterations.  A step
 fails (and is cut by the driver) when the iteration does not converge, when
 the interface moves more than ``max_move`` of the smallest cell, or when a
 cell would invert.
@@ -92,6 +106,20 @@ SENSITIVITY_DEFAULT = 7.0
 # 0.7 -> 4.64 / 4.38 / 4.59 interface iterations per attempted step (undamped, before the mean-mode
 # model and the non-mean least squares: 5.45 against 5.11 at 0.7).
 DAMPING_DEFAULT = 0.55
+# Session 11, measured on the default 3D run (serial; iterations per attempted step, the rest on):
+# Anderson pairs carried from the last step (0 / 5 pairs: 4.20 / 3.80); the split predictor
+# (off / on: 3.99 / 3.80; damping of the rough part 0.2 / 0.3 / 0.4 / 0.5 offline: mean first-iterate
+# error of steps 3-6 after a remesh 2.7 / 2.1 / 2.1 / 2.7e-4 R, ordinary steps 1.12 / 1.07 / 1.03 /
+# 0.97e-4; rough part kept after a remesh (1) / dropped (0): 3.92 / 3.80, within the noise of the
+# remesh timing); mean-mode extrapolation order 0 (off) / 2 (3.86 / 3.80; order 3 was not better);
+# secant guard off / on (4.01 / 3.80: one 11-iteration step at a clipped gain of 10).
+MEAN_PREDICTOR_ORDER = 2   # order of the extrapolation of the mean velocity (0: off)
+ANDERSON_DEPTH = 6         # iterates in the Anderson history of a step
+ANDERSON_CARRY = 5         # Anderson pairs carried into the next step on the same mesh (0: none)
+SPLIT_PREDICTOR = True     # 3D: smooth (spherical harmonics) / rough split of the first iterate
+ROUGH_DAMPING = 0.4        # factor of the extrapolated change of the rough part
+ROUGH_AFTER_REMESH = 0.0   # factor of the transferred rough part in the first step on a new mesh
+SECANT_MIN_MOVE = 100.0    # smallest mean move of a secant pair, in mean tolerances
 
 
 def assembled(form) -> np.ndarray:
@@ -183,6 +211,8 @@ class TwoPhaseStefan:
         self.ale_wall = 0.0
         self.diffusion_wall = 0.0
         self._build(domain, init_alpha, init_beta)
+        self.mean_hist: list[tuple[float, float]] = []  # (dt, area-weighted mean velocity) of the last accepted steps
+        self.smooth_hist: list = []  # (dt, smooth-part coefficients) of the last two accepted steps
         # flux-sensitivity scale of the preconditioner (see step()); measured in 3D only (1D has only
         # the mean mode; axisymmetric 2D: 3.2 -> 2.2 iterations per step but 8% more steps)
         self.sensitivity = float(SENSITIVITY_DEFAULT if self.mesh.topology.dim == 3 else 0.0) \
@@ -349,6 +379,10 @@ class TwoPhaseStefan:
         self._velocity_prev_fun = dolfinx.fem.Function(V1)  # its checkpoint copy
         self.dt_hist = (0.0, 0.0)
         self.accepted_on_mesh = 0  # accepted steps since the last (re)build
+        # the Anderson pairs (d delta, d f, d mean f) of the last accepted step on this mesh, and
+        # their checkpoint copies
+        self.anderson_carry = self._anderson_try = None
+        self._carry_funs = [(dolfinx.fem.Function(V1), dolfinx.fem.Function(V1)) for _ in range(ANDERSON_DEPTH - 1)]
         self.gain = 1.0      # secant gain of the preconditioner, carried from step to step
         self.iterations = 0  # interface iterations of the last accepted step
         self.last_quality = self.ale.quality()
@@ -373,6 +407,7 @@ class TwoPhaseStefan:
         norm = np.linalg.norm(nvec, axis=1)
         self.normal = nvec / np.maximum(norm, 1e-300)[:, None]
         self.h_min = self.ale.min_cell_size()
+        self._basis = self._smooth_basis() if self.gdim == 3 else None
         self.ale_wall += time.perf_counter() - t0
 
     def set_flux_sensitivity(self, d):
@@ -426,11 +461,14 @@ class TwoPhaseStefan:
             if d_sum > 0 and d_sum - dz > 1e-12 * d_sum:
                 sens = (d, z, d_sum - dz)
         delta = self.velocity * dt
-        if self.velocity_prev is not None:
+        if SPLIT_PREDICTOR and self.smooth_hist:
+            delta = dt * self._split_predictor(dt)
+        elif self.velocity_prev is not None:
             # second order: the last two accepted (mean) velocities belong to the midpoints of their
             # steps; extrapolate linearly to the midpoint of this one
             dt1, dt0 = self.dt_hist
             delta = dt * (self.velocity + (self.velocity - self.velocity_prev) * (dt + dt1) / (dt1 + dt0))
+        delta = self._mean_predictor(delta, dt)
         if _DEBUG and self.comm.rank == 0:
             print(f" stefan step t {t:.5g} dt {dt:.4g} gain {self.gain:.4f} interface dofs {len(self.idofs)}", flush=True)
         xs, fs, fmean = [], [], []  # Anderson history: iterates, preconditioned residuals, their means
@@ -474,7 +512,8 @@ class TwoPhaseStefan:
                 dG, dd, bdx, xax = self._allreduce(np.array([
                     np.sum((G - G_prev)[own]), np.sum((self.area * dx)[own]), np.sum((b * dx)[own]),
                     np.sum((self.area * dx * dx)[own])]), MPI.SUM)
-                if dd != 0.0 and 0.02 < (dG / dd) / k0 < 50 and abs(dd) > secant_dd:
+                if abs(dd) > SECANT_MIN_MOVE * self.mean_tol * asum and 0.02 < (dG / dd) / k0 < 50 \
+                        and abs(dd) > secant_dd:
                     secant, secant_dd = dG / dd, abs(dd)
                 if xax > 0:  # Broyden: b . dx = d(sum G) with the least change of b (area-weighted)
                     b = b + ((dG - bdx) / xax) * self.area * dx
@@ -495,16 +534,19 @@ class TwoPhaseStefan:
             xs.append(delta.copy())
             fs.append(f)
             fmean.append(fbar)
-            if len(xs) > 6:
+            if len(xs) > ANDERSON_DEPTH:
                 xs.pop(0)
                 fs.pop(0)
                 fmean.pop(0)
             step = f
-            if len(xs) > 1:
-                dX = np.array([xs[j + 1] - xs[j] for j in range(len(xs) - 1)])
-                dF = np.array([fs[j + 1] - fs[j] for j in range(len(fs) - 1)])
+            pairs = [(xs[j + 1] - xs[j], fs[j + 1] - fs[j], fmean[j + 1] - fmean[j]) for j in range(len(xs) - 1)]
+            if self.anderson_carry and ANDERSON_CARRY > 0:
+                pairs = (list(self.anderson_carry) + pairs)[-max(ANDERSON_CARRY, len(pairs)):]
+            if pairs:
+                dX = np.array([q[0] for q in pairs])
+                dF = np.array([q[1] for q in pairs])
                 # least squares on the non-mean parts (the mean mode is set below)
-                dFn = dF - np.diff(fmean)[:, None]
+                dFn = dF - np.array([q[2] for q in pairs])[:, None]
                 fn = f - fbar
                 m = len(dF)
                 local = np.concatenate([(dFn * w) @ dFn.T, ((dFn * w) @ fn)[:, None]], axis=1)
@@ -528,7 +570,80 @@ class TwoPhaseStefan:
             return SolveStats(False, it, krylov, "mesh would invert")
         self.delta = delta
         self._quality_try = q
+        self._anderson_try = [(xs[j + 1] - xs[j], fs[j + 1] - fs[j], fmean[j + 1] - fmean[j])
+                              for j in range(len(xs) - 1)]
         return SolveStats(True, it, krylov, "interface converged")
+
+    def _smooth_basis(self):
+        """Real spherical harmonics of degree <= 2 of the direction of each interface vertex from the
+        area-weighted interface centroid (at x^n): the smooth part of the interface velocity."""
+        x = self.V1.tabulate_dof_coordinates()[self.idofs]
+        own = self.owned
+        sums = self._allreduce(np.concatenate([(self.area[own, None] * x[own]).sum(axis=0), [self.area[own].sum()]]),
+                               MPI.SUM)
+        u = x - sums[:3] / max(sums[3], 1e-300)
+        u = u / np.maximum(np.linalg.norm(u, axis=1), 1e-300)[:, None]
+        ux, uy, uz = u[:, 0], u[:, 1], u[:, 2]
+        return np.stack([np.ones_like(ux), ux, uy, uz, ux * uy, ux * uz, uy * uz, ux * ux - uy * uy,
+                         3 * uz * uz - 1], axis=1)
+
+    def _smooth_fit(self, values) -> np.ndarray:
+        """Coefficients of the area-weighted least-squares fit of ``values`` in _smooth_basis."""
+        B, own = self._basis, self.owned
+        Bw = B[own] * self.area[own, None]
+        m = B.shape[1]
+        glob = self._allreduce(np.concatenate([(Bw.T @ B[own]).ravel(), Bw.T @ values[own]]), MPI.SUM)
+        A = glob[:m * m].reshape(m, m)  # (singular for a planar interface: the minimum-norm fit)
+        return np.linalg.lstsq(A, glob[m * m:], rcond=1e-10)[0]
+
+    def _split_predictor(self, dt) -> np.ndarray:
+        """Velocity of the first iterate: the smooth part (spherical harmonics, a history that
+        survives remeshes) extrapolated linearly, the rough (mesh-scale) rest with the damped
+        difference ROUGH_DAMPING; on a fresh mesh the transferred rough part is dropped."""
+        B = self._basis
+        (dt1, c1), prev = self.smooth_hist[-1], (self.smooth_hist[-2] if len(self.smooth_hist) > 1 else None)
+        S1 = B @ c1
+        r1 = self.velocity - S1
+        if self.accepted_on_mesh == 0 and self.remesh_count:
+            r1 = ROUGH_AFTER_REMESH * r1
+        if prev is None:
+            return S1 + r1
+        dt0, c0 = prev
+        ratio = (dt + dt1) / (dt1 + dt0)
+        S0 = B @ c0
+        v = S1 + (S1 - S0) * ratio + r1
+        if self.velocity_prev is not None:
+            v = v + ROUGH_DAMPING * (r1 - (self.velocity_prev - S0)) * ratio
+        return v
+
+    def _area_mean(self, values) -> float:
+        """Area-weighted mean of interface values (the mean mode, on the current x^n)."""
+        own = self.owned
+        num, den = self._allreduce(np.array([np.sum((self.area * values)[own]), np.sum(self.area[own])]), MPI.SUM)
+        return num / den if den > 0 else 0.0
+
+    def _mean_predictor(self, delta, dt):
+        """Shift the first iterate uniformly so that its mean mode is the extrapolation (order
+        MEAN_PREDICTOR_ORDER, in the midpoints of the accepted steps) of the last accepted area-weighted
+        mean velocities, a history that survives remeshes."""
+        n = min(MEAN_PREDICTOR_ORDER + 1, len(self.mean_hist))
+        if n < 2 or MEAN_PREDICTOR_ORDER < 1:
+            return delta
+        hist = self.mean_hist[-n:]
+        taus, tau = [], 0.0  # midpoints relative to t^n, most recent first
+        for h, _ in reversed(hist):
+            taus.append(tau - h / 2)
+            tau -= h
+        vals = [v for _, v in reversed(hist)]
+        target = dt / 2
+        vbar = 0.0
+        for i in range(n):
+            li = 1.0
+            for j in range(n):
+                if j != i:
+                    li *= (target - taus[j]) / (taus[i] - taus[j])
+            vbar += li * vals[i]
+        return delta + (dt * vbar - self._area_mean(delta))
 
     def max_dt(self, t=None) -> float:
         """Largest next step that keeps the extrapolated interface move (last accepted velocity x dt)
@@ -556,6 +671,10 @@ class TwoPhaseStefan:
         self.accepted_on_mesh += 1
         self.dt_hist = (dt, self.dt_hist[0])
         self.velocity = self.delta / dt
+        self.anderson_carry = self._anderson_try
+        self.mean_hist = (self.mean_hist + [(dt, self._area_mean(self.velocity))])[-5:]
+        if self._basis is not None:
+            self.smooth_hist = (self.smooth_hist + [(dt, self._smooth_fit(self.velocity))])[-2:]
         for p in PHASES:
             self.c_old[p].x.array[:] = self.c[p].x.array
         self.begin_step()
@@ -647,8 +766,8 @@ class TwoPhaseStefan:
     def checkpoint_state(self) -> dict:
         """The moving mesh (and its exact accepted configuration x^n), both phase fields (new and
         old), the interface velocity and the one before with their dt (the first iterate of the next
-        step), the preconditioner gain and the observables' memory.  The Anderson history lives within
-        one step only."""
+        step), the Anderson pairs of the last step and the mean-velocity and smooth-velocity histories
+        of the predictor, the preconditioner gain and the observables' memory."""
         for fun, values in ((self._velocity_fun, self.velocity), (self._velocity_prev_fun, self.velocity_prev)):
             fun.x.array[:] = 0.0
             if values is not None:
@@ -660,8 +779,18 @@ class TwoPhaseStefan:
                  "interface_velocity": self._velocity_fun, "interface_velocity_prev": self._velocity_prev_fun}
         for p in PHASES:
             state[f"c_{p}"], state[f"c_old_{p}"] = self.c[p], self.c_old[p]
+        carry = self.anderson_carry or []
+        for i, (fx, ff) in enumerate(self._carry_funs):
+            for fun, j in ((fx, 0), (ff, 1)):
+                fun.x.array[:] = 0.0
+                if i < len(carry):
+                    fun.x.array[self.idofs] = carry[i][j]
+            state[f"anderson_dx_{i}"], state[f"anderson_df_{i}"] = fx, ff
         q = self.last_quality
-        return {**state, "gain": self.gain, "iterations": self.iterations, "flux_now": self.flux_now,
+        return {**state, "anderson_dfmean": [float(c[2]) for c in carry],
+                "mean_hist": [tuple(map(float, h)) for h in self.mean_hist],
+                "smooth_hist": [(float(h), [float(c) for c in cs]) for h, cs in self.smooth_hist],
+                "gain": self.gain, "iterations": self.iterations, "flux_now": self.flux_now,
                 "dt_hist": tuple(self.dt_hist), "accepted_on_mesh": self.accepted_on_mesh,
                 "moles_in": self.moles_in, "min_size_ratio": q.min_size_ratio,
                 "min_shape_ratio": q.min_shape_ratio, "ale_wall": self.ale_wall,
@@ -680,6 +809,11 @@ class TwoPhaseStefan:
         self.gain, self.iterations = state["gain"], state["iterations"]
         self.flux_now, self.moles_in = state["flux_now"], state["moles_in"]
         self.last_quality = self._quality_try = MeshQuality(state["min_size_ratio"], state["min_shape_ratio"])
+        self.mean_hist = [tuple(h) for h in state.get("mean_hist", [])]
+        self.smooth_hist = [(h, np.array(cs)) for h, cs in state.get("smooth_hist", [])]
+        dfmean = state.get("anderson_dfmean", [])
+        self.anderson_carry = [(fx.x.array[self.idofs].copy(), ff.x.array[self.idofs].copy(), dfm)
+                               for (fx, ff), dfm in zip(self._carry_funs, dfmean)] or None
         self.ale.restore_reference()  # x^n exactly (not the written coordinates), then begin_step there
         self.begin_step()
         self.ale_wall, self.diffusion_wall = state["ale_wall"], state["diffusion_wall"]
