@@ -107,6 +107,14 @@ def boomeramg() -> dict[str, object]:
             "pc_hypre_boomeramg_agg_nl": 1}
 
 
+def gamg_sor() -> dict[str, object]:
+    """PETSc's smoothed-aggregation AMG (GAMG, one level of aggressive coarsening) with two
+    Richardson/SSOR sweeps as the level smoother instead of Chebyshev/Jacobi: cheap V-cycles (low
+    operator complexity) for the mass + stiffness operators of the Cahn–Hilliard Schur factors
+    (fem.solver.FactoredSchurPC; tests/bench/README.md)."""
+    return {"pc_type": "gamg", "mg_levels_ksp_type": "richardson", "mg_levels_pc_type": "sor"}
+
+
 def cg_amg() -> dict[str, object]:
     """CG with hypre BoomerAMG: scalable for symmetric positive-definite systems."""
     return {"ksp_type": "cg", **boomeramg(), "ksp_rtol": 1e-12, "ksp_atol": 1e-14}

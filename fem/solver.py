@@ -165,8 +165,9 @@ class FactoredSchurPC:
     noisy quench, whose projected mu^0 has mesh-scale gradients (N large); after one small step
     the default (ILU(0) on A00) converges at dt = 2 R^2/D at 7.3k dofs (11 Krylov/Newton) and at
     dt = 0.2 R^2/D at 400k (16) (tests/bench/README.md, session 8).  Applying S^-1 costs two AMG
-    V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + hypre BoomerAMG by
-    default, each overridable) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
+    V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + PETSc GAMG with SSOR
+    smoothing by default, :func:`fem.petsc_options.gamg_sor`; ``pc_type hypre`` under either prefix
+    gives BoomerAMG, the default before session 11) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
     of the AMG on the assembled fourth-order product of ``selfp``.  ``-<pc prefix>amg_lag k``: the
     two hierarchies serve up to k setups at the same dt (the Newton steps of one time step; CH
     default 2: 400k-unknown sphere, dt 0.02 R^2/D, the same 13.0 Krylov per Newton, 8.5 % less time
@@ -185,9 +186,16 @@ class FactoredSchurPC:
     def _ksp(self, pc, name):
         prefix = (pc.getOptionsPrefix() or "") + name
         db = PETSc.Options()
-        # no aggressive coarsening: on these mass + Laplacian operators it cost 14.3 -> 10.0 Krylov
-        # iterations per Newton step at 29k dofs (3D particle, measured), more than its cheaper V-cycle saves
-        for k, v in {"ksp_type": "preonly", **petsc_options.boomeramg(), "pc_hypre_boomeramg_agg_nl": 0}.items():
+        if db.getString(prefix + "pc_type", "gamg") == "hypre":
+            # BoomerAMG without aggressive coarsening: on these mass + Laplacian operators it cost
+            # 14.3 -> 10.0 Krylov iterations per Newton step at 29k dofs (3D particle, measured)
+            amg = {**petsc_options.boomeramg(), "pc_hypre_boomeramg_agg_nl": 0}
+        else:
+            # smoothed aggregation with SSOR smoothing (petsc_options.gamg_sor): the same Krylov counts as
+            # BoomerAMG (3D particle, dt 0.02 R^2/D: 9.0 / 10.5 / 13.0 at 29k / 92k / 400k unknowns) at a
+            # third of its V-cycle cost (BoomerAMG's HMIS/ext+i hierarchy had operator complexity 2.8)
+            amg = petsc_options.gamg_sor()
+        for k, v in {"ksp_type": "preonly", **amg}.items():
             if not db.hasName(prefix + k):  # defaults; a user option under the prefix wins
                 db[prefix + k] = v
         ksp = PETSc.KSP().create(pc.comm)

@@ -25,7 +25,7 @@ Solvers: ``lu`` (MUMPS), ``fieldsplit`` = FGMRES preconditioned by a
 Schur-complement fieldsplit on (c, mu): A00 = M/dt + N (block Jacobi / ILU(0)), Schur complement
 S = M + dt (G + kappa K) M^-1 K_M approximated by the factored
 (M + alpha (G + kappa K)) M^-1 (M + beta K_M), alpha beta = dt, and applied
-with two BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`; Krylov
+with two AMG V-cycles (:class:`fem.solver.FactoredSchurPC`, PETSc GAMG + SSOR; Krylov
 iterations nearly independent of the mesh and of dt, tests/bench/README.md),
 or ``auto``: LU up to ``AUTO_LU_MAX_DOFS[tdim]`` unknowns (3D: 5k, 2D: 50k;
 :data:`fem.solver.AUTO_LU_MAX_DOFS`, measured crossover), ``fieldsplit`` above.
@@ -57,7 +57,7 @@ from fem.weak_forms import elasticity as elw
 
 SOLVERS = ("auto", "lu", "fieldsplit")
 #: the help text of a problem's ``solver`` parameter (shown by ``solidion params``)
-SOLVER_HELP = ("linear solver: lu (MUMPS), fieldsplit (Schur fieldsplit with the factored BoomerAMG Schur "
+SOLVER_HELP = ("linear solver: lu (MUMPS), fieldsplit (Schur fieldsplit with the factored AMG Schur "
                "preconditioner), auto = LU up to 5k unknowns in 3D, 50k in 2D, else fieldsplit")
 #: ``auto``: LU (MUMPS) up to this many unknowns (by mesh dimension), the block preconditioner above
 AUTO_LU_MAX_DOFS = _AUTO_LU_MAX_DOFS
@@ -72,11 +72,13 @@ def fieldsplit_options(schur: str = "factored") -> dict:
     / 10 with ILU(0) vs 8 / 8.5 / 10 at dt = 0.002 / 0.02 / 0.2 R^2/D, tests/bench/README.md).
 
     schur = 'factored' (default): S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, two
-    BoomerAMG V-cycles (:class:`fem.solver.FactoredSchurPC`, Bosch–Stoll–Benner / Boyanova–Neytcheva);
+    AMG V-cycles (:class:`fem.solver.FactoredSchurPC`, Bosch–Stoll–Benner / Boyanova–Neytcheva; PETSc
+    GAMG with SSOR smoothing, :func:`fem.petsc_options.gamg_sor`; ``-pspin_fieldsplit_mu_l_pc_type hypre
+    -pspin_fieldsplit_mu_r_pc_type hypre`` restores BoomerAMG);
     'selfp': one BoomerAMG V-cycle on the assembled M + dt (G + kappa K) diag(M)^-1 K_M (the earlier
     default: a fourth-order operator, iterations grow with the mesh).  Every entry can be overridden
     under the solver's prefix, e.g. ``-pspin_pc_fieldsplit_schur_precondition selfp
-    -pspin_fieldsplit_mu_pc_type hypre`` or ``-pspin_fieldsplit_mu_l_pc_hypre_boomeramg_strong_threshold 0.25``.
+    -pspin_fieldsplit_mu_pc_type hypre`` or ``-pspin_fieldsplit_mu_l_pc_gamg_threshold 0.02``.
     """
     opts = {"ksp_type": "fgmres", "ksp_rtol": 1e-8, "ksp_atol": 1e-12, "ksp_max_it": 400,
             "ksp_gmres_restart": 100,
