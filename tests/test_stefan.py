@@ -791,3 +791,50 @@ def test_interface_iteration_predictor_and_mean_mode(tmp_path):
         assert data["t_s"][i] == pytest.approx(t_old, rel=1e-12), (t_old, data["t_s"][i])
         assert abs(data["core_volume_fraction"][i] - vf_old) < 1e-6, (t_old, data["core_volume_fraction"][i] - vf_old)
     assert summary["max_mass_balance_rel_error"] < 1e-8  # measured 2.4e-9 (session 9: 1.2e-8)
+
+
+def test_first_iterate_split_predictor_across_a_remesh():
+    """The 3D first iterate of fem.models.stefan (session 11): the smooth part of the interface velocity
+    (area-weighted fit of the spherical harmonics of degree <= 2) is extrapolated linearly, also across
+    a remesh (its coefficient history does not live on the mesh); the rough rest (after a remesh it
+    relaxes over a few steps, roughly geometrically) with its change damped by ROUGH_DAMPING; on a fresh
+    mesh the transferred rough part is dropped.  Synthetic history at equal steps, v_n = S(n) + q^n rho
+    (S linear in n, rho orthogonal to the smooth space, q = ROUGH_DAMPING = 0.4): the predictor gives v_3 to
+    round-off, where the session-10 linear extrapolation 2 v_2 - v_1 misses by q (1 - q)^2 |rho|; after
+    a remesh onto another triangulation of the same ball it gives S(3) on the new nodes."""
+    import fem.models.stefan as stefan
+    from meshes.core_shell import core_shell
+    comm = MPI.COMM_WORLD
+
+    def ball(h):
+        return core_shell(0.5, [0.5], h=h, dim=3, comm=comm, length_scale=1.0)
+
+    prob = TwoPhaseStefan(ball(0.3), alpha=T.CORE, beta=T.shell(0), interface=T.interface(0), c_alpha=0.9,
+                          c_beta=0.1, fixed=[T.SURFACE], remesher=lambda model: ball(0.27))
+    rng = np.random.default_rng(1)
+    c0, c1 = rng.normal(size=9), rng.normal(size=9) * 0.1  # S(n) = B (c0 + n c1)
+    q = 0.4  # ROUGH_DAMPING (the measured decay of the rough part after a remesh, roughly)
+    assert stefan.ROUGH_DAMPING == q
+
+    def smooth(n):
+        return prob._basis @ (c0 + n * c1)
+
+    rho = rng.normal(size=len(prob.idofs))
+    rho = rho - prob._basis @ prob._smooth_fit(rho)  # the rough part: orthogonal to the smooth space
+    v = {n: smooth(n) + q ** n * rho for n in (1, 2, 3)}
+    prob.velocity_prev, prob.velocity, prob.accepted_on_mesh = v[1], v[2], 2
+    prob.smooth_hist = [(1.0, prob._smooth_fit(v[1])), (1.0, prob._smooth_fit(v[2]))]
+
+    def err(a, b):  # max norm over the interface vertices (of the current mesh)
+        return comm.allreduce(float(np.max(np.abs(a - b)[prob.owned], initial=0.0)), op=MPI.MAX)
+    scale = err(rho, 0 * rho)
+    assert err(prob._split_predictor(1.0), v[3]) < 1e-10 * scale
+    assert err(2 * v[2] - v[1], v[3]) > 0.5 * q * (1 - q) ** 2 * scale  # the session-10 predictor
+    # remesh: the smooth history carries over, the transferred (old mesh's) rough part is dropped
+    prob.last_quality = prob.ale.quality()
+    prob.remesh(2.0)
+    assert prob.remesh_count == 1 and prob.accepted_on_mesh == 0
+    predicted, expected = prob._split_predictor(1.0), smooth(3)
+    assert err(predicted, expected) < 1e-10 * err(expected, 0 * expected)
+    assert err(prob.velocity, expected) > 0.1 * q ** 2 * scale  # the transferred velocity (session 10's first iterate)
+    prob.destroy()
