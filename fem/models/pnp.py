@@ -691,7 +691,8 @@ def linear_solver_options(name: str, ndofs: int | None = None, tdim: int = 3) ->
 
 def fieldsplit_options() -> dict:
     """GMRES + the block preconditioner of :mod:`fem.pnp_preconditioner` (Slotboom change of variables,
-    Schur fieldsplit: species block and 'selfp' potential Schur complement, one BoomerAMG V-cycle each).
+    Schur fieldsplit: species block and 'selfp' potential Schur complement, one AMG V-cycle each:
+    GAMG for the species, BoomerAMG for phi).
     Overridable under the solver's prefix: ``-<prefix>slotboom_pc_fieldsplit_type multiplicative``,
     ``-<prefix>slotboom_fieldsplit_phi_pc_type lu``, or ``-<prefix>pc_type asm`` for another PC.
 
@@ -704,7 +705,7 @@ def fieldsplit_options() -> dict:
     (Eisenstat-Walker's adaptive forcing instead costs one more Newton step); 1e-4 adds a Newton step.
 
     ``snes_lag_preconditioner`` = ``snes_max_it`` (:data:`PC_LAG`): the preconditioner (the product
-    A T, the Schur complement and the two BoomerAMG hierarchies) is built at the first Newton step of
+    A T, the Schur complement and the two AMG hierarchies) is built at the first Newton step of
     every solve (time step) only; GMRES always multiplies by the current Jacobian, so the Newton
     iterates are those of exact Newton steps to ``ksp_rtol``.  Measured at 120k (right-preconditioned
     GMRES): 7.0 GMRES iterations per Newton step whether the PC is rebuilt at every Newton step, every

@@ -59,6 +59,8 @@ SETS = {
     "lag-solve jac-lag": {"bordered_pc_lag": 0, "bordered_jacobian_lag": 0},
     "PMIS lag-solve": {P + "coarsen_type": "PMIS", "bordered_pc_lag": 0},
     "PMIS lag-solve jac-lag": {P + "coarsen_type": "PMIS", "bordered_pc_lag": 0, "bordered_jacobian_lag": 0},
+    # session 11: PETSc GAMG with SSOR smoothing (fem.petsc_options.gamg_sor), as in the CH Schur factors
+    "gamg-sor": {"pc_type": "gamg", "mg_levels_ksp_type": "richardson", "mg_levels_pc_type": "sor"},
 }
 __doc__ += "".join(f"\n* {k}: {v or 'the defaults'}" for k, v in SETS.items()) + "\n"
 
