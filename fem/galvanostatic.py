@@ -193,10 +193,11 @@ class BorderedNewton:
 
     def __init__(self, F, u: dolfinx.fem.Function, unknown: GlobalUnknown, border: dict, target: float, *,
                  options, prefix="bordered_", rtol=NEWTON_RTOL, atol=NEWTON_ATOL, max_it=NEWTON_MAX_IT,
+                 constraint_tol=NEWTON_ATOL,
                  max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT, J=None):
         self.scale_form = None if scale_form is None else dolfinx.fem.form(scale_form)
         self.u, self.unknown, self.target = u, unknown, target
-        self.rtol, self.atol, self.max_it, self.max_dphi = rtol, atol, max_it, max_dphi
+        self.max_dphi = max_dphi
         V = u.function_space
         self.L = dolfinx.fem.form(F)
         self.jacobian = ufl.derivative(F, u, ufl.TrialFunction(V)) if J is None else J  # (UFL)
@@ -218,6 +219,11 @@ class BorderedNewton:
         self.ksp_field.setOptionsPrefix(prefix)
         petsc_options.register_prefix(prefix)
         petsc_options.apply(prefix, options)
+        opts = PETSc.Options()  # Newton's tests, SNES's names (fem.solver.residual_converged)
+        self.rtol = opts.getReal(prefix + "snes_rtol", rtol)
+        self.atol = opts.getReal(prefix + "snes_atol", atol)
+        self.max_it = opts.getInt(prefix + "snes_max_it", max_it)
+        self.constraint_tol = opts.getReal(prefix + "bordered_constraint_tol", constraint_tol)
         self.ksp_field.setOperators(self.A)
         self.ksp_field.setFromOptions()
         #: ``one`` (GMRES on the bordered system, one Krylov solve per Newton iteration) or ``two``
@@ -302,7 +308,7 @@ class BorderedNewton:
                     self._vec(self.bvec, self.scale_form)
                     floor = 1e3 * np.finfo(float).eps * self.bvec.norm()
             if (it > 0 and residual_converged(rn, r0, self.rtol, self.atol, floor)
-                    and abs(G) <= self.atol * (1 + abs(self.target))):
+                    and abs(G) <= self.constraint_tol * (1 + abs(self.target))):
                 return self._done(True, it, kits, "converged (residual)")
             if it == self.max_it:
                 break
