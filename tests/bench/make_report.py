@@ -642,11 +642,12 @@ CH Krylov iterations per Newton step at dt = 0.02 R^2/D after the warm-up step, 
 120k): within goal 1's 30 %.
 
 Against goal 6 (memory at each physics' largest run next to a Poisson solve of the same size,
-`bench_memory.py`, rows at 1.0M / 945k in the memory table above): CH model+solver 2.1 kB/dof + mesh
-1.7 kB/dof, 6.8M unknowns fit in 24 GB on one process; PNP 4.0 + 1.3 kB/dof, 4.8M (5.1 kB/dof at
-763k before the compressed pattern); the P1 Poisson solve 0.23 + 1.9 kB/dof (its unit-cube mesh
-costs more per unknown than the particle meshes), 11.8M.  Model+solver against the Poisson solve:
-CH 9x, PNP 19x; with the meshes 1.7x and 2.4x.  Particle discharge was not re-measured beyond 116k
+`bench_memory.py`, rows at 1.0M / 945k in the memory table above, re-measured after session 11's GAMG
+changes): CH model+solver 1.8 kB/dof + mesh 1.7 kB/dof, 7.4M unknowns fit in 24 GB on one process; PNP
+4.0 + 1.2 kB/dof, 5.0M (5.1 kB/dof at 763k before the compressed pattern); the P1 Poisson solve 0.16-0.17
++ 1.9-2.0 kB/dof (its unit-cube mesh costs more per unknown than the particle meshes), 12.1M.
+Model+solver against the Poisson solve: CH 11x, PNP 25x; with the meshes 1.6x and 2.4x.  Particle
+discharge was not re-measured beyond 116k
 (0.8 kB/dof there).
 """
 
