@@ -422,6 +422,19 @@ def test_polycrystal_forms_are_cheap_and_amg_lag_keeps_the_newton_iterates():
     assert abs(v1 - v2) < 1e-12 and np.max(np.abs(x1 - x2)) < 1e-12
 
 
+def _four_60s_steps(model, setup):
+    """(Newton iterations, voltages [V], final x) of four converged 60 s steps."""
+    dt = 60.0 / setup.scales.time
+    n, volts = 0, []
+    for i in range(4):
+        st = model.step(i * dt, dt)
+        assert st.converged
+        n += st.newton_iterations
+        model.accept((i + 1) * dt, dt, st)
+        volts.append(model.voltage_V)
+    return n, np.array(volts), model.c.x.array.copy()
+
+
 #: the galvanostatic Newton's tolerances before session 12 (fem.models.intercalation.NEWTON_RTOL)
 TIGHT_NEWTON = {"particle_snes_rtol": 1e-10, "particle_bordered_constraint_tol": 1e-12}
 
@@ -454,15 +467,7 @@ def test_inexact_jacobian_quadrature_keeps_the_solution():
             model, setup = pd.build(p, MPI.COMM_SELF)
             degrees = {i.metadata()["quadrature_degree"] for i in model.solver.jacobian.integrals()
                        if i.integral_type() == "cell"}
-            dt = 60.0 / setup.scales.time
-            n, volts = 0, []
-            for i in range(4):
-                st = model.step(i * dt, dt)
-                assert st.converged
-                n += st.newton_iterations
-                model.accept((i + 1) * dt, dt, st)
-                volts.append(model.voltage_V)
-            runs[jq] = (degrees, n, np.array(volts), model.c.x.array.copy())
+            runs[jq] = (degrees, *_four_60s_steps(model, setup))
             model.destroy()
     finally:
         _clear_petsc_options({})
@@ -492,15 +497,7 @@ def test_newton_tolerance_of_the_galvanostatic_particle():
             petsc_options.set_user_options(TIGHT_NEWTON if tight else {})
             model, setup = pd.build(p, MPI.COMM_SELF)
             tols = (model.solver.rtol, model.solver.constraint_tol)
-            dt = 60.0 / setup.scales.time
-            n, volts = 0, []
-            for i in range(4):
-                st = model.step(i * dt, dt)
-                assert st.converged
-                n += st.newton_iterations
-                model.accept((i + 1) * dt, dt, st)
-                volts.append(model.voltage_V)
-            runs[tight] = (tols, n, np.array(volts), model.c.x.array.copy())
+            runs[tight] = (tols, *_four_60s_steps(model, setup))
             model.destroy()
     finally:
         _clear_petsc_options({})
