@@ -44,7 +44,7 @@ du = x1 - x2 dphi.  Both are Newton with the exact Jacobian of (F, G); they diff
 in how the linear system is solved (to the same ``ksp_rtol``).  Converged when ||F|| <= max(rtol ||F_0||, atol, floor) (the
 residual test of :class:`fem.solver.SNESSolver`, via
 :func:`fem.solver.residual_converged`, plus a round-off floor from a
-``scale_form``) and |G| <= atol (1 + |target|); a non-finite iterate fails the
+``scale_form``) and |G| <= constraint_tol (1 + |target|); a non-finite iterate fails the
 solve (:func:`fem.solver.checked_stats`, shared with SNESSolver).  The test is
 residual-based only: an update-based test would stop early when dt is small and
 spoil the discrete mass balance.

@@ -67,8 +67,8 @@ AMG_LAG = 0
 #: ``-particle_bordered_constraint_tol`` override.  F(predictor) is the defect of the BDF
 #: extrapolation, so the iteration error left is ~1e-6 of the step's own change (CVODE stops at
 #: 0.1 of its local-error tolerance); measured on the 18k-dof 50-grain 1C discharge against 1e-10 /
-#: 1e-12: Newton iterations 312 -> 245, voltages equal to 4e-11 V where the steps coincide
-#: (tests/bench/README.md, session 12)
+#: 1e-12: Newton iterations 312 -> 245, voltages equal to 4e-11 V where the steps coincide; 491k on 2
+#: ranks: 308 -> 278, 906.5 -> 847.6 s wall (README, tests/bench/bench_particle_discharge.py)
 NEWTON_RTOL = 1e-6
 CURRENT_TOL = 1e-9
 
