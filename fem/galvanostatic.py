@@ -63,7 +63,8 @@ results bitwise.
 Pieces: :class:`GlobalUnknown` (a dolfinx Constant with its accepted history
 and linear predictor), :class:`BorderedNewton` (the solver),
 :func:`max_change_check` (an acceptance check for :class:`fem.simulation.Simulation`
-that rejects a step moving the global unknown by more than a limit),
+that rejects a step moving the global unknown by more than a limit) and :func:`max_change_step`
+(the step limit that predicts it),
 :func:`constant_current` (the applied current of a particle from a C-rate or a
 current density, with the 1C definition stated) and :class:`CurrentParameters`
 (its parameters, a mixin of a problem's Parameters).
@@ -152,6 +153,24 @@ def max_change_check(unknown: GlobalUnknown, limit: float, scale: float = 1.0, *
         return None
 
     return check
+
+
+def max_change_step(unknown: GlobalUnknown, limit: float, scale: float, last_dt, *, safety: float = 0.8):
+    """Step limit ``t -> largest dt`` (:class:`fem.simulation.Simulation` ``max_dt``) that keeps the
+    predicted change of ``scale * unknown`` at ``safety * limit``: the rate of the last accepted step,
+    |old - older| scale / dt_prev, extrapolated.  The companion of :func:`max_change_check`, which
+    still rejects a step whose actual change exceeds ``limit``; without it the step grows into the
+    limit, is rejected, halved and grows again.  ``last_dt()``: the last accepted step (None: none
+    since the start or a restart of the history, then no limit)."""
+
+    def max_dt(t) -> float:
+        dt_prev = last_dt()
+        if unknown.older is None or not dt_prev:
+            return np.inf
+        rate = abs(unknown.old - unknown.older) * scale / dt_prev
+        return safety * limit / rate if rate > 0 else np.inf
+
+    return max_dt
 
 
 BORDERED_SOLVES = ("one", "two")

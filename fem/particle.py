@@ -33,7 +33,8 @@ from fem.constitutive.kinetics import ButlerVolmer
 from fem.constitutive.materials import MATERIALS, Material
 from fem.constitutive.tabulated import Tabulated
 from fem.errors import InputError
-from fem.galvanostatic import AppliedCurrent, CurrentParameters, constant_current, max_change_check
+from fem.galvanostatic import (AppliedCurrent, CurrentParameters, constant_current, max_change_check,
+                               max_change_step)
 from fem.models import intercalation as ic
 from fem.output import RunOutput, mesh_summary, si_fields
 from fem.parameters import param, require_table
@@ -69,6 +70,8 @@ class ParticleParameters(CurrentParameters, GradedStartParameters):
                            "window)", "s", ge=0)
     dt_s: float = param(1.0, "initial time step", "s", gt=0)
     dt_max_s: float = param(60.0, "largest time step", "s", gt=0)
+    dt_growth: float = param(1.2, "growth factor of dt after an easy step (BDF2 stays stable up to 1.87)", "-",
+                             gt=1, le=1.8)
     time_order: int = param(2, "BDF order", choices=(1, 2))
     max_voltage_step_V: float = param(0.02, "reject and retry (smaller dt) a step that changes the "
                                       "voltage by more than this", "V", gt=0)
@@ -293,14 +296,15 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
                nominal_capacity_mAh=setup.capacity_C / 3.6, initial_voltage_analytic_V=setup.initial_voltage_V,
                x0=setup.x0, **({"current": setup.current.summary()} if setup.current else {}), **geometry, **gb)
     control = StepControl(t_end=setup.t_end_s / s.time, dt=p.dt_s / s.time, dt_min=1e-6 * p.dt_s / s.time,
-                          dt_max=p.dt_max_s / s.time, grow=1.2, easy_newton=4,
+                          dt_max=p.dt_max_s / s.time, grow=p.dt_growth, easy_newton=4,
                           **p.startup(record=True))
-    stops, checks = [], []
+    stops, checks, max_dt = [], [], None
     if galvanostatic:
         discharge = setup.discharge if step is None else step.kind == "current" and not step.charge
         if discharge:
             stops.append(ic.surface_saturation_stop(model, p.saturation_x))
         jump = max_change_check(model.phi, p.max_voltage_step_V, model.vt)
+        max_dt = max_change_step(model.phi, p.max_voltage_step_V, model.vt, lambda: model.history.bdf.dt_prev)
         if step is None:
             stops.append(ic.cutoff_voltage_stop(model, p.cutoff_voltage_V, discharge=setup.discharge))
             checks.append(jump)
@@ -310,7 +314,8 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
         fields = field_outputs(model, setup, out, p.fields_every)
     observables = ic.observables(model, s, setup.I_app if galvanostatic and step is None else None)
     return Simulation(model, control, comm=out.comm, time_scale=s.time, output=out,
-                      recorders=[observables, *recorders], fields=fields, stops=stops, checks=checks)
+                      recorders=[observables, *recorders], fields=fields, stops=stops, checks=checks,
+                      max_dt=max_dt)
 
 
 def summary(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, res: SimulationResult) -> dict:

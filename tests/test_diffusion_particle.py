@@ -488,14 +488,14 @@ def test_inexact_jacobian_quadrature_keeps_the_solution():
 
 def test_newton_tolerance_of_the_galvanostatic_particle():
     """Issue 13 goal 3: the galvanostatic Newton stops at rtol = 1e-6 of the predictor's residual and a
-    total current matched to 1e-9 (1 + |I|) (``intercalation.NEWTON_RTOL`` / ``CURRENT_TOL``);
+    total current matched to 1e-8 (1 + |I|) (``intercalation.NEWTON_RTOL`` / ``CURRENT_TOL``);
     ``-particle_snes_rtol`` and ``-particle_bordered_constraint_tol`` restore the earlier 1e-10 / 1e-12.
     The predictor's defect is itself small, so the voltages agree far below any time-step error while
     the tight setting costs more Newton iterations (50 grains, 1.5k dofs, 1C, 4 x 60 s)."""
     from fem import petsc_options
     from fem.models import intercalation
     from problems import particle_discharge as pd
-    assert (intercalation.NEWTON_RTOL, intercalation.CURRENT_TOL) == (1e-6, 1e-9)
+    assert (intercalation.NEWTON_RTOL, intercalation.CURRENT_TOL) == (1e-6, 1e-8)
     p = pd.ParticleDischargeParameters.from_dict({"mesh_size": 0.2, "n_grains": 50})
     runs = {}
     try:
@@ -510,6 +510,56 @@ def test_newton_tolerance_of_the_galvanostatic_particle():
     (t_tight, n_tight, v_tight, x_tight), (t_def, n_def, v_def, x_def) = runs[True], runs[False]
     dv, dx = np.max(np.abs(v_def - v_tight)), np.max(np.abs(x_def - x_tight))
     print(f"Newton {n_tight} (1e-10/1e-12) / {n_def} (default), max |dV| {dv:.2e} V, max |dx| {dx:.2e}")
-    assert t_tight == (1e-10, 1e-12) and t_def == (1e-6, 1e-9)
+    assert t_tight == (1e-10, 1e-12) and t_def == (1e-6, 1e-8)
     assert n_def < n_tight
-    assert dv < 2e-12 and dx < 4e-11  # measured 6.5e-13 V, 1.4e-11
+    assert dv < 2e-10 and dx < 2e-9  # measured 6.6e-11 V, 6.7e-10 (current to 1e-8; 6.5e-13 V, 1.4e-11 at 1e-9)
+
+
+def test_voltage_step_limit_is_the_last_steps_rate_extrapolated():
+    """fem.galvanostatic.max_change_step: dt_max = safety limit / |dV/dt| of the last accepted step;
+    no limit without two accepted values or after a restart of the step history."""
+    from types import SimpleNamespace
+
+    from fem.galvanostatic import max_change_step
+    phi, dt_prev = SimpleNamespace(old=1.0, older=None), [None]
+    max_dt = max_change_step(phi, 0.02, 2.0, lambda: dt_prev[0], safety=0.8)
+    assert max_dt(0.0) == np.inf
+    phi.older, dt_prev[0] = 1.005, 10.0  # |dV| = 0.005 x 2 per 10: rate 1e-3
+    assert max_dt(0.0) == pytest.approx(0.8 * 0.02 / 1e-3, rel=1e-12)
+    dt_prev[0] = None
+    assert max_dt(0.0) == np.inf
+    phi.older, dt_prev[0] = 1.0, 10.0  # no change
+    assert max_dt(0.0) == np.inf
+
+
+def test_predicted_voltage_step_avoids_refused_steps(tmp_path, monkeypatch):
+    """The 50-grain particle's 1C discharge (1.5k dofs) with the step limited before it is tried
+    (``max_change_step``) against the reject-and-halve check alone: fewer refused steps and attempts,
+    the same voltage curve to the time-step error (measured: refused 6 -> 3, attempts 94 -> 91,
+    max |dV| 0.039 mV before the last 100 s)."""
+    import csv
+
+    from scipy.interpolate import PchipInterpolator
+
+    from fem import particle
+    from solidion import run
+    kw = dict(n_grains=50, mesh_size=0.2, fields_every=0, section_plot=False)
+    runs = {}
+    for limit in (False, True):
+        if not limit:
+            monkeypatch.setattr(particle, "max_change_step", lambda *a, **k: (lambda t: np.inf))
+        else:
+            monkeypatch.undo()
+        s = run("particle_discharge", out=tmp_path / str(limit), **kw)
+        rows = list(csv.DictReader(open(tmp_path / str(limit) / "timeseries.csv")))
+        runs[limit] = (s, np.array([[float(r["t_s"]), float(r["voltage_V"])] for r in rows]))
+    (s0, tv0), (s1, tv1) = runs[False], runs[True]
+    t_common = tv1[(tv1[:, 0] > 0) & (tv1[:, 0] < min(tv0[-1, 0], tv1[-1, 0]) - 100.0), 0]
+    dv = np.max(np.abs(PchipInterpolator(*tv0.T)(t_common) - tv1[np.isin(tv1[:, 0], t_common), 1]))
+    print(f"refused {s0['rejected_steps']} -> {s1['rejected_steps']}, attempts "
+          f"{s0['steps'] + s0['rejected_steps']} -> {s1['steps'] + s1['rejected_steps']}, max |dV| {dv * 1e3:.3f} mV, "
+          f"t_final {s0['t_final_s']:.1f} / {s1['t_final_s']:.1f} s")
+    assert "saturated" in s0["stop_reason"] and "saturated" in s1["stop_reason"]
+    assert s1["rejected_steps"] < s0["rejected_steps"]
+    assert s1["steps"] + s1["rejected_steps"] < s0["steps"] + s0["rejected_steps"]
+    assert dv < 1.2e-4
