@@ -304,10 +304,13 @@ def simulation(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, re
         if discharge:
             stops.append(ic.surface_saturation_stop(model, p.saturation_x))
         jump = max_change_check(model.phi, p.max_voltage_step_V, model.vt)
-        max_dt = max_change_step(model.phi, p.max_voltage_step_V, model.vt, lambda: model.history.bdf.dt_prev)
         if step is None:
             stops.append(ic.cutoff_voltage_stop(model, p.cutoff_voltage_V, discharge=setup.discharge))
             checks.append(jump)
+            # not in protocol steps: there the first accepted step's change holds the switch's jump of V,
+            # whose "rate" would cut the next step for nothing
+            max_dt = max_change_step(model.phi, p.max_voltage_step_V, model.vt,
+                                     lambda: model.history.bdf.dt_prev)
         else:  # not on a step's first (the switch)
             checks.append(lambda t, dt, st: None if model.phi.older is None else jump(t, dt, st))
     if fields is None:

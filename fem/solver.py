@@ -118,6 +118,17 @@ def global_dofs(W, subs, sort: bool = True) -> np.ndarray:
     return np.sort(glob) if sort else glob
 
 
+#: :class:`FactoredSchurPC`: AMG V-cycles per application of the right factor (Richardson on its AMG;
+#: 1: KSP preonly, ``-<pc prefix>r_ksp_type preonly`` restores it).  Measured (tests/bench/README.md,
+#: session 13; 3D particle, dt 0.02 R^2/D, Krylov per Newton step at 92k / 400k / 1.0M unknowns): one
+#: V-cycle on each factor 10.5 / 13.0 / 14.5 (+38 %); exact (LU) factors 8.0 / 8.0 (so the growth is
+#: the AMG's, not the Schur approximation's); two V-cycles on the left factor 10.0 / 11.5, on the right
+#: factor 9.0 / 9.5 / 11.0 (+22 %; 400k: 7.3 s per step against 7.5 s with one, back to back), on both
+#: 8.0 / 9.0 / 9.5 (400k: 8.8 s).  The unit-square test at dt = 2 L^2/D (exact A00, the mobility
+#: derivative dominating): 11.0 -> 13.0 (tests/test_solver_config.py)
+RIGHT_FACTOR_CYCLES = 2
+
+
 class FactoredSchurPC:
     """Python PC (``-<prefix>fieldsplit_<1>_pc_type python -..._pc_python_type fem.solver.FactoredSchurPC``)
     for the Schur complement S = A11 - A10 A00^-1 A01 of a 2x2 system whose A00 is a (lumped)
@@ -164,9 +175,10 @@ class FactoredSchurPC:
     approximation degrade with h once N dominates.  These large-dt figures are first steps from a
     noisy quench, whose projected mu^0 has mesh-scale gradients (N large); after one small step
     the default (ILU(0) on A00) converges at dt = 2 R^2/D at 7.3k dofs (11 Krylov/Newton) and at
-    dt = 0.2 R^2/D at 400k (16) (tests/bench/README.md, session 8).  Applying S^-1 costs two AMG
-    V-cycles (sub-solvers ``<pc prefix>l_`` and ``<pc prefix>r_``: KSP preonly + PETSc GAMG with SSOR
-    smoothing by default, :func:`fem.petsc_options.gamg_sor`; ``pc_type hypre`` under either prefix
+    dt = 0.2 R^2/D at 400k (16) (tests/bench/README.md, session 8).  Applying S^-1 costs three AMG
+    V-cycles (sub-solvers ``<pc prefix>l_``: KSP preonly, and ``<pc prefix>r_``: two Richardson steps,
+    :data:`RIGHT_FACTOR_CYCLES`; PETSc GAMG with SSOR smoothing by default,
+    :func:`fem.petsc_options.gamg_sor`; ``pc_type hypre`` under either prefix
     gives BoomerAMG, the default before session 11) and one multiplication by dt A00 (by A11 with ``a00 mass``), instead
     of the AMG on the assembled fourth-order product of ``selfp``.  ``-<pc prefix>amg_lag k``: the
     two hierarchies serve up to k setups at the same dt (the Newton steps of one time step; CH
@@ -195,7 +207,12 @@ class FactoredSchurPC:
             # BoomerAMG (3D particle, dt 0.02 R^2/D: 9.0 / 10.5 / 13.0 at 29k / 92k / 400k unknowns) at a
             # third of its V-cycle cost (BoomerAMG's HMIS/ext+i hierarchy had operator complexity 2.8)
             amg = petsc_options.gamg_sor()
-        for k, v in {"ksp_type": "preonly", **amg}.items():
+        # the right factor dt A00 + beta A01 (with the advection N of A00) gets two V-cycles, the left one
+        # (SPD) one: RIGHT_FACTOR_CYCLES
+        cycles = RIGHT_FACTOR_CYCLES if name == "r_" else 1
+        krylov = ({"ksp_type": "richardson", "ksp_max_it": cycles, "ksp_norm_type": "none"} if cycles > 1
+                  else {"ksp_type": "preonly"})
+        for k, v in {**krylov, **amg}.items():
             if not db.hasName(prefix + k):  # defaults; a user option under the prefix wins
                 db[prefix + k] = v
         ksp = PETSc.KSP().create(pc.comm)

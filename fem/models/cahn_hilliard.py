@@ -25,8 +25,9 @@ Solvers: ``lu`` (MUMPS), ``fieldsplit`` = FGMRES preconditioned by a
 Schur-complement fieldsplit on (c, mu): A00 = M/dt + N (block Jacobi / ILU(0)), Schur complement
 S = M + dt (G + kappa K) M^-1 K_M approximated by the factored
 (M + alpha (G + kappa K)) M^-1 (M + beta K_M), alpha beta = dt, and applied
-with two AMG V-cycles (:class:`fem.solver.FactoredSchurPC`, PETSc GAMG + SSOR; Krylov
-iterations nearly independent of the mesh and of dt, tests/bench/README.md),
+with AMG V-cycles, one on the left and two on the right factor (:class:`fem.solver.FactoredSchurPC`,
+PETSc GAMG + SSOR; Krylov iterations per Newton step 9.0 / 9.5 / 11.0 at 92k / 400k / 1.0M unknowns,
+dt 0.02 R^2/D, tests/bench/README.md),
 or ``auto``: LU up to ``AUTO_LU_MAX_DOFS[tdim]`` unknowns (3D: 5k, 2D: 50k;
 :data:`fem.solver.AUTO_LU_MAX_DOFS`, measured crossover), ``fieldsplit`` above.
 The earlier 'selfp' Schur preconditioner (AMG on the assembled fourth-order
@@ -71,8 +72,8 @@ def fieldsplit_options(schur: str = "factored") -> dict:
     dt = 0.02 L^2/D, no convergence vs 11 Krylov/Newton with ILU(0); 3D particle 7.3k dofs: 7.5 / 8.5
     / 10 with ILU(0) vs 8 / 8.5 / 10 at dt = 0.002 / 0.02 / 0.2 R^2/D, tests/bench/README.md).
 
-    schur = 'factored' (default): S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, two
-    AMG V-cycles (:class:`fem.solver.FactoredSchurPC`, Bosch–Stoll–Benner / Boyanova–Neytcheva; PETSc
+    schur = 'factored' (default): S^-1 ~ (M + beta K_M)^-1 M (M + alpha (G + kappa K))^-1, one and
+    two AMG V-cycles (:class:`fem.solver.FactoredSchurPC`, Bosch–Stoll–Benner / Boyanova–Neytcheva; PETSc
     GAMG with SSOR smoothing, :func:`fem.petsc_options.gamg_sor`; ``-pspin_fieldsplit_mu_l_pc_type hypre
     -pspin_fieldsplit_mu_r_pc_type hypre`` restores BoomerAMG);
     'selfp': one BoomerAMG V-cycle on the assembled M + dt (G + kappa K) diag(M)^-1 K_M (the earlier
