@@ -890,7 +890,7 @@ option sets:
 - W-cycles: `-pspin_fieldsplit_mu_{l,r}_pc_mg_cycle_type w`.
 
 Krylov counts do not depend on the load. Wall times were measured with one run at a time, except the
-rows at load > 1.5, which ran beside another run.
+serial rows at load > 1.5, which ran beside another run; a 2-rank row's load of ~2 is its own two ranks.
 """
 
 S13_CH_AFTER = """- **The growth comes from the AMG on the factors.**
