@@ -125,7 +125,8 @@ def global_dofs(W, subs, sort: bool = True) -> np.ndarray:
 #: the AMG's, not the Schur approximation's); two V-cycles on the left factor 10.0 / 11.5, on the right
 #: factor 9.0 / 9.5 / 11.0 (+22 %; 400k: 7.3 s per step against 7.5 s with one, back to back), on both
 #: 8.0 / 9.0 / 9.5 (400k: 8.8 s).  The unit-square test at dt = 2 L^2/D (exact A00, the mobility
-#: derivative dominating): 11.0 -> 13.0 (tests/test_solver_config.py)
+#: derivative dominating): 11.0 -> 13.0 (tests/test_solver_config.py).  On 2 ranks the solve is not
+#: faster (400k: +25 %, 1.0M: +2 % per step, same day): fewer Krylov iterations, costlier ones
 RIGHT_FACTOR_CYCLES = 2
 
 
