@@ -326,6 +326,9 @@ def summary(model: ic.IntercalationParticle, setup: Setup, out: RunOutput, res: 
     p = setup.p
     d = {**res.summary(setup.scales.time), "newton_per_step": res.newton / max(res.steps, 1),
          "krylov_per_newton": res.krylov / max(res.newton, 1)}
+    for key in ("total_jacobians", "total_pc_builds"):  # the bordered Newton's counts
+        if hasattr(model.solver, key):
+            d[key.removeprefix("total_")] = getattr(model.solver, key)
     if model.phi is not None:
         ts = out.timeseries
         capacity = (ic.capacity_at_cutoff_mAh(ts.column("t_s"), ts.column("voltage_V"), setup.I_app,

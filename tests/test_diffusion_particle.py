@@ -365,7 +365,9 @@ def test_polycrystal_forms_are_cheap_and_amg_lag_keeps_the_newton_iterates():
     Jacobian), while PETSc's PCSetUp runs once per solve instead of once per Newton iteration.
     (c) ``-particle_bordered_jacobian_lag 0`` (opt-in chord Newton: J of the first iteration, rebuilt
     when the residual stops falling 10x per iteration): fewer Jacobians, more Newton iterations, the
-    same solution to the Newton tolerance (voltage to ~1e-12 V)."""
+    same solution to the Newton tolerance (voltage to ~1e-12 V).  (d) ``-particle_bordered_pc_build_cost``:
+    the hierarchy kept across the time steps gives the same iterates (one PCSetUp for three steps), and
+    its ski-rental rule on given counts."""
     from petsc4py import PETSc
 
     import dolfinx.fem
@@ -388,9 +390,11 @@ def test_polycrystal_forms_are_cheap_and_amg_lag_keeps_the_newton_iterates():
     s = model.solver
     for f in (s.L, s.a):
         assert list(f._cpp_object.integral_ids(cell)) == [-1]  # one integral over all cells
-        assert len(f._cpp_object.integral_ids(facet)) == 1
-    for f in (s.b_form, s.g_form, s.G_form, s.h_form):
-        assert set(f.integral_types) == {facet} and len(f._cpp_object.integral_ids(facet)) == 1
+    # the Jacobian has its surface integral; the residual's surface term, G, b, g and h come from the
+    # one surface assembly of the SurfaceFlux border
+    assert len(s.a._cpp_object.integral_ids(facet)) == 1 and set(s.L.integral_types) == {cell}
+    f = s.surface.form
+    assert set(f.integral_types) == {facet} and len(f._cpp_object.integral_ids(facet)) == 1
     # (b) 3 x 60 s from the same state, AMG rebuilt every Newton iteration vs once per solve
     state0 = model.checkpoint_state()
     arrays0 = {k: v.x.array.copy() for k, v in state0.items() if hasattr(v, "x")}
@@ -398,11 +402,11 @@ def test_polycrystal_forms_are_cheap_and_amg_lag_keeps_the_newton_iterates():
     setups = PETSc.Log.Event("PCSetUp")
     PETSc.Log.begin()
     runs = {}
-    for lag, jac_lag in ((1, 1), (0, 1), (0, 0)):
+    for lag, jac_lag, cost in ((1, 1, 0), (0, 1, 0), (0, 0, 0), (0, 1, 1e6)):
         for k, arr in arrays0.items():
             state0[k].x.array[:] = arr
         model.restore_state(state0)
-        s.pc_lag, s.jacobian_lag = lag, jac_lag
+        s.pc_lag, s.jacobian_lag, s.pc_build_cost = lag, jac_lag, cost
         n = k = 0
         c0, j0 = setups.getPerfInfo()["count"], s.total_jacobians
         for i in range(3):
@@ -410,11 +414,25 @@ def test_polycrystal_forms_are_cheap_and_amg_lag_keeps_the_newton_iterates():
             assert st.converged
             n, k = n + st.newton_iterations, k + st.krylov_iterations
             model.accept((i + 1) * dt, dt, st)
-        runs[lag, jac_lag] = (n, k, setups.getPerfInfo()["count"] - c0, model.voltage_V, model.c.x.array.copy(),
-                              s.total_jacobians - j0)
+        runs[lag, jac_lag, cost] = (n, k, setups.getPerfInfo()["count"] - c0, model.voltage_V,
+                                    model.c.x.array.copy(), s.total_jacobians - j0)
+    # (d) the ski-rental rule of -particle_bordered_pc_build_cost (fem.galvanostatic): M kept while the
+    # Krylov iterations beyond its first solve's (per Newton iteration) add up to at most the cost
+    s.pc_build_cost, s._pc_fresh = 8.0, True
+    assert s._next_pc_base(True, 2, 10) == 5.0  # built in this solve: its reference
+    s._pc_base, s._pc_fresh = 5.0, False
+    assert s._next_pc_base(True, 2, 13) == 5.0  # 3 extra: kept
+    assert s._next_pc_base(True, 2, 16) is None  # 3 + 6 > 8: rebuilt at the next solve
+    s._pc_excess = 0.0
+    assert s._next_pc_base(False, 2, 10) is None  # a failed solve: rebuilt
     model.destroy()
-    (n1, k1, p1, v1, x1, j1), (n2, k2, p2, v2, x2, j2) = runs[1, 1], runs[0, 1]
-    n3, k3, p3, v3, x3, j3 = runs[0, 0]
+    (n1, k1, p1, v1, x1, j1), (n2, k2, p2, v2, x2, j2) = runs[1, 1, 0], runs[0, 1, 0]
+    n3, k3, p3, v3, x3, j3 = runs[0, 0, 0]
+    n4, k4, p4, v4, x4, j4 = runs[0, 1, 1e6]
+    print(f"AMG kept across steps: Newton {n4}, Krylov {k4}, PCSetUp {p4}, |dV| {abs(v4 - v1):.2e} V, "
+          f"max |dx| {np.max(np.abs(x4 - x1)):.2e}")
+    assert n4 == n1 and p4 == 1 and k4 >= k2
+    assert abs(v4 - v1) < 1e-12 and np.max(np.abs(x4 - x1)) < 1e-12
     print(f"chord: Newton {n3}, Jacobians {j3} (exact Newton {j1}), |dV| {abs(v3 - v1):.2e} V, "
           f"max |dx| {np.max(np.abs(x3 - x1)):.2e}")
     assert j1 == n1 == j2 and 3 <= j3 < j1 and n3 >= n1

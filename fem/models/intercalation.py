@@ -46,7 +46,7 @@ from mpi4py import MPI
 import dolfinx.fem
 
 from fem import petsc_options
-from fem.galvanostatic import NEWTON_KSP_RTOL, PC_LAG_DEFAULT, BorderedNewton, GlobalUnknown
+from fem.galvanostatic import NEWTON_KSP_RTOL, PC_LAG_DEFAULT, BorderedNewton, GlobalUnknown, SurfaceFlux
 from fem.observables import Integral
 from fem.scaling import FARADAY
 from fem.solver import SNESSolver, SolveStats, with_quadrature_degree
@@ -61,6 +61,10 @@ CONDITIONS = ("galvanostatic", "potentiostatic", "flux", "concentration")
 #: GMRES still multiplies by the current Jacobian, so the iterates are those of exact Newton steps to
 #: ``ksp_rtol``)
 AMG_LAG = 0
+#: galvanostatic with GMRES + BoomerAMG: the hierarchy is also kept across time steps until the
+#: Krylov iterations it cost beyond its first solve's exceed this many (``-particle_bordered_pc_build_cost``,
+#: fem.galvanostatic; 0: rebuilt at every time step)
+AMG_BUILD_COST = 0.0
 
 #: galvanostatic Newton: stop when ||F|| <= NEWTON_RTOL ||F(predictor)|| and the total current
 #: matches to CURRENT_TOL (1 + |I|) (nondimensional); ``-particle_snes_rtol``,
@@ -139,16 +143,16 @@ class IntercalationParticle:
             i_hat = self.i_hat = kinetics.current(self.c, eta) / current_scale
             F = diffusion_residual(dcdt, self.c, v, D, dx, inflow=[(-i_hat, ds)]) + extra
             if condition == "galvanostatic":
-                di_dphi = ufl.diff(i_hat, phi_v)
-                border = dict(b=di_dphi * v * ds, g=ufl.derivative(i_hat * ds, self.c, v), G=i_hat * ds,
-                              h=di_dphi * ds)
-                lag = PC_LAG_DEFAULT
+                # the constraint int_S i dS = I is the total of F's surface term (one surface assembly)
+                border = SurfaceFlux(i_hat, phi_v, ds)
+                bulk = diffusion_residual(dcdt, self.c, v, D, dx) + extra
+                lag, reuse = PC_LAG_DEFAULT, 0.0
                 if solver == "gmres_amg":  # inexact Newton (fem.galvanostatic.NEWTON_KSP_RTOL)
                     # right preconditioning: GMRES's stopping test is on the true linear residual, so the
                     # inexact-Newton bound holds whatever the (lagged) AMG (left preconditioning with
                     # the lag stalled Newton near saturation: test_polycrystal_discharge_with_fast_paths)
                     opts = {**opts, "ksp_rtol": NEWTON_KSP_RTOL, "ksp_pc_side": "right"}
-                    lag = AMG_LAG
+                    lag, reuse = AMG_LAG, AMG_BUILD_COST
                 J = None
                 jq = petsc_options.get_int(prefix, "jacobian_quadrature_degree", JACOBIAN_QUADRATURE_DEGREE)
                 if jq >= 0:  # storage term exact (P1 mass: degree 2), flux terms at degree jq
@@ -157,8 +161,8 @@ class IntercalationParticle:
                     dx_mass = domain.dx(metadata={"quadrature_degree": 2 * degree})  # exact on affine cells
                     J = (ufl.derivative(dcdt * v * dx_mass, self.c, du)
                          + with_quadrature_degree(ufl.derivative(flux, self.c, du), jq))
-                self.solver = BorderedNewton(F, self.c, self.phi, border, current, options=opts, prefix=prefix,
-                                             pc_lag=lag, J=J, rtol=NEWTON_RTOL, constraint_tol=CURRENT_TOL,
+                self.solver = BorderedNewton(bulk, self.c, self.phi, border, current, options=opts, prefix=prefix,
+                                             pc_lag=lag, pc_build_cost=reuse, J=J, rtol=NEWTON_RTOL, constraint_tol=CURRENT_TOL,
                                              scale_form=self.c / self.history.bdf.dt * v * dx)
                 self._hold = (F, opts, prefix + "hold_")  # potentiostatic solver, built on first hold
             else:
