@@ -94,6 +94,7 @@ from petsc4py import PETSc
 
 import dolfinx.fem
 import dolfinx.fem.petsc as fem_petsc
+import dolfinx.la
 
 from fem import petsc_options
 from fem.parameters import Parameters, param
@@ -240,12 +241,18 @@ class BorderedNewton:
     max_dphi : bound of the global update per iteration (damping of far starts).
     J : the field Jacobian form (default dF/du), e.g. an inexact one at a cheaper quadrature
         (:func:`fem.solver.with_quadrature_degree`): Newton still converges to the root of F.
+    cells : (cell terms, F_rest, J_rest): the cell terms of F and J assembled apart (e.g.
+        :class:`fem.p1_cells.P1DiffusionCells`: ``add_residual``, ``set_csr``, ``add_jacobian``) plus
+        the forms of the rest (F_rest None: nothing else), with a :class:`SurfaceFlux` border; ``J``
+        then gives only the sparsity.  J is assembled through DOLFINx's CSR matrix
+        (:class:`fem.solver.CSRMatrixAssembler`) either way.
     """
 
     def __init__(self, F, u: dolfinx.fem.Function, unknown: GlobalUnknown, border: dict, target: float, *,
                  options, prefix="bordered_", rtol=NEWTON_RTOL, atol=NEWTON_ATOL, max_it=NEWTON_MAX_IT,
                  constraint_tol=NEWTON_ATOL,
-                 max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT, pc_build_cost=0.0, J=None):
+                 max_dphi=20.0, scale_form=None, pc_lag=PC_LAG_DEFAULT, pc_build_cost=0.0, J=None,
+                 cells=None):
         self.scale_form = None if scale_form is None else dolfinx.fem.form(scale_form)
         self.u, self.unknown, self.target = u, unknown, target
         self.max_dphi = max_dphi
@@ -258,19 +265,30 @@ class BorderedNewton:
             self.surface = _SurfaceAssembly(border, u)
             if not self.surface.ok:  # another layout of the blocked space: assemble apart
                 self.surface, border = None, forms
-        self.L = dolfinx.fem.form(F if self.surface is None else bulk)
         self.jacobian = ufl.derivative(F, u, ufl.TrialFunction(V)) if J is None else J  # (UFL)
         self.a = dolfinx.fem.form(self.jacobian)
+        self.cells = None  # cell terms assembled in numpy (fem.p1_cells), with the forms of the rest
+        a_assembled = self.a
+        if cells is not None:
+            self.cells, (bulk, J_rest) = cells[0], cells[1:]
+            a_assembled = dolfinx.fem.form(J_rest)
+        if self.surface is None and self.cells is not None:
+            raise ValueError("BorderedNewton: cell terms apart need a SurfaceFlux border")
+        self.L = dolfinx.fem.form(F if self.surface is None else bulk) if bulk is not None else None
         if self.surface is None:
             self.b_form = dolfinx.fem.form(border["b"])
             self.g_form = dolfinx.fem.form(border["g"])
             self.G_form = dolfinx.fem.form(border["G"])
             self.h_form = dolfinx.fem.form(border["h"])
         self.A = fem_petsc.create_matrix(self.a)
-        self.jacobian_assembler = CSRMatrixAssembler(self.a, self.A)
-        self.F = fem_petsc.create_vector(self.L)
-        self.bvec = fem_petsc.create_vector(self.L)
-        self.gvec = fem_petsc.create_vector(self.L)
+        if self.cells is None:
+            self.jacobian_assembler = CSRMatrixAssembler(self.a, self.A)
+        else:
+            self.jacobian_assembler = CSRMatrixAssembler(a_assembled, self.A, pattern=self.a,
+                                                         add_values=self.cells.add_jacobian)
+            self.cells.set_csr(self.jacobian_assembler.csr)
+        index_map, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+        self.F, self.bvec, self.gvec = (dolfinx.la.create_petsc_vector(index_map, bs) for _ in range(3))
         self.h = 0.0
         self.x1 = self.F.duplicate()
         self.x2 = self.F.duplicate()
@@ -350,6 +368,18 @@ class BorderedNewton:
         fem_petsc.assemble_vector(vec, form)
         vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
 
+    def _residual(self) -> None:
+        """F: the forms' terms plus the cell terms assembled apart (the surface term comes later)."""
+        if self.cells is None:
+            self._vec(self.F, self.L)
+            return
+        with self.F.localForm() as loc:
+            loc.set(0.0)
+            self.cells.add_residual(loc.array)
+        if self.L is not None:
+            fem_petsc.assemble_vector(self.F, self.L)
+        self.F.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+
     def _scalar(self, form):
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
@@ -368,7 +398,7 @@ class BorderedNewton:
         for it in range(self.max_it + 1):
             tic = time.perf_counter()
             u.x.scatter_forward()
-            self._vec(self.F, self.L)
+            self._residual()
             if self.surface is None:
                 G = self._scalar(self.G_form) - self.target
             else:  # F's surface term, G, b, g and h in one assembly
@@ -535,10 +565,11 @@ class _SurfaceAssembly:
         fem_petsc.assemble_vector(self.vec, self.form)
         self.vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         parts = self.vec.getArray(readonly=True).reshape(-1, 3)  # owned nodes
-        F.getArray()[:] += parts[:, 0]
-        g.getArray()[:] = parts[:, 1]
-        b.getArray()[:] = parts[:, 2]
-        self._sums[:] = parts[:, 0].sum(), parts[:, 2].sum()
+        with np.errstate(invalid="ignore"):  # a non-finite iterate: the Newton solve fails on it
+            F.getArray()[:] += parts[:, 0]
+            g.getArray()[:] = parts[:, 1]
+            b.getArray()[:] = parts[:, 2]
+            self._sums[:] = parts[:, 0].sum(), parts[:, 2].sum()
         out = np.empty(2)
         self.comm.Allreduce(self._sums, out)
         return float(out[0]), float(out[1])

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 
+import dolfinx.fem
+
 from fem import bpx, field_views, protocols
 from fem.constitutive import diffusivity as dif
 from fem.constitutive.grain_boundary import excess_conductance, hart_effective_diffusivity
@@ -200,6 +202,28 @@ class Setup:
         return self.p.t_end_s or 1.2 * (self.current.window_time_s if self.current else 3600.0)
 
 
+def _cell_law(p, D_tensor, g, E_a, T_ref):
+    """(T, g, g') of D = g(x) T for the numpy cell terms (fem.p1_cells), or None: a tabulated or BPX g
+    (no numpy derivative here) or an Arrhenius factor varying in space."""
+    if p.bpx_file or p.diffusivity_model not in ("constant", "exponential"):
+        return None
+    if E_a > 0 and setting(p, "temperature_gradient_K") != 0:
+        return None
+    factor = dif.arrhenius_factor(p.temperature_K, T_ref, E_a * ELEMENTARY_CHARGE) if E_a > 0 else 1.0
+    if isinstance(D_tensor, dolfinx.fem.Function):
+        if factor != 1.0:
+            return None
+        tensor = D_tensor
+    else:
+        try:
+            tensor = factor * np.array([[float(D_tensor[i, j]) for j in range(D_tensor.ufl_shape[1])]
+                                        for i in range(D_tensor.ufl_shape[0])])
+        except (TypeError, ValueError):
+            return None
+    beta = p.diffusivity_beta if p.diffusivity_model == "exponential" else 0.0
+    return tensor, g, (lambda x: beta * g(x))
+
+
 def build(p: ParticleParameters, comm, domain, rotations, *, surface: str, grain_boundary: str | None = None):
     """(IntercalationParticle, Setup) for ``p`` on ``domain`` (a TaggedMesh in units of its length
     scale R) with {cell tag: crystal->lab rotation} ``rotations``; ``surface``: the facet group of the
@@ -220,6 +244,7 @@ def build(p: ParticleParameters, comm, domain, rotations, *, surface: str, grain
             D = D * dif.arrhenius_factor(T_field, T_ref, E_a * ELEMENTARY_CHARGE)
         return D
 
+    cell_law = _cell_law(p, D_tensor, g, E_a, T_ref)
     K = None
     delta, D_gb = setting(p, "gb_width_m"), setting(p, "gb_diffusivity_m2_s")
     if delta > 0:
@@ -238,7 +263,7 @@ def build(p: ParticleParameters, comm, domain, rotations, *, surface: str, grain
         domain, surface, diffusivity=diffusivity, x0=x0, condition=condition, ocv=ocv, kinetics=bv,
         thermal_voltage=vt, current_scale=i_scale, voltage=setting(p, "voltage_V"),
         c_surface=setting(p, "c_surface_mol_m3") / mat.c_max_mol_m3, degree=p.element_degree,
-        time_order=p.time_order, solver=p.solver, gb_conductance=K, gb=grain_boundary)
+        time_order=p.time_order, solver=p.solver, gb_conductance=K, gb=grain_boundary, cell_law=cell_law)
     volume_m3, area_m2 = model.volume * R**3, model.area * R**2
     capacity_C = FARADAY * mat.capacity_mol_m3 * volume_m3
     gb_info = None

@@ -310,33 +310,40 @@ def test_cahn_hilliard_factored_schur_amg_lag():
     assert np.max(np.abs(x2 - x1)) < 1e-9
 
 
-def _particle_at_a_nonuniform_state(comm):
-    """A small 10-grain galvanostatic particle with x varying over the surface and V = 3.9 V."""
+def _particle_at_a_nonuniform_state(comm, **params):
+    """A small 10-grain galvanostatic particle with x varying in space, a BDF2 step (three different
+    states, unequal steps) and V = 3.9 V."""
     from problems import particle_discharge as pd
-    model, _ = pd.build(pd.ParticleDischargeParameters.from_dict({"mesh_size": 0.15, "n_grains": 10}), comm)
+    model, _ = pd.build(pd.ParticleDischargeParameters.from_dict({"mesh_size": 0.15, "n_grains": 10, **params}),
+                        comm)
     x = model.V.tabulate_dof_coordinates()
-    model.c.x.array[:] = 0.4 + 0.2 * np.sin(7 * x[:, 0]) * np.cos(3 * x[:, 1])
-    model.c.x.scatter_forward()
+    for f, shift in ((model.c, 0.0), (model.history.u_n, -0.01), (model.history.u_nm1, -0.025)):
+        f.x.array[:] = 0.4 + shift + 0.2 * np.sin(7 * x[:, 0]) * np.cos(3 * x[:, 1])
+        f.x.scatter_forward()
     model.set_voltage(3.9)
+    model.history.bdf.dt_prev = 0.004
     model.history.set_step(0.005)
     return model
 
 
-def _check_one_surface_assembly_and_csr_jacobian(comm):
-    """Issue 13 goal 3.  (a) The galvanostatic particle's residual surface term, G, b, g and h come
-    from one assembly of a 3-vector Lagrange space (fem.galvanostatic.SurfaceFlux): equal to the
-    surface integrals assembled apart -- F (the whole residual, model.residual), G = int_S i dS and
-    g = int_S di/dx v dS from UFL, b = dF/dphi and h = dG/dphi by central differences in phi (not
-    from the UFL derivative the production form uses).  (b) The Jacobian through DOLFINx's CSR
-    matrix (fem.solver.CSRMatrixAssembler) equals dolfinx.fem.petsc.assemble_matrix."""
+def _check_one_surface_assembly_and_csr_jacobian(comm, **params):
+    """Issue 13 goal 3: the galvanostatic particle's Newton assembles F, G, b, g, h and J without the
+    generated cell kernels, and gets what they give.  (a) The residual's surface term, G, b, g and h
+    come from one assembly of a 3-vector Lagrange space (fem.galvanostatic.SurfaceFlux); the cell
+    terms of F (storage, flux) are summed in numpy from element matrices (fem.p1_cells).  Compared
+    with the UFL forms assembled by DOLFINx: F with the whole residual (model.residual), G = int_S i
+    dS, g = int_S di/dx v dS; b = dF/dphi and h = dG/dphi by central differences in phi (not from the
+    UFL derivative the production form uses).  (b) The Jacobian: its cell blocks from fem.p1_cells,
+    the rest through DOLFINx's CSR matrix (fem.solver.CSRMatrixAssembler), against
+    dolfinx.fem.petsc.assemble_matrix of the whole Jacobian form."""
     import ufl
 
     import dolfinx.fem
     import dolfinx.fem.petsc as fem_petsc
 
-    model = _particle_at_a_nonuniform_state(comm)
+    model = _particle_at_a_nonuniform_state(comm, **params)
     s = model.solver
-    assert s.surface is not None
+    assert s.surface is not None and s.cells is not None
 
     def vec(form):
         x = fem_petsc.assemble_vector(dolfinx.fem.form(form))
@@ -346,7 +353,7 @@ def _check_one_surface_assembly_and_csr_jacobian(comm):
     def scalar(form):
         return comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)), op=MPI.SUM)
 
-    s._vec(s.F, s.L)
+    s._residual()
     G, h = s.surface.assemble(s.F, s.bvec, s.gvec)
     v = ufl.TestFunction(model.V)
     i_ds = model.i_hat * model.ds
@@ -383,10 +390,15 @@ def _check_one_surface_assembly_and_csr_jacobian(comm):
     model.destroy()
 
 
-def test_one_surface_assembly_and_csr_jacobian_equal_the_separate_assemblies():
+def test_numpy_cells_one_surface_assembly_and_csr_jacobian_equal_the_forms():
     _check_one_surface_assembly_and_csr_jacobian(MPI.COMM_SELF)
 
 
+def test_numpy_cells_with_grain_boundary_paths_equal_the_forms():
+    """The grain-boundary term (interior facets) stays a form, added to the numpy cell terms."""
+    _check_one_surface_assembly_and_csr_jacobian(MPI.COMM_SELF, gb_width_m=1e-9, gb_diffusivity_m2_s=1e-13)
+
+
 @pytest.mark.mpi
-def test_one_surface_assembly_and_csr_jacobian_distributed():
+def test_numpy_cells_one_surface_assembly_and_csr_jacobian_distributed():
     _check_one_surface_assembly_and_csr_jacobian(MPI.COMM_WORLD)

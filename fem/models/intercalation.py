@@ -19,7 +19,11 @@ conditions (``condition``):
   the Newton Jacobian's flux terms use a one-point rule (``JACOBIAN_QUADRATURE_DEGREE``; the
   storage term stays exact, the residual keeps degree 2p + 1): an inexact Newton method with the same
   root, J per cell 0.97 -> 0.69 us at 116k unknowns for ~4 % more Newton steps
-  (``-particle_jacobian_quadrature_degree -1``: the exact derivative);
+  (``-particle_jacobian_quadrature_degree -1``: the exact derivative); with D = g(x) T (T per grain)
+  the cell terms of the residual and of that Jacobian are summed in numpy from element matrices
+  computed once (:mod:`fem.p1_cells`, equal to the generated forms to round-off; 491k unknowns:
+  see the README), the surface terms, the constraint and its derivatives come from one surface
+  assembly (:class:`fem.galvanostatic.SurfaceFlux`);
 * ``potentiostatic``: phi fixed (``voltage``), SNES on x;
 * ``flux``: fixed inward flux density ``flux``; ``concentration``: x = ``c_surface``.
 
@@ -45,7 +49,7 @@ from mpi4py import MPI
 
 import dolfinx.fem
 
-from fem import petsc_options
+from fem import p1_cells, petsc_options
 from fem.galvanostatic import NEWTON_KSP_RTOL, PC_LAG_DEFAULT, BorderedNewton, GlobalUnknown, SurfaceFlux
 from fem.observables import Integral
 from fem.scaling import FARADAY
@@ -98,6 +102,10 @@ class IntercalationParticle:
     current : total current (nondimensional, anodic positive; galvanostatic).
     voltage : particle potential [V] (potentiostatic; galvanostatic: set it with :meth:`set_voltage`).
     flux : inward flux density (nondimensional; ``flux``); c_surface : x on the surface (``concentration``).
+    cell_law : (T, g, dg) when ``diffusivity`` is g(x) T with T a constant (numpy) or DG0 tensor and
+        g, g' numpy functions: the galvanostatic Newton then assembles the cell terms in numpy
+        (:mod:`fem.p1_cells`, P1 on affine simplices with the one-point Jacobian rule;
+        ``-particle_p1_cells 0``: the generated forms); None: the forms.
     gb_conductance, gb : grain-boundary fast paths: the nondimensional tangential conductance
         K = delta (D_gb - D_ref) / (D_ref L) of the facet group ``gb`` (a name passed in by the
         problem, e.g. meshes.tags.GRAIN_BOUNDARY), added to the residual of every surface condition as
@@ -109,7 +117,7 @@ class IntercalationParticle:
                  current_scale: float = 1.0, current: float = 0.0, voltage: float = 0.0, flux: float = 0.0,
                  c_surface: float | None = None, degree: int = 1, time_order: int = 2,
                  solver: str = "gmres_amg", prefix: str = "particle_", x_clip: float = 1e-6,
-                 gb_conductance: float | None = None, gb: str | None = None):
+                 gb_conductance: float | None = None, gb: str | None = None, cell_law=None):
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         self.domain, self.condition, self.x0, self.x_clip = domain, condition, x0, x_clip
@@ -161,8 +169,19 @@ class IntercalationParticle:
                     dx_mass = domain.dx(metadata={"quadrature_degree": 2 * degree})  # exact on affine cells
                     J = (ufl.derivative(dcdt * v * dx_mass, self.c, du)
                          + with_quadrature_degree(ufl.derivative(flux, self.c, du), jq))
+                cells = None
+                if (cell_law is not None and jq in (0, 1) and petsc_options.get_int(prefix, "p1_cells", 1)
+                        and p1_cells.applicable(V, cell_law[0])):
+                    # the cell terms in numpy from element matrices computed once (fem.p1_cells; the same
+                    # rules); the forms keep the grain-boundary term (F) and the surface terms (J)
+                    du = ufl.TrialFunction(V)
+                    tensor, g, dg = cell_law
+                    cells = (p1_cells.P1DiffusionCells(V, tensor, g, dg, self.history, md["quadrature_degree"]),
+                             None if gb_conductance is None else extra,
+                             ufl.derivative(i_hat * v * ds + extra, self.c, du))
                 self.solver = BorderedNewton(bulk, self.c, self.phi, border, current, options=opts, prefix=prefix,
-                                             pc_lag=lag, pc_build_cost=reuse, J=J, rtol=NEWTON_RTOL, constraint_tol=CURRENT_TOL,
+                                             pc_lag=lag, pc_build_cost=reuse, J=J, rtol=NEWTON_RTOL,
+                                             constraint_tol=CURRENT_TOL, cells=cells,
                                              scale_form=self.c / self.history.bdf.dt * v * dx)
                 self._hold = (F, opts, prefix + "hold_")  # potentiostatic solver, built on first hold
             else:
