@@ -52,6 +52,10 @@ def applicable(V, tensor) -> bool:
     return bool(mesh.comm.allreduce(ok_space and ok_tensor, op=MPI.LAND))
 
 
+#: cells per chunk of the set-up
+CHUNK = 200_000
+
+
 class P1DiffusionCells:
     """The cell terms (module docstring) of the owned cells of ``V``'s mesh.
 
@@ -68,21 +72,24 @@ class P1DiffusionCells:
         self.cells = V.dofmap.list[:n].astype(np.int64)  # (n, d + 1) local dofs
         self.n_local = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
         cell_type = basix.CellType.triangle if d == 2 else basix.CellType.tetrahedron
-        # geometry: vertex coordinates (affine P1 geometry), gradients of the P1 basis
-        x = mesh.geometry.x[:, :d][mesh.geometry.dofmap[:n]]  # (n, d + 1, d)
-        E = x[:, 1:, :] - x[:, :1, :]  # (n, d, d): rows are edge vectors
-        detJ = np.linalg.det(E)
+        # S_K and |det J_K| from the vertex coordinates (affine P1 geometry), in chunks of cells (bounded
+        # temporaries at millions of cells)
+        self.S = np.empty((n, d + 1, d + 1))
+        self.abs_det = np.empty(n)
         ref_grad = np.vstack([-np.ones(d), np.eye(d)])  # (d + 1, d) reference gradients
-        Einv = np.linalg.inv(E)  # (n, d, d)
-        G = np.einsum("kr,nrs->nks", ref_grad, np.transpose(Einv, (0, 2, 1)))  # (n, d+1, d) physical grads
         ref_volume = 1.0 / (2.0 if d == 2 else 6.0)
-        volume = np.abs(detJ) * ref_volume
-        T = self._cell_tensors(tensor, n, d)
-        self.S = volume[:, None, None] * np.einsum("nks,nst,nlt->nkl", G, T, G)  # (n, d+1, d+1)
+        T_all = self._cell_tensors(tensor, n, d)
+        for lo in range(0, n, CHUNK):
+            hi = min(n, lo + CHUNK)
+            x = mesh.geometry.x[:, :d][mesh.geometry.dofmap[lo:hi]]  # (m, d + 1, d)
+            E = x[:, 1:, :] - x[:, :1, :]  # rows are edge vectors: E = J^T
+            self.abs_det[lo:hi] = np.abs(np.linalg.det(E))
+            G = np.einsum("kr,nsr->nks", ref_grad, np.linalg.inv(E))  # physical gradients J^-T grad_ref
+            self.S[lo:hi] = (self.abs_det[lo:hi] * ref_volume)[:, None, None] * np.einsum(
+                "nks,nst,nlt->nkl", G, T_all[lo:hi], G)
         # the P1 mass on the reference cell (degree 2 rule: exact), scaled by |detJ|
         pts, wts = basix.make_quadrature(cell_type, 2)
         phi = basix.create_element(basix.ElementFamily.P, cell_type, 1).tabulate(0, pts)[0, :, :, 0]
-        self.abs_det = np.abs(detJ)
         self.M_ref = np.einsum("q,qi,qj->ij", wts, phi, phi)  # M_K = |det J_K| M_ref
         # the residual's rule for gbar: points' basis values and normalised weights
         pts, wts = basix.make_quadrature(cell_type, residual_degree)
@@ -142,7 +149,7 @@ class P1DiffusionCells:
         pos = np.searchsorted(keys, wanted)
         if np.any(pos >= len(keys)) or np.any(keys[np.minimum(pos, len(keys) - 1)] != wanted):
             raise ValueError("P1DiffusionCells: the CSR sparsity lacks some cell couplings")
-        self.csr_positions = pos
+        self.csr_positions = pos.astype(np.int32) if len(keys) < 2**31 else pos
         self.csr_size = len(csr.data)
 
     def add_jacobian(self, data: np.ndarray) -> None:
