@@ -80,7 +80,8 @@ class CSRMatrixAssembler:
     to round-off (the same sums); faster because each cell block is not inserted through PETSc's
     ``MatSetValuesLocal``: measured on the 50-grain particle's Jacobian, 100 -> 89 ms at 97k cells
     (serial) and 16.3 -> 12.5 ms at 30k cells on 2 ranks.  Costs one more copy of the matrix's
-    values and column indices."""
+    values and column indices.  Spaces of block size > 1 are assembled by
+    ``dolfinx.fem.petsc.assemble_matrix``."""
 
     def __init__(self, form: dolfinx.fem.Form, A: PETSc.Mat, *, pattern: dolfinx.fem.Form | None = None,
                  add_values=None):
@@ -89,8 +90,11 @@ class CSRMatrixAssembler:
         assembled apart (:class:`fem.p1_cells.P1DiffusionCells`)."""
         self.form, self.A, self.add_values = form, A, add_values
         self.csr = dolfinx.fem.create_matrix(form if pattern is None else pattern)
-        if tuple(self.csr.block_size) != (1, 1):
-            raise ValueError("CSRMatrixAssembler: spaces of block size 1 only")
+        if tuple(self.csr.block_size) != (1, 1):  # blocked spaces (e.g. (c, mu) on P1^2): through PETSc
+            if add_values is not None:
+                raise ValueError("CSRMatrixAssembler: values added apart need a space of block size 1")
+            self.csr = None
+            return
         rows = self.csr.index_map(0).size_local
         self.indptr = self.csr.indptr[:rows + 1].astype(PETSc.IntType)
         nnz = int(self.indptr[-1])
@@ -99,6 +103,11 @@ class CSRMatrixAssembler:
         self.nnz = nnz
 
     def assemble(self) -> PETSc.Mat:
+        if self.csr is None:
+            self.A.zeroEntries()
+            fem_petsc.assemble_matrix(self.A, self.form)
+            self.A.assemble()
+            return self.A
         data = self.csr.data
         data[:] = 0.0
         dolfinx.fem.assemble_matrix(self.csr, self.form)

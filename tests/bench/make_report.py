@@ -829,7 +829,7 @@ S11_AFTER = """Against the goals (idle machine, one process at a time; session 1
   PETSc itself (`pc_gamg_process_eq_limit`), which has not been measured here beyond 2 ranks.
 """
 
-S13_TEXT = """## Sessions 12-13: the full 1C discharge of the 50-grain particle at 491k unknowns (goal 3)
+S13_TEXT = """## Sessions 12-14: the full 1C discharge of the 50-grain particle at 491k unknowns (goal 3)
 
 `docker/run python3 tests/bench/bench_particle_discharge.py --mesh-sizes 0.018 --ranks 2 --tag TAG
 [--petsc "..."]` (50 grains, 1C to surface saturation, 2 ranks on the idle 2-core machine: the load
@@ -847,6 +847,22 @@ solver settings 4.5 h apart: 830.8 and 906.5 s, so this VM's run-to-run noise is
    - *The current tolerance, 1e-9 -> 1e-8.* At 1e-9, 25 of the 88 multi-iteration Newton solves of the
      18k discharge took their last iteration only for the current (the field was already at
      < 1e-7 r0).
+3. **Session 14** (the Newton's assembly; the same steps, Newton iterations and voltages, to 1e-9 V):
+   - *The cell terms of F and J in numpy* (`fem.p1_cells`): with P1 on affine tetrahedra and
+     D = g(x) T (T per grain), the flux term of a cell is gbar_K S_K x_K with S_K = |K| G T G^T
+     computed once and gbar_K the cell mean of g by the residual's own rule; the Jacobian at the
+     one-point rule is g(xbar) S_K + g'(xbar) S_K x_K 1^T / 4 plus the mass. The blocks are summed into
+     the CSR values by one `np.bincount` over positions found once. Equal to the generated forms to
+     1e-16 (`tests/test_solver_config.py`, serial and 2 ranks); at 18k (97k cells) serially F's cell
+     terms 10.5 instead of 25.2 ms, J 34 instead of 58 ms.
+   - *One surface assembly* (`fem.galvanostatic.SurfaceFlux`): F's surface term, b, g and, as sums
+     of the components (Lagrange basis functions sum to one), G and h from one assembly of
+     (i, di/dx, di/dphi) on a 3-vector space, instead of five forms each evaluating the
+     Butler-Volmer flux with the OCV (18k: 10 instead of 33 ms per Newton step).
+   - *J through DOLFINx's CSR matrix* (`fem.solver.CSRMatrixAssembler`), copied into PETSc row by row.
+   - *Tried:* the AMG hierarchy kept across time steps until the Krylov iterations it costs beyond
+     its first solve's exceed 8 (`-particle_bordered_pc_build_cost 8`, row s14a): 14 instead of 91
+     builds, but Krylov per Newton step 7.0 -> 8.4 and the linear solves took as long (175 s). Opt-in.
 
 18k serial (`solidion run particle_discharge --set mesh_size=0.06`, voltages against a run with
 `dt_max_s=6 max_voltage_step_V=0.002` and the tight Newton):
@@ -864,19 +880,28 @@ Tried and dropped:
   `dt_growth` is now a parameter (default 1.2).
 - *The border terms and the surface Jacobian at a one-point rule:* the 18k discharge crawled near
   saturation (518 steps), so the run was stopped.
-- *The cell Jacobian in numpy:* D and D' at the centroids from compiled Expressions, then cell blocks
+- *The cell Jacobian in numpy (session 13's attempt; session 14's precomputes S_K, above):* D and D'
+  at the centroids from compiled Expressions, the element matrices rebuilt from the gradients each time, then cell blocks
   into the local CSR pattern and one `MatSetValuesLocal` per row. It equals DOLFINx's J to 3.4e-17,
   but cost 52-58 ms against 72 ms at 97k cells. Numpy's whole-array products on 4 x 3 blocks are as
   slow as the generated kernels plus PETSc insertion. The insertion by rows itself is cheap: 2.5 ms
   for the whole matrix.
 """
 
-S13_AFTER = """Goal 3 (< 10 min on 2 ranks at ~500k): **not met, 11.0 min** (659 s wall).
-- The time loop is 603 s. The mesh and the model take 53 s: serially, Gmsh's 3D mesher takes 21 s
-  and DOLFINx's `model_to_mesh` 27 s, of which `create_mesh` is 14 s.
-- Assembly is 419 of the 603 s.
-- Krylov per Newton step over the whole discharge is 5.8 at 18k (serial, the same code) and 7.0 at
-  491k, +22 %: within the goal's 30 %.
+S13_AFTER = """Goal 3 (< 10 min on 2 ranks at ~500k): **met in session 14, 7.5 min** (s14b: 453.6 s wall; 11.0
+min in session 13).
+- The time loop is 373 s (603 s in session 13): assembly 163 s (419 s), linear solves and AMG set-up
+  196 s (173 s). The mesh and the model take ~80 s: serially, Gmsh's 3D mesher takes 21 s and
+  DOLFINx's `model_to_mesh` 27 s, of which `create_mesh` is 14 s; the numpy cell terms' set-up (S_K
+  and the CSR positions) is part of it.
+- Peak memory of the larger rank 2.4 GB instead of 1.7 GB: the per-cell S_K and CSR positions
+  (2 x 16 numbers per tetrahedron, ~0.26 kB) and the temporaries of their set-up.
+- Krylov per Newton step over the whole discharge is 5.8 at 18k (serial, the same code) and 7.1 at
+  491k, +23 %: within the goal's 30 %.
+- The same 88 steps (3 refused) and 219 Newton steps as session 13; final voltage equal to 4e-10 V;
+  the voltages of the two runs agree to 1.6e-10 V.  The largest mass-balance error of the run,
+  1.6e-8 (6.6e-9 in session 13), is at the first step (t = 0.009 s), where the stored amount is
+  smallest: the current tolerance (1e-8) relative to it.
 """
 
 S13_CH_TEXT = """### Cahn-Hilliard: where the Krylov growth came from (goal 2, session 13)
