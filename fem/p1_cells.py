@@ -52,7 +52,7 @@ def applicable(V, tensor) -> bool:
     return bool(mesh.comm.allreduce(ok_space and ok_tensor, op=MPI.LAND))
 
 
-#: cells per chunk of the set-up
+#: cells per chunk of the set-up and of the Jacobian's blocks
 CHUNK = 200_000
 
 
@@ -159,11 +159,15 @@ class P1DiffusionCells:
 
     def _add_jacobian(self, data: np.ndarray) -> None:
         a0, _, _, dt = self._coefficients()
-        xe = self.history.u.x.array[self.cells]
-        xbar = xe.mean(axis=1)
-        g, dg = self._values(self.g, xbar), self._values(self.dg, xbar)
-        Sx = np.einsum("nij,nj->ni", self.S, xe)
+        x = self.history.u.x.array
         k = self.cells.shape[1]
-        Je = g[:, None, None] * self.S + ((a0 / dt) * self.abs_det)[:, None, None] * self.M_ref
-        Je += (dg / k)[:, None, None] * Sx[:, :, None]
-        data += np.bincount(self.csr_positions, Je.ravel(), minlength=self.csr_size)
+        block = k * k
+        for lo in range(0, len(self.cells), CHUNK):  # bounded temporaries; np.add.at takes int32 positions as
+            hi = min(len(self.cells), lo + CHUNK)     # they are (np.bincount would copy them to int64)
+            xe = x[self.cells[lo:hi]]
+            xbar = xe.mean(axis=1)
+            g, dg = self._values(self.g, xbar), self._values(self.dg, xbar)
+            S = self.S[lo:hi]
+            Je = g[:, None, None] * S + ((a0 / dt) * self.abs_det[lo:hi])[:, None, None] * self.M_ref
+            Je += (dg / k)[:, None, None] * np.einsum("nij,nj->ni", S, xe)[:, :, None]
+            np.add.at(data, self.csr_positions[lo * block:hi * block], Je.ravel())
