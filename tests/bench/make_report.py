@@ -689,8 +689,9 @@ changes): CH model+solver 1.8 kB/dof + mesh 1.7 kB/dof, 7.4M unknowns fit in 24 
 4.0 + 1.2 kB/dof, 5.0M (5.1 kB/dof at 763k before the compressed pattern); the P1 Poisson solve 0.16-0.17
 + 1.9-2.0 kB/dof (its unit-cube mesh costs more per unknown than the particle meshes), 12.1M.
 Model+solver against the Poisson solve: CH 11x, PNP 25x; with the meshes 1.6x and 2.4x.  Particle
-discharge was not re-measured beyond 116k
-(0.8 kB/dof there).
+discharge was not re-measured beyond 116k: 2.3 kB/dof there since session 14 (its numpy cell terms keep
+S_K and the CSR positions per cell; 0.8 kB/dof before), 4.2M unknowns in 24 GB on one process; on 2
+ranks at 491k the larger rank peaks at 2.1 GB.
 """
 
 S10_TEXT = """## Session 10: inexact Newton, lagged preconditioners, block assembly
@@ -888,20 +889,21 @@ Tried and dropped:
   for the whole matrix.
 """
 
-S13_AFTER = """Goal 3 (< 10 min on 2 ranks at ~500k): **met in session 14, 7.5 min** (s14b: 453.6 s wall; 11.0
-min in session 13).
-- The time loop is 373 s (603 s in session 13): assembly 163 s (419 s), linear solves and AMG set-up
-  196 s (173 s). The mesh and the model take ~80 s: serially, Gmsh's 3D mesher takes 21 s and
-  DOLFINx's `model_to_mesh` 27 s, of which `create_mesh` is 14 s; the numpy cell terms' set-up (S_K
-  and the CSR positions) is part of it.
-- Peak memory of the larger rank 2.4 GB instead of 1.7 GB: the per-cell S_K and CSR positions
-  (2 x 16 numbers per tetrahedron, ~0.26 kB) and the temporaries of their set-up.
+S13_AFTER = """Goal 3 (< 10 min on 2 ranks at ~500k): **met in session 14, 7.9 min** (s14c, the final code:
+475.5 s wall; s14b, the same but the Jacobian's blocks summed by one `np.bincount` instead of
+`np.add.at` in chunks of cells, 453.6 s; 11.0 min in session 13).
+- The time loop is 400 s (603 s in session 13): assembly 175 s (419 s), linear solves and AMG set-up
+  211 s (173 s; 196 s in s14b: run-to-run noise). The mesh and the model take ~76 s: serially,
+  Gmsh's 3D mesher takes 21 s and DOLFINx's `model_to_mesh` 27 s, of which `create_mesh` is 14 s.
+- Peak memory of the larger rank 2.1 GB instead of 1.7 GB (2.4 GB in s14b): the per-cell S_K and
+  CSR positions (~0.2 kB per tetrahedron) and the CSR copy of the Jacobian.  `bench_memory.py` at
+  116k after the set-up was also chunked: 2.3 kB per unknown (model and solver) instead of 0.8.
 - Krylov per Newton step over the whole discharge is 5.8 at 18k (serial, the same code) and 7.1 at
   491k, +23 %: within the goal's 30 %.
-- The same 88 steps (3 refused) and 219 Newton steps as session 13; final voltage equal to 4e-10 V;
-  the voltages of the two runs agree to 1.6e-10 V.  The largest mass-balance error of the run,
-  1.6e-8 (6.6e-9 in session 13), is at the first step (t = 0.009 s), where the stored amount is
-  smallest: the current tolerance (1e-8) relative to it.
+- The same 88 steps (3 refused) and 219 Newton steps as session 13; final voltages equal to 1e-9 V;
+  the voltages of s13 and s14b agree to 1.6e-10 V everywhere.  The largest mass-balance error,
+  5.1e-9 in s14c (6.6e-9 in s13, 1.6e-8 in s14b), is at the first steps (t < 0.03 s), where the
+  stored amount is smallest: the current tolerance (1e-8) relative to it.
 """
 
 S13_CH_TEXT = """### Cahn-Hilliard: where the Krylov growth came from (goal 2, session 13)
