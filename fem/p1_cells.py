@@ -19,7 +19,7 @@ equal to round-off, tests/test_solver_config.py), without DOLFINx's per-cell wor
 coefficients, the geometry, the insertion of each cell block): the blocks are added to the CSR
 value array (``np.add.at``, in chunks of cells) at positions found once.  Measured on the 50-grain
 particle at 18k unknowns (97k cells), per assembly, against the generated forms through DOLFINx
-(with the blocks summed by one ``np.bincount``, ~10 ms faster per Jacobian at 663k cells but with
+(with the blocks summed by one ``np.bincount``, ~20 ms faster per Jacobian at 663k cells but with
 temporaries of ~0.2 kB per cell): cell terms of F 10.5 vs 25.2 ms serially and 4.9 vs 12.4 ms on 2
 ranks; the Jacobian (with its surface terms) 34 vs 58 ms and 15 vs 50 ms.  The 491k discharge on 2
 ranks: README.  Storage: S_K (float64) and the positions (int32), ~0.2 kB per tetrahedron.
