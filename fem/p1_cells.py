@@ -61,7 +61,8 @@ class P1DiffusionCells:
     """The cell terms (module docstring) of the owned cells of ``V``'s mesh.
 
     tensor : (d, d) numpy matrix or DG0 tensor Function T; g, dg : numpy x -> g(x), g'(x);
-    bdf : the :class:`fem.time_schemes.BDF` of ``history`` (a0, a1, a2, dt);
+    history : the field's :class:`fem.time_schemes.BDFHistory` (u, u^n, u^{n-1} and the BDF's a0, a1,
+        a2, dt, read at each assembly);
     residual_degree : quadrature degree of the residual's flux term (the generated form's).
     """
 

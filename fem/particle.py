@@ -220,8 +220,8 @@ def _cell_law(p, D_tensor, g, E_a, T_ref):
                                         for i in range(D_tensor.ufl_shape[0])])
         except (TypeError, ValueError):
             return None
-    beta = p.diffusivity_beta if p.diffusivity_model == "exponential" else 0.0
-    return tensor, g, (lambda x: beta * g(x))
+    return tensor, g, dif.concentration_factor_derivative(p.diffusivity_model, p.diffusivity_beta,
+                                                          p.diffusivity_x_ref)
 
 
 def build(p: ParticleParameters, comm, domain, rotations, *, surface: str, grain_boundary: str | None = None):

@@ -204,3 +204,14 @@ def concentration_factor(model: str, beta: float = 0.0, x_ref: float = 0.5, tabl
             raise InputError("diffusivity model 'table' needs a table (CSV of x, D/D_ref)")
         return table
     raise InputError(f"unknown diffusivity model {model!r}; allowed: constant, exponential, table")
+
+
+def concentration_factor_derivative(model: str, beta: float = 0.0, x_ref: float = 0.5):
+    """g'(x) of :func:`concentration_factor` for numpy values (``constant``: 0, ``exponential``:
+    beta g(x)); None for ``table`` (no closed-form derivative here)."""
+    if model == "constant":
+        return lambda x: 0.0
+    if model == "exponential":
+        g = concentration_factor(model, beta, x_ref)
+        return lambda x: beta * g(x)
+    return None
